@@ -1,0 +1,513 @@
+//! Coordinate reference systems and transformations.
+//!
+//! `bmu` measures everything in metres in a projected *working CRS* (default: the UTM zone of the study area; e.g.
+//! `EPSG:4549`, CGCS2000 3-degree Gauss–Krüger CM 120°E, is a common choice in Shanghai). Inputs may come in any CRS
+//! that can be named by an EPSG/ESRI code, a PROJ string or WKT, plus the two Chinese web-map systems GCJ-02 (Amap,
+//! Tencent) and BD-09 (Baidu), which are obfuscated WGS84 and are converted with the published formulas
+//! ([`chinese`]).
+//!
+//! Two interchangeable backends sit behind [`Transformer`]:
+//! - [`Backend::Pure`] — `proj4rs` with EPSG definitions from `crs-definitions` and WKT read by `proj4wkt`; builds
+//!   with cargo alone, so a fresh machine runs everything;
+//! - [`Backend::Proj`] (cargo feature `proj`) — full PROJ 9.6 with its EPSG database and WKT2.
+
+pub mod chinese;
+mod pure;
+#[cfg(feature = "proj")]
+mod full;
+
+use crate::{Error, Result};
+use geo::{Coord, Geometry, MapCoordsInPlace};
+use std::fmt;
+
+/// Degrees of longitude/latitude beyond which a geographic coordinate cannot be real.
+const MAX_LON: f64 = 180.0;
+const MAX_LAT: f64 = 90.0;
+
+/// A coordinate reference system as the user named it, with what `bmu` understood of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crs {
+    /// The name as given (`EPSG:4326`, a PROJ string, WKT…), used in messages and reports.
+    label: String,
+    def: Definition,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Definition {
+    /// An authority code with its PROJ string (pure backend) — PROJ itself uses the code.
+    Code {
+        authority: &'static str,
+        code: u32,
+        proj: String,
+    },
+    /// A PROJ string given directly.
+    ProjString(String),
+    /// WKT (1 or 2) with the PROJ string `proj4wkt` made of it (None when it could not).
+    Wkt { wkt: String, proj: Option<String> },
+    /// GCJ-02 lon/lat (Amap, Tencent).
+    Gcj02,
+    /// BD-09 lon/lat (Baidu).
+    Bd09,
+}
+
+/// PROJ strings for the few non-EPSG codes planners meet (GHS-POP's Mollweide).
+const ESRI_CODES: &[(u32, &str)] = &[
+    (
+        54009,
+        "+proj=moll +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+    ),
+    (
+        53009,
+        "+proj=moll +lon_0=0 +x_0=0 +y_0=0 +a=6371000 +b=6371000 +units=m +no_defs",
+    ),
+    (
+        102100,
+        "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs",
+    ),
+];
+
+impl Crs {
+    /// WGS84 longitude/latitude (`EPSG:4326`), the CRS of RFC 7946 GeoJSON.
+    pub fn wgs84() -> Crs {
+        Crs {
+            label: "EPSG:4326".into(),
+            def: Definition::Code {
+                authority: "EPSG",
+                code: 4326,
+                proj: "+proj=longlat +datum=WGS84 +no_defs".into(),
+            },
+        }
+    }
+
+    /// The UTM zone (WGS84) containing a longitude/latitude, e.g. `EPSG:32651` for Shanghai.
+    pub fn utm_for(lon: f64, lat: f64) -> Result<Crs> {
+        let zone = (((lon + 180.0) / 6.0).floor() as i64).clamp(0, 59) + 1;
+        let code = if lat >= 0.0 { 32600 } else { 32700 } + zone as u32;
+        Crs::parse(&format!("EPSG:{code}"))
+    }
+
+    /// Understands `EPSG:n`, `ESRI:n`, OGC URNs (`urn:ogc:def:crs:EPSG::4490`, `…:OGC:1.3:CRS84`), `WGS84`,
+    /// `CRS84`, PROJ strings (`+proj=…`), WKT (`GEOGCS[…`, `PROJCS[…`, WKT2 `GEOGCRS[…`), `GCJ-02` and `BD-09`.
+    pub fn parse(text: &str) -> Result<Crs> {
+        let label = text.trim().to_string();
+        let unknown = |problem: &str| Error::Crs {
+            context: "CRS".into(),
+            crs: short(&label),
+            problem: problem.into(),
+        };
+        let upper = label.to_ascii_uppercase();
+        let compact: String = upper.chars().filter(|c| !matches!(c, '-' | '_' | ' ')).collect();
+        let def = match compact.as_str() {
+            "GCJ02" | "GCJ" | "AMAP" => Definition::Gcj02,
+            "BD09" | "BD09LL" | "BAIDU" => Definition::Bd09,
+            "WGS84" | "CRS84" | "OGC:CRS84" | "URN:OGC:DEF:CRS:OGC:1.3:CRS84" | "URN:OGC:DEF:CRS:OGC::CRS84" => {
+                return Ok(Crs { label, ..Crs::wgs84() })
+            }
+            _ if label.starts_with('+') => {
+                pure::check_proj_string(&label).map_err(|e| unknown(&e))?;
+                Definition::ProjString(label.clone())
+            }
+            _ if looks_like_wkt(&upper) => {
+                let proj = proj4wkt::wkt_to_projstring(&label)
+                    .ok()
+                    .filter(|p| pure::check_proj_string(p).is_ok());
+                if proj.is_none() && !cfg!(feature = "proj") {
+                    return Err(unknown(
+                        "WKT not understood by the pure-Rust backend (build with --features proj for WKT2)",
+                    ));
+                }
+                Definition::Wkt {
+                    wkt: label.clone(),
+                    proj,
+                }
+            }
+            _ => {
+                let (authority, code) = parse_code(&upper).ok_or_else(|| {
+                    unknown("not an EPSG/ESRI code, PROJ string, WKT, GCJ-02 or BD-09")
+                })?;
+                let proj = match authority {
+                    "EPSG" => u16::try_from(code)
+                        .ok()
+                        .and_then(crs_definitions::from_code)
+                        .map(|d| d.proj4.to_string()),
+                    _ => ESRI_CODES
+                        .iter()
+                        .find(|(c, _)| *c == code)
+                        .map(|(_, p)| p.to_string()),
+                }
+                .ok_or_else(|| unknown("unknown code"))?;
+                if code == 4326 && authority == "EPSG" {
+                    return Ok(Crs { label, ..Crs::wgs84() });
+                }
+                Definition::Code {
+                    authority,
+                    code,
+                    proj,
+                }
+            }
+        };
+        Ok(Crs { label, def })
+    }
+
+    /// The name as the user gave it.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// `EPSG:n` (or `ESRI:n`) when the CRS is known by a code.
+    pub fn code(&self) -> Option<String> {
+        match &self.def {
+            Definition::Code {
+                authority, code, ..
+            } => Some(format!("{authority}:{code}")),
+            _ => None,
+        }
+    }
+
+    /// True for longitude/latitude systems (degrees), which must never be used for measuring.
+    pub fn is_geographic(&self) -> bool {
+        match &self.def {
+            Definition::Gcj02 | Definition::Bd09 => true,
+            _ => self
+                .proj_string()
+                .is_some_and(|p| p.contains("+proj=longlat") || p.contains("+proj=latlong")),
+        }
+    }
+
+    /// True for WGS84 lon/lat itself (no transformation needed to write RFC 7946 GeoJSON).
+    pub fn is_wgs84(&self) -> bool {
+        matches!(
+            self.def,
+            Definition::Code {
+                authority: "EPSG",
+                code: 4326,
+                ..
+            }
+        )
+    }
+
+    /// The PROJ string the pure backend uses (None for GCJ-02/BD-09 and WKT it could not read).
+    pub(crate) fn proj_string(&self) -> Option<&str> {
+        match &self.def {
+            Definition::Code { proj, .. } | Definition::ProjString(proj) => Some(proj),
+            Definition::Wkt { proj, .. } => proj.as_deref(),
+            Definition::Gcj02 | Definition::Bd09 => None,
+        }
+    }
+
+    /// WKT for a `.prj` file: the EPSG definition's WKT (ESRI-compatible WKT1), or the WKT given.
+    pub fn to_wkt(&self) -> Option<String> {
+        match &self.def {
+            Definition::Code {
+                authority: "EPSG",
+                code,
+                ..
+            } => u16::try_from(*code)
+                .ok()
+                .and_then(crs_definitions::from_code)
+                .map(|d| d.wkt.to_string()),
+            Definition::Wkt { wkt, .. } => Some(wkt.clone()),
+            _ => None,
+        }
+    }
+
+    /// The Chinese web-map system this CRS is, if any.
+    fn web_map(&self) -> Option<chinese::WebMap> {
+        match self.def {
+            Definition::Gcj02 => Some(chinese::WebMap::Gcj02),
+            Definition::Bd09 => Some(chinese::WebMap::Bd09),
+            _ => None,
+        }
+    }
+
+    /// The definition PROJ (feature `proj`) is given: the code, the WKT, or the PROJ string.
+    #[cfg(feature = "proj")]
+    fn proj_definition(&self) -> String {
+        match &self.def {
+            Definition::Code {
+                authority, code, ..
+            } => format!("{authority}:{code}"),
+            Definition::ProjString(p) => format!("{p} +type=crs"),
+            Definition::Wkt { wkt, .. } => wkt.clone(),
+            Definition::Gcj02 | Definition::Bd09 => "EPSG:4326".into(),
+        }
+    }
+}
+
+impl fmt::Display for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&short(&self.label))
+    }
+}
+
+fn short(label: &str) -> String {
+    if label.chars().count() > 60 {
+        let head: String = label.chars().take(57).collect();
+        format!("{head}...")
+    } else {
+        label.to_string()
+    }
+}
+
+fn looks_like_wkt(upper: &str) -> bool {
+    [
+        "GEOGCS[", "PROJCS[", "GEOGCRS[", "PROJCRS[", "GEODCRS[", "BOUNDCRS[", "COMPD_CS[", "GEOCCS[",
+    ]
+    .iter()
+    .any(|k| upper.starts_with(k))
+}
+
+/// `EPSG:4490`, `EPSG::4490`, `urn:ogc:def:crs:EPSG::4490`, `urn:ogc:def:crs:EPSG:9.8:4490`, `ESRI:54009`, bare `4490`.
+fn parse_code(upper: &str) -> Option<(&'static str, u32)> {
+    let rest = upper.strip_prefix("URN:OGC:DEF:CRS:").unwrap_or(upper);
+    if let Ok(code) = rest.parse::<u32>() {
+        return Some(("EPSG", code));
+    }
+    let (authority, tail) = rest.split_once(':')?;
+    let authority = match authority {
+        "EPSG" => "EPSG",
+        "ESRI" => "ESRI",
+        _ => return None,
+    };
+    let code = tail.rsplit(':').next()?.parse().ok()?;
+    Some((authority, code))
+}
+
+/// Which implementation transforms coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `proj4rs` (pure Rust, always available).
+    Pure,
+    /// Full PROJ (only with the cargo feature `proj`).
+    Proj,
+}
+
+impl Backend {
+    /// PROJ when compiled in, otherwise the pure-Rust backend.
+    pub fn default_available() -> Backend {
+        if cfg!(feature = "proj") {
+            Backend::Proj
+        } else {
+            Backend::Pure
+        }
+    }
+}
+
+/// Transforms coordinates from one CRS to another. Geographic coordinates are longitude, latitude in degrees.
+pub struct Transformer {
+    from: Crs,
+    to: Crs,
+    /// GCJ-02/BD-09 → WGS84 before the datum/projection step.
+    from_web: Option<chinese::WebMap>,
+    /// WGS84 → GCJ-02/BD-09 after it.
+    to_web: Option<chinese::WebMap>,
+    step: Step,
+}
+
+enum Step {
+    Identity,
+    Pure(Box<pure::PureStep>),
+    #[cfg(feature = "proj")]
+    Proj(full::ProjStep),
+}
+
+impl Transformer {
+    /// A transformer using the best backend compiled in.
+    pub fn new(from: &Crs, to: &Crs) -> Result<Transformer> {
+        Transformer::with_backend(from, to, Backend::default_available())
+    }
+
+    /// A transformer using a chosen backend (`Backend::Proj` needs the `proj` feature).
+    pub fn with_backend(from: &Crs, to: &Crs, backend: Backend) -> Result<Transformer> {
+        let from_web = from.web_map();
+        let to_web = to.web_map();
+        let wgs84 = Crs::wgs84();
+        let a = if from_web.is_some() { &wgs84 } else { from };
+        let b = if to_web.is_some() { &wgs84 } else { to };
+        let step = if a == b || (a.is_wgs84() && b.is_wgs84()) {
+            Step::Identity
+        } else {
+            match backend {
+                Backend::Pure => Step::Pure(Box::new(pure::PureStep::new(a, b)?)),
+                #[cfg(feature = "proj")]
+                Backend::Proj => Step::Proj(full::ProjStep::new(a, b)?),
+                #[cfg(not(feature = "proj"))]
+                Backend::Proj => {
+                    return Err(Error::Crs {
+                        context: "transformer".into(),
+                        crs: b.to_string(),
+                        problem: "the PROJ backend is not compiled in (build with --features proj)".into(),
+                    })
+                }
+            }
+        };
+        Ok(Transformer {
+            from: from.clone(),
+            to: to.clone(),
+            from_web,
+            to_web,
+            step,
+        })
+    }
+
+    /// The source CRS.
+    pub fn from(&self) -> &Crs {
+        &self.from
+    }
+
+    /// The target CRS.
+    pub fn to(&self) -> &Crs {
+        &self.to
+    }
+
+    /// True when coordinates pass through unchanged.
+    pub fn is_identity(&self) -> bool {
+        matches!(self.step, Step::Identity) && self.from_web.is_none() && self.to_web.is_none()
+    }
+
+    /// Transforms one coordinate.
+    pub fn transform(&self, c: Coord<f64>) -> Result<Coord<f64>> {
+        let fail = |problem: String| Error::Crs {
+            context: format!("transforming ({}, {}) to {}", c.x, c.y, self.to),
+            crs: self.from.to_string(),
+            problem,
+        };
+        if !c.x.is_finite() || !c.y.is_finite() {
+            return Err(fail("coordinate is not a finite number".into()));
+        }
+        let mut p = c;
+        if let Some(web) = self.from_web {
+            check_lon_lat(p).map_err(fail)?;
+            p = web.to_wgs84(p);
+        } else if self.from.is_geographic() {
+            check_lon_lat(p).map_err(fail)?;
+        }
+        p = match &self.step {
+            Step::Identity => p,
+            Step::Pure(s) => s.transform(p).map_err(fail)?,
+            #[cfg(feature = "proj")]
+            Step::Proj(s) => s.transform(p).map_err(fail)?,
+        };
+        if let Some(web) = self.to_web {
+            p = web.from_wgs84(p);
+        }
+        if !p.x.is_finite() || !p.y.is_finite() {
+            return Err(fail("transformation gave a non-finite result".into()));
+        }
+        Ok(p)
+    }
+
+    /// Transforms every coordinate of a geometry in place.
+    pub fn transform_geometry(&self, g: &mut Geometry<f64>) -> Result<()> {
+        if self.is_identity() {
+            return Ok(());
+        }
+        g.try_map_coords_in_place(|c| self.transform(c))
+    }
+}
+
+fn check_lon_lat(c: Coord<f64>) -> std::result::Result<(), String> {
+    if c.x.abs() > MAX_LON || c.y.abs() > MAX_LAT {
+        Err(format!(
+            "({}, {}) is not a longitude/latitude: projected coordinates in a layer that claims a geographic CRS?",
+            c.x, c.y
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_abs_diff_eq;
+
+    #[test]
+    fn parses_the_ways_crs_are_named() {
+        for name in [
+            "EPSG:4326",
+            "epsg:4490",
+            "urn:ogc:def:crs:EPSG::4490",
+            "urn:ogc:def:crs:OGC:1.3:CRS84",
+            "EPSG:32651",
+            "EPSG:4549",
+            "ESRI:54009",
+            "+proj=utm +zone=51 +datum=WGS84 +units=m +no_defs",
+            "GCJ-02",
+            "bd09",
+        ] {
+            assert!(Crs::parse(name).is_ok(), "{name}");
+        }
+        assert!(Crs::parse("EPSG:999999").is_err());
+        assert!(Crs::parse("nonsense").is_err());
+        assert!(Crs::parse("urn:ogc:def:crs:OGC:1.3:CRS84").unwrap().is_wgs84());
+        assert!(Crs::parse("EPSG:4490").unwrap().is_geographic());
+        assert!(!Crs::parse("EPSG:4549").unwrap().is_geographic());
+    }
+
+    #[test]
+    fn wkt_from_an_epsg_definition_round_trips() {
+        let wkt = Crs::parse("EPSG:32651").unwrap().to_wkt().unwrap();
+        let again = Crs::parse(&wkt).unwrap();
+        let t = Transformer::with_backend(&Crs::wgs84(), &again, Backend::Pure).unwrap();
+        let p = t.transform(Coord { x: 121.47, y: 31.23 }).unwrap();
+        let u = Transformer::with_backend(
+            &Crs::wgs84(),
+            &Crs::parse("EPSG:32651").unwrap(),
+            Backend::Pure,
+        )
+        .unwrap()
+        .transform(Coord { x: 121.47, y: 31.23 })
+        .unwrap();
+        assert_abs_diff_eq!(p.x, u.x, epsilon = 1e-6);
+        assert_abs_diff_eq!(p.y, u.y, epsilon = 1e-6);
+    }
+
+    #[test]
+    fn utm_zone_of_shanghai_is_51n() {
+        assert_eq!(Crs::utm_for(121.4, 31.2).unwrap().code().as_deref(), Some("EPSG:32651"));
+    }
+
+    #[test]
+    fn utm_51n_matches_reference_values() {
+        // People's Square, Shanghai: reference easting/northing from PROJ 9.x through pyproj 3.7
+        // (Transformer.from_crs(4326, 32651, always_xy=True)).
+        let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap()).unwrap();
+        let p = t.transform(Coord { x: 121.475, y: 31.2304 }).unwrap();
+        assert_abs_diff_eq!(p.x, 354_757.4759, epsilon = 0.01);
+        assert_abs_diff_eq!(p.y, 3_456_138.8197, epsilon = 0.01);
+        let back = Transformer::new(&Crs::parse("EPSG:32651").unwrap(), &Crs::wgs84())
+            .unwrap()
+            .transform(p)
+            .unwrap();
+        assert_abs_diff_eq!(back.x, 121.475, epsilon = 1e-9);
+        assert_abs_diff_eq!(back.y, 31.2304, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn cgcs2000_gauss_kruger_120e_matches_reference_values() {
+        // Same point and source as above, to EPSG:4549 (CGCS2000 3-degree GK CM 120E).
+        let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:4549").unwrap()).unwrap();
+        let p = t.transform(Coord { x: 121.475, y: 31.2304 }).unwrap();
+        assert_abs_diff_eq!(p.x, 640_536.1902, epsilon = 0.01);
+        assert_abs_diff_eq!(p.y, 3_457_457.1417, epsilon = 0.01);
+    }
+
+    #[test]
+    fn gcj02_input_is_converted_to_wgs84() {
+        let gcj = Crs::parse("GCJ-02").unwrap();
+        let t = Transformer::new(&gcj, &Crs::wgs84()).unwrap();
+        let wgs = Coord { x: 121.475, y: 31.2304 };
+        let shifted = chinese::wgs84_to_gcj02(wgs);
+        let back = t.transform(shifted).unwrap();
+        assert_abs_diff_eq!(back.x, wgs.x, epsilon = 1e-9);
+        assert_abs_diff_eq!(back.y, wgs.y, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn projected_coordinates_claiming_wgs84_are_refused() {
+        let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap()).unwrap();
+        let e = t.transform(Coord { x: 354_867.0, y: 3_456_170.0 }).unwrap_err();
+        assert!(e.to_string().contains("not a longitude/latitude"), "{e}");
+    }
+}
