@@ -17,7 +17,7 @@ mod pure;
 mod full;
 
 use crate::{Error, Result};
-use geo::{Coord, Geometry, MapCoordsInPlace};
+use geo::{Coord, Geometry, LineString, Polygon};
 use std::fmt;
 
 /// Degrees of longitude/latitude beyond which a geographic coordinate cannot be real.
@@ -402,7 +402,65 @@ impl Transformer {
         if self.is_identity() {
             return Ok(());
         }
-        g.try_map_coords_in_place(|c| self.transform(c))
+        let mut apply = |c: &mut Coord<f64>| -> Result<()> {
+            *c = self.transform(*c)?;
+            Ok(())
+        };
+        for_each_coord_mut(g, &mut apply)
+    }
+}
+
+/// Visits every coordinate of a geometry mutably, stopping at the first error.
+///
+/// Hand-written because geo's `try_map_coords_in_place` recurses without bound on `GeometryCollection` when the
+/// closure captures state.
+pub fn for_each_coord_mut(
+    g: &mut Geometry<f64>,
+    f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>,
+) -> Result<()> {
+    fn line(l: &mut LineString<f64>, f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>) -> Result<()> {
+        l.0.iter_mut().try_for_each(|c| f(c))
+    }
+    fn polygon(p: &mut Polygon<f64>, f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>) -> Result<()> {
+        let mut result = Ok(());
+        p.exterior_mut(|ring| result = line(ring, f));
+        if result.is_err() {
+            return result;
+        }
+        p.interiors_mut(|rings| {
+            for ring in rings {
+                if let Err(e) = line(ring, f) {
+                    result = Err(e);
+                    return;
+                }
+            }
+        });
+        result
+    }
+    match g {
+        Geometry::Point(p) => f(&mut p.0),
+        Geometry::Line(l) => {
+            f(&mut l.start)?;
+            f(&mut l.end)
+        }
+        Geometry::LineString(l) => line(l, f),
+        Geometry::Polygon(p) => polygon(p, f),
+        Geometry::MultiPoint(mp) => mp.0.iter_mut().try_for_each(|p| f(&mut p.0)),
+        Geometry::MultiLineString(ml) => ml.0.iter_mut().try_for_each(|l| line(l, f)),
+        Geometry::MultiPolygon(mp) => mp.0.iter_mut().try_for_each(|p| polygon(p, f)),
+        Geometry::GeometryCollection(gc) => gc.0.iter_mut().try_for_each(|g| for_each_coord_mut(g, f)),
+        Geometry::Rect(r) => {
+            let mut p = r.to_polygon();
+            polygon(&mut p, f)?;
+            *g = Geometry::Polygon(p);
+            Ok(())
+        }
+        Geometry::Triangle(t) => {
+            let mut p = t.to_polygon();
+            polygon(&mut p, f)?;
+            *g = Geometry::Polygon(p);
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,218 @@
+//! Reading and writing vector layers: GeoJSON and ESRI Shapefile.
+//!
+//! Every layer is read into one in-memory model — [`Layer`]: features with an optional geometry and JSON-like
+//! attributes, plus the CRS the file declares (GeoJSON's legacy `crs` member or RFC 7946 WGS84; a Shapefile's
+//! `.prj`). Outputs are written atomically ([`atomic`]): a temporary file in the target folder, then a rename, so an
+//! interrupted run never leaves a half-written file.
+
+pub mod atomic;
+pub mod geojson;
+pub mod shapefile;
+
+use crate::crs::Crs;
+use crate::{Error, Result};
+use geo::Geometry;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Where a layer's CRS came from, for `inspect` and warnings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrsSource {
+    /// Declared by the file (GeoJSON `crs` member, Shapefile `.prj`).
+    Declared,
+    /// RFC 7946 GeoJSON without a `crs` member: WGS84 lon/lat.
+    Rfc7946,
+    /// Given by the configuration or a flag.
+    Configured,
+    /// Not declared anywhere; assumed WGS84 because every coordinate is a valid lon/lat.
+    Assumed,
+}
+
+/// One feature: an optional geometry (null geometries are kept so messages can name them) and its attributes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    /// 0-based position in the file, used in messages.
+    pub index: usize,
+    /// The GeoJSON `id` member, when present.
+    pub id: Option<Value>,
+    pub geometry: Option<Geometry<f64>>,
+    pub properties: Map<String, Value>,
+}
+
+impl Feature {
+    /// The value of a field; `a.b` reaches into nested objects (OSM exports keep tags in a `tags` object).
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        if let Some(v) = self.properties.get(field) {
+            return Some(v);
+        }
+        let mut parts = field.split('.');
+        let mut v = self.properties.get(parts.next()?)?;
+        for part in parts {
+            v = v.as_object()?.get(part)?;
+        }
+        Some(v)
+    }
+
+    /// A field as text (numbers are formatted; null and missing are None).
+    pub fn text(&self, field: &str) -> Option<String> {
+        value_text(self.get(field)?)
+    }
+
+    /// How messages name this feature: its id when it has one, else its index.
+    pub fn label(&self, id_field: Option<&str>) -> String {
+        let id = id_field
+            .and_then(|f| self.text(f))
+            .or_else(|| self.id.as_ref().and_then(value_text));
+        match id {
+            Some(id) => format!("{} (id {id})", self.index),
+            None => self.index.to_string(),
+        }
+    }
+}
+
+/// Text of a JSON scalar (integers without a trailing `.0`).
+pub fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        }),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A vector layer read from a file.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub path: PathBuf,
+    pub crs: Crs,
+    pub crs_source: CrsSource,
+    pub features: Vec<Feature>,
+    /// Attribute names in file order (the union over features for GeoJSON).
+    pub fields: Vec<String>,
+    /// Non-fatal observations made while reading (encoding fallback, assumed CRS…).
+    pub warnings: Vec<String>,
+}
+
+impl Layer {
+    /// Fails with a message listing the available fields when `field` is in no feature.
+    pub fn require_field(&self, field: &str) -> Result<()> {
+        if self.fields.iter().any(|f| f == field) || self.features.iter().any(|f| f.get(field).is_some()) {
+            return Ok(());
+        }
+        Err(Error::MissingField {
+            path: self.path.clone(),
+            field: field.to_string(),
+            available: if self.fields.is_empty() {
+                "none".into()
+            } else {
+                self.fields.join(", ")
+            },
+        })
+    }
+
+    /// A feature-level error for this layer.
+    pub fn error(&self, feature: &Feature, id_field: Option<&str>, problem: impl Into<String>) -> Error {
+        Error::feature(&self.path, feature.label(id_field), problem)
+    }
+}
+
+/// How to read a layer.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Overrides whatever the file declares.
+    pub crs: Option<Crs>,
+    /// Used when the file declares nothing (Shapefile without `.prj`); GeoJSON falls back to RFC 7946 WGS84.
+    pub default_crs: Option<Crs>,
+    /// DBF text encoding label (`UTF-8`, `GBK`, …) overriding the `.cpg`.
+    pub encoding: Option<String>,
+}
+
+/// The vector formats `bmu` reads and writes, chosen by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    Shapefile,
+}
+
+impl Format {
+    /// The format a path's extension names.
+    pub fn of(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "geojson" | "json" => Ok(Format::GeoJson),
+            "shp" => Ok(Format::Shapefile),
+            _ => Err(Error::format(
+                path,
+                format!("unsupported vector format `.{ext}` (use .geojson, .json or .shp)"),
+            )),
+        }
+    }
+}
+
+/// Reads a GeoJSON or Shapefile layer.
+pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
+    let mut layer = match Format::of(path)? {
+        Format::GeoJson => geojson::read(path, options)?,
+        Format::Shapefile => shapefile::read(path, options)?,
+    };
+    if let Some(crs) = &options.crs {
+        layer.crs = crs.clone();
+        layer.crs_source = CrsSource::Configured;
+    }
+    check_coordinates(&layer)?;
+    Ok(layer)
+}
+
+/// Refuses NaN/infinite coordinates, and projected-looking coordinates in a layer that claims lon/lat.
+fn check_coordinates(layer: &Layer) -> Result<()> {
+    use geo::CoordsIter;
+    let geographic = layer.crs.is_geographic();
+    for feature in &layer.features {
+        let Some(g) = &feature.geometry else { continue };
+        for c in g.coords_iter() {
+            if !c.x.is_finite() || !c.y.is_finite() {
+                return Err(layer.error(feature, None, "coordinate is NaN or infinite"));
+            }
+            if geographic && (c.x.abs() > 180.0 || c.y.abs() > 90.0) {
+                return Err(layer.error(
+                    feature,
+                    None,
+                    format!(
+                        "coordinate ({}, {}) is not a longitude/latitude but the layer's CRS is {} — \
+                         projected coordinates? declare the CRS (`crs` in bmu.toml or --crs)",
+                        c.x, c.y, layer.crs
+                    ),
+                ));
+            }
+            if !geographic && (c.x.abs() > 1e8 || c.y.abs() > 1e8) {
+                return Err(layer.error(feature, None, format!("coordinate ({}, {}) is out of range", c.x, c.y)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A feature to write: geometry plus ordered attributes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutFeature {
+    pub geometry: Option<Geometry<f64>>,
+    pub properties: Map<String, Value>,
+}
+
+/// Writes features held in `crs` to `path`, as GeoJSON (RFC 7946: WGS84, right-hand rule, 7 decimals) or Shapefile
+/// (in `crs`, with `.prj` and a UTF-8 `.cpg`) by extension. Refuses to overwrite any path in `inputs`.
+pub fn write_layer(path: &Path, crs: &Crs, features: &[OutFeature], inputs: &[&Path]) -> Result<()> {
+    atomic::refuse_input_overwrite(path, inputs)?;
+    match Format::of(path)? {
+        Format::GeoJson => geojson::write(path, crs, features),
+        Format::Shapefile => shapefile::write(path, crs, features),
+    }
+}

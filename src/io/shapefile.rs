@@ -1,0 +1,413 @@
+//! ESRI Shapefile: `.shp` + `.shx` + `.dbf`, CRS from `.prj` WKT, DBF text in the encoding `.cpg` names.
+//!
+//! Chinese planning data is often GBK-encoded; without a `.cpg`, text is read as UTF-8 and, where that fails, as GBK
+//! (with a warning). Output is written in the features' CRS with a `.prj` and a `UTF-8` `.cpg`, every part to a
+//! temporary file first and renamed into place together.
+
+use super::{atomic, CrsSource, Feature, Layer, OutFeature, ReadOptions};
+use crate::crs::Crs;
+use crate::{Error, Result};
+use dbase::{FieldName, FieldValue, TableWriterBuilder};
+use geo::Geometry;
+use serde_json::{Map, Number, Value};
+use shapefile::{Shape, ShapeReader, ShapeWriter};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// A sibling file with another extension (`.dbf`, `.prj`, …), matching the case of the `.shp`'s extension.
+fn sibling(path: &Path, ext: &str) -> PathBuf {
+    let upper = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.chars().all(|c| c.is_ascii_uppercase()));
+    let candidate = path.with_extension(if upper { ext.to_ascii_uppercase() } else { ext.to_string() });
+    if candidate.exists() {
+        candidate
+    } else {
+        path.with_extension(ext)
+    }
+}
+
+/// The encoding named by a `.cpg` label (`UTF-8`, `GBK`, `936`, `CP936`, `GB18030`…).
+fn encoding_for(label: &str) -> Option<&'static encoding_rs::Encoding> {
+    let l = label.trim().to_ascii_lowercase();
+    let l = match l.as_str() {
+        "936" | "cp936" | "ansi 936" | "ms936" => "gbk",
+        "65001" | "cp65001" => "utf-8",
+        other => other,
+    };
+    encoding_rs::Encoding::for_label(l.as_bytes())
+}
+
+/// Reads a Shapefile into a [`Layer`].
+pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
+    if !path.exists() {
+        return Err(Error::io(path, "open", std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    let dbf = sibling(path, "dbf");
+    if !dbf.exists() {
+        return Err(Error::format(
+            path,
+            format!("shapefile has no .dbf (expected {}): attributes cannot be read", dbf.display()),
+        ));
+    }
+    let mut warnings = Vec::new();
+    let (crs, crs_source) = match std::fs::read_to_string(sibling(path, "prj")) {
+        Ok(wkt) if !wkt.trim().is_empty() => (
+            Crs::parse(wkt.trim()).map_err(|e| Error::format(path, format!(".prj: {e}")))?,
+            CrsSource::Declared,
+        ),
+        _ => match &options.default_crs {
+            Some(c) => (c.clone(), CrsSource::Configured),
+            None => (Crs::wgs84(), CrsSource::Assumed),
+        },
+    };
+    let cpg = std::fs::read_to_string(sibling(path, "cpg")).ok();
+    let label = options.encoding.clone().or(cpg);
+    let shapes = ShapeReader::from_path(path)
+        .and_then(|r| r.read())
+        .map_err(|e| Error::format(path, format!("cannot read shapes: {e}")))?;
+    let records = match &label {
+        Some(l) => {
+            let enc = encoding_for(l)
+                .ok_or_else(|| Error::format(&dbf, format!("unknown text encoding `{}`", l.trim())))?;
+            read_dbf(&dbf, enc)?
+        }
+        None => match read_dbf(&dbf, encoding_rs::UTF_8) {
+            Ok(r) if !has_replacement(&r.1) => r,
+            _ => {
+                warnings.push(format!(
+                    "{}: text is not UTF-8 and there is no .cpg; read as GBK",
+                    dbf.display()
+                ));
+                read_dbf(&dbf, encoding_rs::GBK)?
+            }
+        },
+    };
+    let (fields, records) = records;
+    if records.len() != shapes.len() {
+        return Err(Error::format(
+            path,
+            format!("{} shapes but {} DBF records", shapes.len(), records.len()),
+        ));
+    }
+    let mut features = Vec::with_capacity(shapes.len());
+    for (index, (shape, properties)) in shapes.into_iter().zip(records).enumerate() {
+        let geometry = match shape {
+            Shape::NullShape => None,
+            s => Some(
+                Geometry::<f64>::try_from(s)
+                    .map_err(|e| Error::feature(path, index, format!("geometry not usable: {e}")))?,
+            ),
+        };
+        features.push(Feature {
+            index,
+            id: None,
+            geometry,
+            properties,
+        });
+    }
+    if crs_source == CrsSource::Assumed {
+        warnings.push(format!("{}: no .prj; assumed WGS84 lon/lat", path.display()));
+    }
+    Ok(Layer {
+        path: path.to_path_buf(),
+        crs,
+        crs_source,
+        features,
+        fields,
+        warnings,
+    })
+}
+
+type Records = (Vec<String>, Vec<Map<String, Value>>);
+
+/// Whether decoding produced U+FFFD: the text was not in the encoding tried.
+fn has_replacement(records: &[Map<String, Value>]) -> bool {
+    records
+        .iter()
+        .flat_map(|r| r.values())
+        .any(|v| v.as_str().is_some_and(|s| s.contains('\u{FFFD}')))
+}
+
+/// Reads every DBF record in `encoding` (undecodable bytes become U+FFFD, which the caller checks for).
+fn read_dbf(dbf: &Path, encoding: &'static encoding_rs::Encoding) -> Result<Records> {
+    let mut reader = dbase::ReaderBuilder::new()
+        .with_encoding(dbase::encoding::EncodingRs::from(encoding))
+        .open(dbf)
+        .map_err(|e| Error::format(dbf, format!("cannot read DBF: {e}")))?;
+    let fields: Vec<String> = reader.fields().iter().map(|f| f.name().to_string()).collect();
+    let mut out = Vec::new();
+    for (i, record) in reader.iter_records().enumerate() {
+        let record = record.map_err(|e| Error::feature(dbf, i, format!("DBF record: {e}")))?;
+        let mut map = Map::new();
+        for name in &fields {
+            let v = match record.get(name) {
+                None => Value::Null,
+                Some(v) => field_to_json(v),
+            };
+            map.insert(name.clone(), v);
+        }
+        out.push(map);
+    }
+    Ok((fields, out))
+}
+
+fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9e15 {
+        Value::from(f as i64)
+    } else {
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn field_to_json(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Character(s) => s.clone().map_or(Value::Null, Value::String),
+        FieldValue::Memo(s) => Value::String(s.clone()),
+        FieldValue::Numeric(n) => n.map_or(Value::Null, number),
+        FieldValue::Float(n) => n.map_or(Value::Null, |f| number(f64::from(f))),
+        FieldValue::Double(f) | FieldValue::Currency(f) => number(*f),
+        FieldValue::Integer(i) => Value::from(*i),
+        FieldValue::Logical(b) => b.map_or(Value::Null, Value::Bool),
+        FieldValue::Date(d) => d.map_or(Value::Null, |d| {
+            Value::String(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
+        }),
+        FieldValue::DateTime(dt) => Value::String(format!("{dt:?}")),
+    }
+}
+
+/// The DBF column type chosen for one attribute.
+#[derive(Clone, Copy, PartialEq)]
+enum Column {
+    Integer,
+    Real,
+    Logical,
+    Text(u8),
+}
+
+/// DBF field names are at most 10 bytes: shorten on a character boundary and make unique.
+fn dbf_names(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let mut short = String::new();
+        for c in name.chars() {
+            if short.len() + c.len_utf8() > 10 {
+                break;
+            }
+            short.push(c);
+        }
+        let mut candidate = short.clone();
+        let mut n = 1;
+        while out.contains(&candidate) {
+            let suffix = format!("_{n}");
+            let mut base = short.clone();
+            while base.len() + suffix.len() > 10 {
+                base.pop();
+            }
+            candidate = format!("{base}{suffix}");
+            n += 1;
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+/// Writes features held in `crs` as a Shapefile in that CRS.
+pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
+    let mut names: Vec<String> = Vec::new();
+    for f in features {
+        for k in f.properties.keys() {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    let columns: Vec<Column> = names
+        .iter()
+        .map(|name| {
+            let values: Vec<&Value> = features
+                .iter()
+                .filter_map(|f| f.properties.get(name))
+                .filter(|v| !v.is_null())
+                .collect();
+            if !values.is_empty() && values.iter().all(|v| v.is_i64() || v.is_u64()) {
+                Column::Integer
+            } else if !values.is_empty() && values.iter().all(|v| v.is_number()) {
+                Column::Real
+            } else if !values.is_empty() && values.iter().all(|v| v.is_boolean()) {
+                Column::Logical
+            } else {
+                let longest = values.iter().map(|v| text_of(v).len()).max().unwrap_or(1);
+                Column::Text(longest.clamp(1, 254) as u8)
+            }
+        })
+        .collect();
+    let short = dbf_names(&names);
+    let mut builder = TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::UTF_8));
+    for (name, column) in short.iter().zip(&columns) {
+        let field = FieldName::try_from(name.as_str()).map_err(|e| Error::format(path, format!("field `{name}`: {e}")))?;
+        builder = match column {
+            Column::Integer => builder.add_numeric_field(field, 18, 0),
+            Column::Real => builder.add_numeric_field(field, 24, 10),
+            Column::Logical => builder.add_logical_field(field),
+            Column::Text(n) => builder.add_character_field(field, *n),
+        };
+    }
+
+    let shapes: Vec<Shape> = features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match &f.geometry {
+            None => Ok(Shape::NullShape),
+            Some(g) => Shape::try_from(g.clone()).map_err(|e| Error::feature(path, i, e.to_string())),
+        })
+        .collect::<Result<_>>()?;
+
+    let parts = ["shp", "shx", "dbf", "prj", "cpg"].map(|ext| {
+        let dest = path.with_extension(ext);
+        (atomic::temporary_path(&dest), dest)
+    });
+    let result = (|| {
+        let create = |p: &Path, dest: &Path| File::create(p).map(BufWriter::new).map_err(|e| Error::io(dest, "create", e));
+        let shape_writer = ShapeWriter::with_shx(create(&parts[0].0, &parts[0].1)?, create(&parts[1].0, &parts[1].1)?);
+        let table = builder.build_with_dest(create(&parts[2].0, &parts[2].1)?);
+        let mut writer = shapefile::Writer::new(shape_writer, table);
+        for (i, (shape, f)) in shapes.iter().zip(features).enumerate() {
+            let mut record = dbase::Record::default();
+            for ((name, short), column) in names.iter().zip(&short).zip(&columns) {
+                let v = f.properties.get(name).unwrap_or(&Value::Null);
+                record.insert(short.clone(), json_to_field(v, *column));
+            }
+            let fail = |e: shapefile::Error| Error::feature(path, i, format!("cannot write: {e}"));
+            match shape {
+                Shape::Point(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
+                Shape::Polyline(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
+                Shape::Polygon(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
+                Shape::Multipoint(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
+                _ => {
+                    return Err(Error::feature(
+                        path,
+                        i,
+                        "null geometries cannot be written to a Shapefile of this type",
+                    ))
+                }
+            }
+        }
+        drop(writer);
+        std::fs::write(&parts[3].0, crs.to_wkt().unwrap_or_default()).map_err(|e| Error::io(&parts[3].1, "write", e))?;
+        std::fs::write(&parts[4].0, "UTF-8").map_err(|e| Error::io(&parts[4].1, "write", e))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => atomic::commit_all(&parts),
+        Err(e) => {
+            for (tmp, _) in &parts {
+                let _ = std::fs::remove_file(tmp);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    super::value_text(v).unwrap_or_default()
+}
+
+fn json_to_field(v: &Value, column: Column) -> FieldValue {
+    match column {
+        Column::Integer | Column::Real => FieldValue::Numeric(v.as_f64()),
+        Column::Logical => FieldValue::Logical(v.as_bool()),
+        Column::Text(n) => FieldValue::Character(super::value_text(v).map(|s| {
+            // Truncate to the column's byte width on a character boundary.
+            let mut end = s.len().min(n as usize);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s[..end].to_string()
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::geojson::properties;
+    use geo::{polygon, Point};
+
+    #[test]
+    fn round_trips_chinese_text_and_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("units.shp");
+        let crs = Crs::parse("EPSG:32651").unwrap();
+        let feats = vec![OutFeature {
+            geometry: Some(Geometry::Polygon(polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0)])),
+            properties: properties([
+                ("unit_id", Value::from("江桥-1")),
+                ("population", Value::from(23456.5)),
+                ("blocks", Value::from(7)),
+                ("pass", Value::from(true)),
+            ]),
+        }];
+        write(&path, &crs, &feats).unwrap();
+        let layer = read(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(layer.crs.to_wkt(), crs.to_wkt());
+        let f = &layer.features[0];
+        assert_eq!(f.text("unit_id").as_deref(), Some("江桥-1"));
+        assert_eq!(f.get("population").and_then(Value::as_f64), Some(23456.5));
+        assert_eq!(f.get("blocks").and_then(Value::as_i64), Some(7));
+        assert_eq!(f.get("pass"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn reads_gbk_text_as_the_cpg_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.shp");
+        let crs = Crs::wgs84();
+        let feats = vec![OutFeature {
+            geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
+            properties: properties([("name", Value::from("江桥镇"))]),
+        }];
+        // Write UTF-8, then re-encode the DBF text as GBK by hand: a GBK DBF with a GBK .cpg.
+        write(&path, &crs, &feats).unwrap();
+        let dbf = path.with_extension("dbf");
+        let bytes = std::fs::read(&dbf).unwrap();
+        let utf8 = "江桥镇".as_bytes();
+        let (gbk, _, _) = encoding_rs::GBK.encode("江桥镇");
+        let at = bytes.windows(utf8.len()).position(|w| w == utf8).unwrap();
+        let mut patched = bytes[..at].to_vec();
+        patched.extend_from_slice(&gbk);
+        patched.extend(std::iter::repeat_n(b' ', utf8.len() - gbk.len()));
+        patched.extend_from_slice(&bytes[at + utf8.len()..]);
+        std::fs::write(&dbf, patched).unwrap();
+        std::fs::write(path.with_extension("cpg"), "GBK").unwrap();
+        let layer = read(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(layer.features[0].text("name").as_deref(), Some("江桥镇"));
+        // Without a .cpg the UTF-8 attempt fails and GBK is used, with a warning.
+        std::fs::remove_file(path.with_extension("cpg")).unwrap();
+        let layer = read(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(layer.features[0].text("name").as_deref(), Some("江桥镇"));
+        assert!(layer.warnings.iter().any(|w| w.contains("GBK")));
+    }
+
+    #[test]
+    fn missing_dbf_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.shp");
+        let feats = vec![OutFeature {
+            geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
+            properties: Map::new(),
+        }];
+        write(&path, &Crs::wgs84(), &feats).unwrap();
+        std::fs::remove_file(path.with_extension("dbf")).unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("p.shp") && e.contains(".dbf"), "{e}");
+    }
+
+    #[test]
+    fn long_field_names_are_shortened_uniquely() {
+        let names = dbf_names(&["population_total".into(), "population_density".into(), "县名".into()]);
+        assert_eq!(names, vec!["population", "populati_1", "县名"]);
+    }
+}
