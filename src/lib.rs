@@ -6,3 +6,5 @@ pub mod error;
 pub use error::{Error, Result};
 pub mod crs;
 pub mod io;
+pub mod config;
+pub mod model;

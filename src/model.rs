@@ -1,0 +1,741 @@
+//! The study-area model: the town, its blocks, linear features, facilities — all in the working CRS (metres).
+//!
+//! [`StudyArea::load`] reads every layer a [`Config`] names, checks that configured fields exist, maps OSM tags and
+//! source vocabularies onto `bmu`'s classes and facility types, and transforms everything into the working CRS.
+
+use crate::config::Config;
+use crate::crs::{Crs, Transformer};
+use crate::io::{read_layer, CrsSource, Feature, Layer, ReadOptions};
+use crate::{Error, Result};
+use geo::{BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Classes of linear features, from the most to the least prominent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureClass {
+    Expressway,
+    Arterial,
+    Road,
+    Path,
+    River,
+    Canal,
+    Railway,
+}
+
+impl FeatureClass {
+    pub const ALL: [FeatureClass; 7] = [
+        FeatureClass::Expressway,
+        FeatureClass::Arterial,
+        FeatureClass::Road,
+        FeatureClass::Path,
+        FeatureClass::River,
+        FeatureClass::Canal,
+        FeatureClass::Railway,
+    ];
+
+    /// `bmu`'s own class names, OSM `highway`/`waterway`/`railway` values, and common Chinese terms.
+    pub fn parse(value: &str) -> Option<FeatureClass> {
+        use FeatureClass::*;
+        let v = value.trim().to_ascii_lowercase();
+        Some(match v.as_str() {
+            "expressway" | "motorway" | "motorway_link" | "高速公路" | "快速路" | "高架" => Expressway,
+            "arterial" | "trunk" | "trunk_link" | "primary" | "primary_link" | "主干路" | "主干道" => {
+                Arterial
+            }
+            "road" | "secondary" | "secondary_link" | "tertiary" | "tertiary_link" | "unclassified"
+            | "residential" | "living_street" | "次干路" | "支路" | "道路" => Road,
+            "path" | "service" | "footway" | "cycleway" | "track" | "pedestrian" | "steps" | "小路" => Path,
+            "river" | "riverbank" | "河流" | "江" => River,
+            "canal" | "stream" | "ditch" | "drain" | "河道" | "河" | "港" | "浜" => Canal,
+            "railway" | "rail" | "light_rail" | "narrow_gauge" | "铁路" => Railway,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureClass::Expressway => "expressway",
+            FeatureClass::Arterial => "arterial",
+            FeatureClass::Road => "road",
+            FeatureClass::Path => "path",
+            FeatureClass::River => "river",
+            FeatureClass::Canal => "canal",
+            FeatureClass::Railway => "railway",
+        }
+    }
+}
+
+impl fmt::Display for FeatureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The facility vocabulary of `RULES.md`: the "3+3" types and the overlays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityType {
+    Affairs,
+    Health,
+    Culture,
+    Police,
+    UrbanManagement,
+    MarketSupervision,
+    GridCenter,
+    HousingStation,
+    ElderlyCare,
+    Leisure,
+    Transit,
+    Park,
+    Commerce,
+}
+
+impl FacilityType {
+    pub const ALL: [FacilityType; 13] = [
+        FacilityType::Affairs,
+        FacilityType::Health,
+        FacilityType::Culture,
+        FacilityType::Police,
+        FacilityType::UrbanManagement,
+        FacilityType::MarketSupervision,
+        FacilityType::GridCenter,
+        FacilityType::HousingStation,
+        FacilityType::ElderlyCare,
+        FacilityType::Leisure,
+        FacilityType::Transit,
+        FacilityType::Park,
+        FacilityType::Commerce,
+    ];
+
+    /// Stable names (`affairs`, `urban_management`, …) and the Chinese names of `RULES.md`.
+    pub fn parse(value: &str) -> Option<FacilityType> {
+        use FacilityType::*;
+        let v = value.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Some(match v.as_str() {
+            "affairs" | "社区事务受理服务中心" | "社区事务" => Affairs,
+            "health" | "社区卫生服务中心" | "社区卫生服务站" | "社区卫生" => Health,
+            "culture" | "社区文化活动中心" | "社区文化" => Culture,
+            "police" | "派出所" | "警务站" | "公安" => Police,
+            "urban_management" | "城管执法中队" | "城管执法" | "城管" => UrbanManagement,
+            "market_supervision" | "市场监管所" | "市场监管" => MarketSupervision,
+            "grid_center" | "网格化管理分中心" | "网格化综合管理分中心" => GridCenter,
+            "housing_station" | "房管工作站" => HousingStation,
+            "elderly_care" | "养老" => ElderlyCare,
+            "leisure" | "休闲娱乐" => Leisure,
+            "transit" | "交通出行" | "地铁站" => Transit,
+            "park" | "公园绿地" | "公园" => Park,
+            "commerce" | "商业配套" => Commerce,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FacilityType::Affairs => "affairs",
+            FacilityType::Health => "health",
+            FacilityType::Culture => "culture",
+            FacilityType::Police => "police",
+            FacilityType::UrbanManagement => "urban_management",
+            FacilityType::MarketSupervision => "market_supervision",
+            FacilityType::GridCenter => "grid_center",
+            FacilityType::HousingStation => "housing_station",
+            FacilityType::ElderlyCare => "elderly_care",
+            FacilityType::Leisure => "leisure",
+            FacilityType::Transit => "transit",
+            FacilityType::Park => "park",
+            FacilityType::Commerce => "commerce",
+        }
+    }
+
+    /// The Chinese name used in reports.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            FacilityType::Affairs => "社区事务受理服务中心",
+            FacilityType::Health => "社区卫生服务中心",
+            FacilityType::Culture => "社区文化活动中心",
+            FacilityType::Police => "派出所",
+            FacilityType::UrbanManagement => "城管执法中队",
+            FacilityType::MarketSupervision => "市场监管所",
+            FacilityType::GridCenter => "网格化管理分中心",
+            FacilityType::HousingStation => "房管工作站",
+            FacilityType::ElderlyCare => "养老",
+            FacilityType::Leisure => "休闲娱乐",
+            FacilityType::Transit => "交通出行",
+            FacilityType::Park => "公园绿地",
+            FacilityType::Commerce => "商业配套",
+        }
+    }
+
+    /// Bit of this type in a facility mask.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for FacilityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a facility exists or is planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityStatus {
+    Existing,
+    Planned,
+}
+
+impl FacilityStatus {
+    pub fn parse(value: &str) -> Option<FacilityStatus> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "existing" | "exists" | "现状" | "已建" | "existing_facility" => Some(FacilityStatus::Existing),
+            "planned" | "plan" | "规划" | "拟建" | "在建" => Some(FacilityStatus::Planned),
+            _ => None,
+        }
+    }
+}
+
+/// The town boundary.
+#[derive(Clone, Debug)]
+pub struct Town {
+    pub id: String,
+    pub name: String,
+    pub geometry: MultiPolygon<f64>,
+}
+
+/// A block: residential committee, village or compound.
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub id: String,
+    pub geometry: MultiPolygon<f64>,
+    /// A count carried by the layer, taken as given.
+    pub population: Option<f64>,
+}
+
+/// A linear feature.
+#[derive(Clone, Debug)]
+pub struct LineFeature {
+    pub id: String,
+    pub class: FeatureClass,
+    pub name: Option<String>,
+    pub geometry: MultiLineString<f64>,
+    /// Added by `propose`'s cleaning step rather than read from a layer.
+    pub inferred: bool,
+}
+
+/// A facility point.
+#[derive(Clone, Debug)]
+pub struct Facility {
+    pub id: String,
+    pub kind: FacilityType,
+    pub status: FacilityStatus,
+    pub name: Option<String>,
+    pub location: Point<f64>,
+}
+
+/// What `inspect` reports of one layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerSummary {
+    pub role: String,
+    pub path: PathBuf,
+    pub features: usize,
+    pub crs: String,
+    pub crs_source: String,
+    /// Extent in WGS84 lon/lat: [min lon, min lat, max lon, max lat].
+    pub extent_wgs84: Option<[f64; 4]>,
+}
+
+/// Everything `bmu` knows about one study area, in the working CRS.
+#[derive(Clone, Debug)]
+pub struct StudyArea {
+    pub name: String,
+    pub config: Config,
+    pub working_crs: Crs,
+    pub town: Option<Town>,
+    pub blocks: Option<Vec<Block>>,
+    pub lines: Vec<LineFeature>,
+    pub facilities: Vec<Facility>,
+    pub overlays: Vec<Facility>,
+    pub layers: Vec<LayerSummary>,
+    pub warnings: Vec<String>,
+    /// Every input path, so outputs never overwrite one.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// A layer read and transformed into the working CRS.
+struct Loaded {
+    layer: Layer,
+    geometries: Vec<Option<Geometry<f64>>>,
+}
+
+impl StudyArea {
+    /// Reads every layer `config` names. `source` names the configuration in messages.
+    pub fn load(config: &Config) -> Result<StudyArea> {
+        let default_crs = config.crs.as_deref().map(Crs::parse).transpose()?;
+        let options = |crs: &Option<String>| -> Result<ReadOptions> {
+            Ok(ReadOptions {
+                crs: crs.as_deref().map(Crs::parse).transpose()?,
+                default_crs: default_crs.clone(),
+                encoding: None,
+            })
+        };
+        let read = |path: &Path, crs: &Option<String>| -> Result<Layer> { read_layer(path, &options(crs)?) };
+
+        let town_layer = config.town.as_ref().map(|t| read(&t.path, &t.crs)).transpose()?;
+        let block_layer = config.blocks.as_ref().map(|b| read(&b.path, &b.crs)).transpose()?;
+        let feature_layers = config
+            .features
+            .iter()
+            .map(|f| read(&f.path, &f.crs))
+            .collect::<Result<Vec<_>>>()?;
+        let facility_layer = config.facilities.as_ref().map(|f| read(&f.path, &f.crs)).transpose()?;
+        let overlay_layers = config
+            .overlays
+            .iter()
+            .map(|o| read(&o.path, &o.crs))
+            .collect::<Result<Vec<_>>>()?;
+
+        // The working CRS: configured, or the UTM zone of the town (else of the blocks, else of any layer).
+        let working_crs = match config.working_crs.as_deref() {
+            Some(w) if !w.eq_ignore_ascii_case("utm") => Crs::parse(w)?,
+            _ => {
+                let anchor = town_layer
+                    .iter()
+                    .chain(block_layer.iter())
+                    .chain(feature_layers.iter())
+                    .chain(facility_layer.iter())
+                    .find_map(wgs84_extent)
+                    .ok_or_else(|| Error::input("study area", "no layer with geometry to place the working CRS"))?;
+                Crs::utm_for((anchor[0] + anchor[2]) / 2.0, (anchor[1] + anchor[3]) / 2.0)?
+            }
+        };
+        if working_crs.is_geographic() {
+            return Err(Error::Crs {
+                context: "working_crs".into(),
+                crs: working_crs.to_string(),
+                problem: "is geographic (degrees); bmu measures in metres: choose a projected CRS".into(),
+            });
+        }
+
+        let mut layers = Vec::new();
+        let mut inputs = Vec::new();
+        let mut warnings = Vec::new();
+        let mut project = |role: &str, layer: Layer| -> Result<Loaded> {
+            let t = Transformer::new(&layer.crs, &working_crs)?;
+            let geometries = layer
+                .features
+                .iter()
+                .map(|f| {
+                    f.geometry
+                        .clone()
+                        .map(|mut g| {
+                            t.transform_geometry(&mut g).map_err(|e| layer.error(f, None, e.to_string()))?;
+                            Ok(g)
+                        })
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            layers.push(LayerSummary {
+                role: role.to_string(),
+                path: layer.path.clone(),
+                features: layer.features.len(),
+                crs: layer.crs.to_string(),
+                crs_source: match layer.crs_source {
+                    CrsSource::Declared => "declared",
+                    CrsSource::Rfc7946 => "RFC 7946 default",
+                    CrsSource::Configured => "configured",
+                    CrsSource::Assumed => "assumed",
+                }
+                .into(),
+                extent_wgs84: wgs84_extent(&layer),
+            });
+            inputs.push(layer.path.clone());
+            warnings.extend(layer.warnings.iter().cloned());
+            Ok(Loaded { layer, geometries })
+        };
+
+        let town = match (town_layer, &config.town) {
+            (Some(layer), Some(tc)) => Some(build_town(project("town", layer)?, tc)?),
+            _ => None,
+        };
+        let blocks = match (block_layer, &config.blocks) {
+            (Some(layer), Some(bc)) => Some(build_blocks(project("blocks", layer)?, bc)?),
+            _ => None,
+        };
+        let mut lines = Vec::new();
+        for (layer, fc) in feature_layers.into_iter().zip(&config.features) {
+            lines.extend(build_lines(project("features", layer)?, fc)?);
+        }
+        let facilities = match (facility_layer, &config.facilities) {
+            (Some(layer), Some(fc)) => build_facilities(project("facilities", layer)?, fc)?,
+            _ => Vec::new(),
+        };
+        let mut overlays = Vec::new();
+        for (layer, oc) in overlay_layers.into_iter().zip(&config.overlays) {
+            overlays.extend(build_overlays(project("overlays", layer)?, oc)?);
+        }
+
+        let mut area = StudyArea {
+            name: config
+                .name
+                .clone()
+                .or_else(|| town.as_ref().map(|t| t.name.clone()))
+                .unwrap_or_else(|| "study area".into()),
+            config: config.clone(),
+            working_crs,
+            town,
+            blocks,
+            lines,
+            facilities,
+            overlays,
+            layers,
+            warnings,
+            inputs,
+        };
+        area.warnings.extend(area.placement_warnings());
+        Ok(area)
+    }
+
+    /// The town, or the union of the blocks when no town is given.
+    pub fn town_or_blocks(&self) -> Option<MultiPolygon<f64>> {
+        if let Some(t) = &self.town {
+            return Some(t.geometry.clone());
+        }
+        let blocks = self.blocks.as_ref()?;
+        let polys: Vec<_> = blocks.iter().flat_map(|b| b.geometry.0.iter().cloned()).collect();
+        Some(geo::unary_union(&polys))
+    }
+
+    /// Facilities outside the town; layers far from the town.
+    fn placement_warnings(&self) -> Vec<String> {
+        use geo::{Contains, Distance, Euclidean};
+        let mut out = Vec::new();
+        let Some(town) = self.town_or_blocks() else { return out };
+        for f in self.facilities.iter().chain(&self.overlays) {
+            if !town.contains(&f.location) {
+                let d = Euclidean.distance(&f.location, &town);
+                if d > 1.0 && self.facilities.iter().any(|x| x.id == f.id && x.kind == f.kind) {
+                    out.push(format!("facility {} ({}) lies {:.0} m outside the town", f.id, f.kind, d));
+                }
+            }
+        }
+        if let Some(town_box) = town.bounding_rect() {
+            for l in &self.lines {
+                if let Some(b) = l.geometry.bounding_rect() {
+                    if rect_gap(&town_box, &b) > 10_000.0 {
+                        out.push(format!(
+                            "feature {} ({}) lies more than 10 km from the town: wrong CRS?",
+                            l.id, l.class
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Distance between two rectangles (0 when they overlap).
+fn rect_gap(a: &Rect<f64>, b: &Rect<f64>) -> f64 {
+    let dx = (b.min().x - a.max().x).max(a.min().x - b.max().x).max(0.0);
+    let dy = (b.min().y - a.max().y).max(a.min().y - b.max().y).max(0.0);
+    dx.hypot(dy)
+}
+
+/// A layer's extent in WGS84 lon/lat.
+fn wgs84_extent(layer: &Layer) -> Option<[f64; 4]> {
+    let t = Transformer::new(&layer.crs, &Crs::wgs84()).ok()?;
+    let mut ext: Option<[f64; 4]> = None;
+    for g in layer.features.iter().filter_map(|f| f.geometry.as_ref()) {
+        let Some(r) = g.bounding_rect() else { continue };
+        for c in [r.min(), r.max()] {
+            let Ok(p) = t.transform(c) else { continue };
+            let e = ext.get_or_insert([p.x, p.y, p.x, p.y]);
+            *e = [e[0].min(p.x), e[1].min(p.y), e[2].max(p.x), e[3].max(p.y)];
+        }
+    }
+    ext
+}
+
+fn polygonal(layer: &Layer, f: &Feature, g: &Option<Geometry<f64>>, id_field: Option<&str>) -> Result<MultiPolygon<f64>> {
+    match g {
+        Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p.clone()])),
+        Some(Geometry::MultiPolygon(mp)) => Ok(mp.clone()),
+        Some(other) => Err(layer.error(f, id_field, format!("expected a polygon, found a {}", geometry_kind(other)))),
+        None => Err(layer.error(f, id_field, "geometry is null")),
+    }
+}
+
+/// The GeoJSON-style name of a geometry type, for messages.
+pub fn geometry_kind(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
+fn require(layer: &Layer, field: &Option<String>) -> Result<()> {
+    field.as_deref().map_or(Ok(()), |f| layer.require_field(f))
+}
+
+fn build_town(loaded: Loaded, tc: &crate::config::TownConfig) -> Result<Town> {
+    let Loaded { layer, geometries } = loaded;
+    require(&layer, &tc.id_field)?;
+    require(&layer, &tc.name_field)?;
+    if layer.features.is_empty() {
+        return Err(Error::format(&layer.path, "town layer has no features"));
+    }
+    let chosen: Vec<usize> = match &tc.select {
+        Some(sel) => layer
+            .features
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                [&tc.id_field, &tc.name_field]
+                    .iter()
+                    .filter_map(|k| k.as_deref())
+                    .any(|k| f.text(k).as_deref() == Some(sel))
+            })
+            .map(|(i, _)| i)
+            .collect(),
+        None => (0..layer.features.len()).collect(),
+    };
+    if chosen.is_empty() {
+        return Err(Error::format(&layer.path, format!("no feature matches town select `{}`", tc.select.as_deref().unwrap_or(""))));
+    }
+    let mut parts = Vec::new();
+    for &i in &chosen {
+        parts.extend(polygonal(&layer, &layer.features[i], &geometries[i], tc.id_field.as_deref())?.0);
+    }
+    let first = &layer.features[chosen[0]];
+    let id = tc.id_field.as_deref().and_then(|k| first.text(k)).unwrap_or_else(|| "town".into());
+    let name = tc.name_field.as_deref().and_then(|k| first.text(k)).unwrap_or_else(|| id.clone());
+    let geometry = if chosen.len() == 1 { MultiPolygon(parts) } else { geo::unary_union(&parts) };
+    Ok(Town { id, name, geometry })
+}
+
+fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<Block>> {
+    let Loaded { layer, geometries } = loaded;
+    require(&layer, &bc.id_field)?;
+    require(&layer, &bc.population_field)?;
+    if layer.features.is_empty() {
+        return Err(Error::format(&layer.path, "blocks layer has no features"));
+    }
+    let id_field = bc.id_field.as_deref();
+    let mut seen = std::collections::HashSet::new();
+    let mut blocks = Vec::with_capacity(layer.features.len());
+    for (f, g) in layer.features.iter().zip(&geometries) {
+        let geometry = polygonal(&layer, f, g, id_field)?;
+        let id = id_field.and_then(|k| f.text(k)).unwrap_or_else(|| f.index.to_string());
+        if !seen.insert(id.clone()) {
+            return Err(layer.error(f, id_field, format!("duplicate block id `{id}`")));
+        }
+        let population = match bc.population_field.as_deref() {
+            None => None,
+            Some(k) => Some(count(&layer, f, k, id_field)?),
+        };
+        blocks.push(Block { id, geometry, population });
+    }
+    Ok(blocks)
+}
+
+/// A non-negative number from a field (numbers, or numeric text as Chinese exports often store them).
+pub fn count(layer: &Layer, f: &Feature, field: &str, id_field: Option<&str>) -> Result<f64> {
+    let v = f.get(field);
+    let n = match v {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().replace(',', "").parse::<f64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        Some(n) => Err(layer.error(f, id_field, format!("field `{field}` is {n}: counts must be ≥ 0"))),
+        None => Err(layer.error(
+            f,
+            id_field,
+            format!("field `{field}` is not a number ({})", v.map_or("missing".into(), |v| v.to_string())),
+        )),
+    }
+}
+
+fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result<Vec<LineFeature>> {
+    let Loaded { layer, geometries } = loaded;
+    require(&layer, &fc.class_field)?;
+    require(&layer, &fc.id_field)?;
+    let fixed = match &fc.class {
+        Some(c) => Some(FeatureClass::parse(c).ok_or_else(|| {
+            Error::format(&layer.path, format!("configured class `{c}` is not a feature class"))
+        })?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for (f, g) in layer.features.iter().zip(&geometries) {
+        let class = match fixed {
+            Some(c) => Some(c),
+            None => classify(f, fc),
+        };
+        // Features of no recognised class (e.g. OSM `highway=traffic_signals` nodes in the same file) are skipped.
+        let Some(class) = class else { continue };
+        let geometry = match g {
+            Some(Geometry::LineString(l)) => MultiLineString(vec![l.clone()]),
+            Some(Geometry::MultiLineString(ml)) => ml.clone(),
+            Some(Geometry::Line(l)) => MultiLineString(vec![LineString::from(vec![l.start, l.end])]),
+            Some(Geometry::Polygon(p)) => MultiLineString(std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()).collect()),
+            Some(Geometry::MultiPolygon(mp)) => MultiLineString(mp.0.iter().flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())).collect()),
+            Some(Geometry::Point(_) | Geometry::MultiPoint(_)) => continue,
+            Some(other) => return Err(layer.error(f, fc.id_field.as_deref(), format!("expected a line, found a {}", geometry_kind(other)))),
+            None => continue,
+        };
+        out.push(LineFeature {
+            id: fc
+                .id_field
+                .as_deref()
+                .and_then(|k| f.text(k))
+                .or_else(|| f.id.as_ref().and_then(crate::io::value_text))
+                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            class,
+            name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
+            geometry,
+            inferred: false,
+        });
+    }
+    Ok(out)
+}
+
+fn file_stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The class of one feature: the configured field (through `class_map`), else OSM's `highway`/`waterway`/`railway`.
+fn classify(f: &Feature, fc: &crate::config::FeatureLayerConfig) -> Option<FeatureClass> {
+    let lookup = |v: String| {
+        fc.class_map
+            .get(&v)
+            .and_then(|m| FeatureClass::parse(m))
+            .or_else(|| FeatureClass::parse(&v))
+    };
+    if let Some(field) = &fc.class_field {
+        return f.text(field).and_then(lookup);
+    }
+    ["highway", "tags.highway", "waterway", "tags.waterway", "railway", "tags.railway", "class"]
+        .iter()
+        .find_map(|k| f.text(k).and_then(lookup))
+}
+
+fn point_of(layer: &Layer, f: &Feature, g: &Option<Geometry<f64>>, id_field: Option<&str>) -> Result<Option<Point<f64>>> {
+    match g {
+        Some(Geometry::Point(p)) => Ok(Some(*p)),
+        Some(Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok(Some(mp.0[0])),
+        Some(other @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => Ok(other.centroid()),
+        Some(other) => Err(layer.error(f, id_field, format!("expected a point, found a {}", geometry_kind(other)))),
+        None => Ok(None),
+    }
+}
+
+fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Result<Vec<Facility>> {
+    let Loaded { layer, geometries } = loaded;
+    let type_field = fc.type_field.as_deref().unwrap_or("type");
+    layer.require_field(type_field)?;
+    require(&layer, &fc.status_field)?;
+    require(&layer, &fc.id_field)?;
+    let id_field = fc.id_field.as_deref();
+    let mut out = Vec::new();
+    for (f, g) in layer.features.iter().zip(&geometries) {
+        let Some(location) = point_of(&layer, f, g, id_field)? else {
+            return Err(layer.error(f, id_field, "geometry is null"));
+        };
+        let raw = f.text(type_field).unwrap_or_default();
+        let kind = fc
+            .type_map
+            .get(&raw)
+            .and_then(|m| FacilityType::parse(m))
+            .or_else(|| FacilityType::parse(&raw))
+            .ok_or_else(|| {
+                layer.error(
+                    f,
+                    id_field,
+                    format!("facility type `{raw}` is not in the vocabulary (map it in [facilities.type_map])"),
+                )
+            })?;
+        let status = match fc.status_field.as_deref() {
+            None => FacilityStatus::Existing,
+            Some(k) => {
+                let s = f.text(k).unwrap_or_default();
+                FacilityStatus::parse(&s).ok_or_else(|| {
+                    layer.error(f, id_field, format!("status `{s}` is neither existing nor planned"))
+                })?
+            }
+        };
+        out.push(Facility {
+            id: id_field.and_then(|k| f.text(k)).unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            kind,
+            status,
+            name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
+            location,
+        });
+    }
+    Ok(out)
+}
+
+fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<Vec<Facility>> {
+    let Loaded { layer, geometries } = loaded;
+    let kind = FacilityType::parse(&oc.kind)
+        .ok_or_else(|| Error::format(&layer.path, format!("overlay type `{}` is not in the vocabulary", oc.kind)))?;
+    let id_field = oc.id_field.as_deref().or(Some("id"));
+    let mut out = Vec::new();
+    for (f, g) in layer.features.iter().zip(&geometries) {
+        let Some(location) = point_of(&layer, f, g, id_field)? else { continue };
+        out.push(Facility {
+            id: id_field.and_then(|k| f.text(k)).unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            kind,
+            status: FacilityStatus::Existing,
+            name: oc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
+            location,
+        });
+    }
+    Ok(out)
+}
+
+/// Counts by key, in key order (for summaries).
+pub fn tally<K: Ord, I: IntoIterator<Item = (K, f64)>>(items: I) -> BTreeMap<K, f64> {
+    let mut m = BTreeMap::new();
+    for (k, v) in items {
+        *m.entry(k).or_insert(0.0) += v;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osm_values_map_to_classes() {
+        assert_eq!(FeatureClass::parse("motorway"), Some(FeatureClass::Expressway));
+        assert_eq!(FeatureClass::parse("primary"), Some(FeatureClass::Arterial));
+        assert_eq!(FeatureClass::parse("tertiary"), Some(FeatureClass::Road));
+        assert_eq!(FeatureClass::parse("canal"), Some(FeatureClass::Canal));
+        assert_eq!(FeatureClass::parse("rail"), Some(FeatureClass::Railway));
+        assert_eq!(FeatureClass::parse("traffic_signals"), None);
+    }
+
+    #[test]
+    fn facility_vocabulary_round_trips_and_accepts_chinese() {
+        for t in FacilityType::ALL {
+            assert_eq!(FacilityType::parse(t.name()), Some(t));
+            assert_eq!(FacilityType::parse(t.name_zh()), Some(t));
+        }
+        assert_eq!(FacilityType::parse("hospital"), None);
+    }
+}
