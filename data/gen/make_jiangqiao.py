@@ -508,7 +508,7 @@ def make_population(out: Path, town_ll, town_utm, roads, stations, canals):
     profile = {
         "driver": "GTiff", "width": ncol, "height": nrow, "count": 1, "dtype": "float32",
         "crs": "EPSG:4326", "transform": tf, "nodata": NODATA, "compress": "deflate", "tiled": False,
-        "blockysize": 16, "interleave": "band",
+        "blockysize": 16, "interleave": "pixel",  # PlanarConfiguration 1 (contiguous)
     }
     path = out / "population.synthetic.tif"
     with rasterio.open(path, "w", **profile) as dst:
