@@ -226,13 +226,22 @@ impl Default for ProposeConfig {
 impl Config {
     /// Reads `bmu.toml` from a study-area folder (or a file path), resolving layer paths against its folder.
     pub fn load(path: &Path) -> Result<Config> {
-        let file = if path.is_dir() { path.join("bmu.toml") } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join("bmu.toml")
+        } else {
+            path.to_path_buf()
+        };
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "open", e))?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let msg = e.message().to_string();
             let at = e
                 .span()
-                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
                 .unwrap_or_default();
             Error::config(&file, format!("{msg}{at}"))
         })?;

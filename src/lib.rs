@@ -4,7 +4,8 @@
 pub mod error;
 
 pub use error::{Error, Result};
-pub mod crs;
-pub mod io;
 pub mod config;
+pub mod crs;
+pub mod inspect;
+pub mod io;
 pub mod model;

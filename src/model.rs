@@ -42,7 +42,9 @@ impl FeatureClass {
         use FeatureClass::*;
         let v = value.trim().to_ascii_lowercase();
         Some(match v.as_str() {
-            "expressway" | "motorway" | "motorway_link" | "高速公路" | "快速路" | "高架" => Expressway,
+            "expressway" | "motorway" | "motorway_link" | "高速公路" | "快速路" | "高架" => {
+                Expressway
+            }
             "arterial" | "trunk" | "trunk_link" | "primary" | "primary_link" | "主干路" | "主干道" => {
                 Arterial
             }
@@ -193,7 +195,9 @@ pub enum FacilityStatus {
 impl FacilityStatus {
     pub fn parse(value: &str) -> Option<FacilityStatus> {
         match value.trim().to_ascii_lowercase().as_str() {
-            "existing" | "exists" | "现状" | "已建" | "existing_facility" => Some(FacilityStatus::Existing),
+            "existing" | "exists" | "现状" | "已建" | "existing_facility" => {
+                Some(FacilityStatus::Existing)
+            }
             "planned" | "plan" | "规划" | "拟建" | "在建" => Some(FacilityStatus::Planned),
             _ => None,
         }
@@ -287,13 +291,21 @@ impl StudyArea {
         let read = |path: &Path, crs: &Option<String>| -> Result<Layer> { read_layer(path, &options(crs)?) };
 
         let town_layer = config.town.as_ref().map(|t| read(&t.path, &t.crs)).transpose()?;
-        let block_layer = config.blocks.as_ref().map(|b| read(&b.path, &b.crs)).transpose()?;
+        let block_layer = config
+            .blocks
+            .as_ref()
+            .map(|b| read(&b.path, &b.crs))
+            .transpose()?;
         let feature_layers = config
             .features
             .iter()
             .map(|f| read(&f.path, &f.crs))
             .collect::<Result<Vec<_>>>()?;
-        let facility_layer = config.facilities.as_ref().map(|f| read(&f.path, &f.crs)).transpose()?;
+        let facility_layer = config
+            .facilities
+            .as_ref()
+            .map(|f| read(&f.path, &f.crs))
+            .transpose()?;
         let overlay_layers = config
             .overlays
             .iter()
@@ -310,7 +322,9 @@ impl StudyArea {
                     .chain(feature_layers.iter())
                     .chain(facility_layer.iter())
                     .find_map(wgs84_extent)
-                    .ok_or_else(|| Error::input("study area", "no layer with geometry to place the working CRS"))?;
+                    .ok_or_else(|| {
+                        Error::input("study area", "no layer with geometry to place the working CRS")
+                    })?;
                 Crs::utm_for((anchor[0] + anchor[2]) / 2.0, (anchor[1] + anchor[3]) / 2.0)?
             }
         };
@@ -334,7 +348,8 @@ impl StudyArea {
                     f.geometry
                         .clone()
                         .map(|mut g| {
-                            t.transform_geometry(&mut g).map_err(|e| layer.error(f, None, e.to_string()))?;
+                            t.transform_geometry(&mut g)
+                                .map_err(|e| layer.error(f, None, e.to_string()))?;
                             Ok(g)
                         })
                         .transpose()
@@ -415,12 +430,17 @@ impl StudyArea {
     fn placement_warnings(&self) -> Vec<String> {
         use geo::{Contains, Distance, Euclidean};
         let mut out = Vec::new();
-        let Some(town) = self.town_or_blocks() else { return out };
+        let Some(town) = self.town_or_blocks() else {
+            return out;
+        };
         for f in self.facilities.iter().chain(&self.overlays) {
             if !town.contains(&f.location) {
                 let d = Euclidean.distance(&f.location, &town);
                 if d > 1.0 && self.facilities.iter().any(|x| x.id == f.id && x.kind == f.kind) {
-                    out.push(format!("facility {} ({}) lies {:.0} m outside the town", f.id, f.kind, d));
+                    out.push(format!(
+                        "facility {} ({}) lies {:.0} m outside the town",
+                        f.id, f.kind, d
+                    ));
                 }
             }
         }
@@ -463,11 +483,20 @@ fn wgs84_extent(layer: &Layer) -> Option<[f64; 4]> {
     ext
 }
 
-fn polygonal(layer: &Layer, f: &Feature, g: &Option<Geometry<f64>>, id_field: Option<&str>) -> Result<MultiPolygon<f64>> {
+fn polygonal(
+    layer: &Layer,
+    f: &Feature,
+    g: &Option<Geometry<f64>>,
+    id_field: Option<&str>,
+) -> Result<MultiPolygon<f64>> {
     match g {
         Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p.clone()])),
         Some(Geometry::MultiPolygon(mp)) => Ok(mp.clone()),
-        Some(other) => Err(layer.error(f, id_field, format!("expected a polygon, found a {}", geometry_kind(other)))),
+        Some(other) => Err(layer.error(
+            f,
+            id_field,
+            format!("expected a polygon, found a {}", geometry_kind(other)),
+        )),
         None => Err(layer.error(f, id_field, "geometry is null")),
     }
 }
@@ -512,16 +541,34 @@ fn build_town(loaded: Loaded, tc: &crate::config::TownConfig) -> Result<Town> {
         None => (0..layer.features.len()).collect(),
     };
     if chosen.is_empty() {
-        return Err(Error::format(&layer.path, format!("no feature matches town select `{}`", tc.select.as_deref().unwrap_or(""))));
+        return Err(Error::format(
+            &layer.path,
+            format!(
+                "no feature matches town select `{}`",
+                tc.select.as_deref().unwrap_or("")
+            ),
+        ));
     }
     let mut parts = Vec::new();
     for &i in &chosen {
         parts.extend(polygonal(&layer, &layer.features[i], &geometries[i], tc.id_field.as_deref())?.0);
     }
     let first = &layer.features[chosen[0]];
-    let id = tc.id_field.as_deref().and_then(|k| first.text(k)).unwrap_or_else(|| "town".into());
-    let name = tc.name_field.as_deref().and_then(|k| first.text(k)).unwrap_or_else(|| id.clone());
-    let geometry = if chosen.len() == 1 { MultiPolygon(parts) } else { geo::unary_union(&parts) };
+    let id = tc
+        .id_field
+        .as_deref()
+        .and_then(|k| first.text(k))
+        .unwrap_or_else(|| "town".into());
+    let name = tc
+        .name_field
+        .as_deref()
+        .and_then(|k| first.text(k))
+        .unwrap_or_else(|| id.clone());
+    let geometry = if chosen.len() == 1 {
+        MultiPolygon(parts)
+    } else {
+        geo::unary_union(&parts)
+    };
     Ok(Town { id, name, geometry })
 }
 
@@ -537,7 +584,9 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
     let mut blocks = Vec::with_capacity(layer.features.len());
     for (f, g) in layer.features.iter().zip(&geometries) {
         let geometry = polygonal(&layer, f, g, id_field)?;
-        let id = id_field.and_then(|k| f.text(k)).unwrap_or_else(|| f.index.to_string());
+        let id = id_field
+            .and_then(|k| f.text(k))
+            .unwrap_or_else(|| f.index.to_string());
         if !seen.insert(id.clone()) {
             return Err(layer.error(f, id_field, format!("duplicate block id `{id}`")));
         }
@@ -545,7 +594,11 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
             None => None,
             Some(k) => Some(count(&layer, f, k, id_field)?),
         };
-        blocks.push(Block { id, geometry, population });
+        blocks.push(Block {
+            id,
+            geometry,
+            population,
+        });
     }
     Ok(blocks)
 }
@@ -564,7 +617,10 @@ pub fn count(layer: &Layer, f: &Feature, field: &str, id_field: Option<&str>) ->
         None => Err(layer.error(
             f,
             id_field,
-            format!("field `{field}` is not a number ({})", v.map_or("missing".into(), |v| v.to_string())),
+            format!(
+                "field `{field}` is not a number ({})",
+                v.map_or("missing".into(), |v| v.to_string())
+            ),
         )),
     }
 }
@@ -575,7 +631,10 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
     require(&layer, &fc.id_field)?;
     let fixed = match &fc.class {
         Some(c) => Some(FeatureClass::parse(c).ok_or_else(|| {
-            Error::format(&layer.path, format!("configured class `{c}` is not a feature class"))
+            Error::format(
+                &layer.path,
+                format!("configured class `{c}` is not a feature class"),
+            )
         })?),
         None => None,
     };
@@ -591,10 +650,24 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
             Some(Geometry::LineString(l)) => MultiLineString(vec![l.clone()]),
             Some(Geometry::MultiLineString(ml)) => ml.clone(),
             Some(Geometry::Line(l)) => MultiLineString(vec![LineString::from(vec![l.start, l.end])]),
-            Some(Geometry::Polygon(p)) => MultiLineString(std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()).collect()),
-            Some(Geometry::MultiPolygon(mp)) => MultiLineString(mp.0.iter().flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())).collect()),
+            Some(Geometry::Polygon(p)) => MultiLineString(
+                std::iter::once(p.exterior().clone())
+                    .chain(p.interiors().iter().cloned())
+                    .collect(),
+            ),
+            Some(Geometry::MultiPolygon(mp)) => MultiLineString(
+                mp.0.iter()
+                    .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+                    .collect(),
+            ),
             Some(Geometry::Point(_) | Geometry::MultiPoint(_)) => continue,
-            Some(other) => return Err(layer.error(f, fc.id_field.as_deref(), format!("expected a line, found a {}", geometry_kind(other)))),
+            Some(other) => {
+                return Err(layer.error(
+                    f,
+                    fc.id_field.as_deref(),
+                    format!("expected a line, found a {}", geometry_kind(other)),
+                ))
+            }
             None => continue,
         };
         out.push(LineFeature {
@@ -614,7 +687,9 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
 }
 
 fn file_stem(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The class of one feature: the configured field (through `class_map`), else OSM's `highway`/`waterway`/`railway`.
@@ -628,17 +703,34 @@ fn classify(f: &Feature, fc: &crate::config::FeatureLayerConfig) -> Option<Featu
     if let Some(field) = &fc.class_field {
         return f.text(field).and_then(lookup);
     }
-    ["highway", "tags.highway", "waterway", "tags.waterway", "railway", "tags.railway", "class"]
-        .iter()
-        .find_map(|k| f.text(k).and_then(lookup))
+    [
+        "highway",
+        "tags.highway",
+        "waterway",
+        "tags.waterway",
+        "railway",
+        "tags.railway",
+        "class",
+    ]
+    .iter()
+    .find_map(|k| f.text(k).and_then(lookup))
 }
 
-fn point_of(layer: &Layer, f: &Feature, g: &Option<Geometry<f64>>, id_field: Option<&str>) -> Result<Option<Point<f64>>> {
+fn point_of(
+    layer: &Layer,
+    f: &Feature,
+    g: &Option<Geometry<f64>>,
+    id_field: Option<&str>,
+) -> Result<Option<Point<f64>>> {
     match g {
         Some(Geometry::Point(p)) => Ok(Some(*p)),
         Some(Geometry::MultiPoint(mp)) if mp.0.len() == 1 => Ok(Some(mp.0[0])),
         Some(other @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => Ok(other.centroid()),
-        Some(other) => Err(layer.error(f, id_field, format!("expected a point, found a {}", geometry_kind(other)))),
+        Some(other) => Err(layer.error(
+            f,
+            id_field,
+            format!("expected a point, found a {}", geometry_kind(other)),
+        )),
         None => Ok(None),
     }
 }
@@ -665,7 +757,9 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
                 layer.error(
                     f,
                     id_field,
-                    format!("facility type `{raw}` is not in the vocabulary (map it in [facilities.type_map])"),
+                    format!(
+                        "facility type `{raw}` is not in the vocabulary (map it in [facilities.type_map])"
+                    ),
                 )
             })?;
         let status = match fc.status_field.as_deref() {
@@ -673,12 +767,18 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
             Some(k) => {
                 let s = f.text(k).unwrap_or_default();
                 FacilityStatus::parse(&s).ok_or_else(|| {
-                    layer.error(f, id_field, format!("status `{s}` is neither existing nor planned"))
+                    layer.error(
+                        f,
+                        id_field,
+                        format!("status `{s}` is neither existing nor planned"),
+                    )
                 })?
             }
         };
         out.push(Facility {
-            id: id_field.and_then(|k| f.text(k)).unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            id: id_field
+                .and_then(|k| f.text(k))
+                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
             kind,
             status,
             name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
@@ -690,14 +790,22 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
 
 fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<Vec<Facility>> {
     let Loaded { layer, geometries } = loaded;
-    let kind = FacilityType::parse(&oc.kind)
-        .ok_or_else(|| Error::format(&layer.path, format!("overlay type `{}` is not in the vocabulary", oc.kind)))?;
+    let kind = FacilityType::parse(&oc.kind).ok_or_else(|| {
+        Error::format(
+            &layer.path,
+            format!("overlay type `{}` is not in the vocabulary", oc.kind),
+        )
+    })?;
     let id_field = oc.id_field.as_deref().or(Some("id"));
     let mut out = Vec::new();
     for (f, g) in layer.features.iter().zip(&geometries) {
-        let Some(location) = point_of(&layer, f, g, id_field)? else { continue };
+        let Some(location) = point_of(&layer, f, g, id_field)? else {
+            continue;
+        };
         out.push(Facility {
-            id: id_field.and_then(|k| f.text(k)).unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            id: id_field
+                .and_then(|k| f.text(k))
+                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
             kind,
             status: FacilityStatus::Existing,
             name: oc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),

@@ -144,24 +144,51 @@ mod tests {
 
     // Known pairs published with the widely used open implementations of these formulas (wandergis/coordtransform
     // README: input 116.404, 39.915 in each direction).
-    const INPUT: Coord<f64> = Coord { x: 116.404, y: 39.915 };
+    const INPUT: Coord<f64> = Coord {
+        x: 116.404,
+        y: 39.915,
+    };
 
     #[test]
     fn wgs84_to_gcj02_known_pair() {
         let g = wgs84_to_gcj02(INPUT);
-        assert!(metres(g, Coord { x: 116.41024449916938, y: 39.91640428150164 }) < 1.0);
+        assert!(
+            metres(
+                g,
+                Coord {
+                    x: 116.41024449916938,
+                    y: 39.91640428150164
+                }
+            ) < 1.0
+        );
     }
 
     #[test]
     fn gcj02_to_bd09_known_pair() {
         let b = gcj02_to_bd09(INPUT);
-        assert!(metres(b, Coord { x: 116.41036949371029, y: 39.92133699351022 }) < 1.0);
+        assert!(
+            metres(
+                b,
+                Coord {
+                    x: 116.41036949371029,
+                    y: 39.92133699351022
+                }
+            ) < 1.0
+        );
     }
 
     #[test]
     fn bd09_to_gcj02_known_pair() {
         let g = bd09_to_gcj02(INPUT);
-        assert!(metres(g, Coord { x: 116.39762729119315, y: 39.90865673957631 }) < 1.0);
+        assert!(
+            metres(
+                g,
+                Coord {
+                    x: 116.39762729119315,
+                    y: 39.90865673957631
+                }
+            ) < 1.0
+        );
     }
 
     #[test]
@@ -169,7 +196,15 @@ mod tests {
         // The published one-step inverse is itself approximate (~1 m); the iterative inverse must be within 1 m of it
         // and round-trip exactly.
         let w = gcj02_to_wgs84(INPUT);
-        assert!(metres(w, Coord { x: 116.39775550083061, y: 39.91359571849836 }) < 1.0);
+        assert!(
+            metres(
+                w,
+                Coord {
+                    x: 116.39775550083061,
+                    y: 39.91359571849836
+                }
+            ) < 1.0
+        );
         assert!(metres(wgs84_to_gcj02(w), INPUT) < 1e-3);
         let shanghai = Coord { x: 121.3, y: 31.25 };
         assert!(metres(WebMap::Bd09.to_wgs84(WebMap::Bd09.from_wgs84(shanghai)), shanghai) < 1e-3);

@@ -12,9 +12,9 @@
 //! - [`Backend::Proj`] (cargo feature `proj`) — full PROJ 9.6 with its EPSG database and WKT2.
 
 pub mod chinese;
-mod pure;
 #[cfg(feature = "proj")]
 mod full;
+mod pure;
 
 use crate::{Error, Result};
 use geo::{Coord, Geometry, LineString, Polygon};
@@ -100,8 +100,15 @@ impl Crs {
         let def = match compact.as_str() {
             "GCJ02" | "GCJ" | "AMAP" => Definition::Gcj02,
             "BD09" | "BD09LL" | "BAIDU" => Definition::Bd09,
-            "WGS84" | "CRS84" | "OGC:CRS84" | "URN:OGC:DEF:CRS:OGC:1.3:CRS84" | "URN:OGC:DEF:CRS:OGC::CRS84" => {
-                return Ok(Crs { label, ..Crs::wgs84() })
+            "WGS84"
+            | "CRS84"
+            | "OGC:CRS84"
+            | "URN:OGC:DEF:CRS:OGC:1.3:CRS84"
+            | "URN:OGC:DEF:CRS:OGC::CRS84" => {
+                return Ok(Crs {
+                    label,
+                    ..Crs::wgs84()
+                })
             }
             _ if label.starts_with('+') => {
                 pure::check_proj_string(&label).map_err(|e| unknown(&e))?;
@@ -122,9 +129,8 @@ impl Crs {
                 }
             }
             _ => {
-                let (authority, code) = parse_code(&upper).ok_or_else(|| {
-                    unknown("not an EPSG/ESRI code, PROJ string, WKT, GCJ-02 or BD-09")
-                })?;
+                let (authority, code) = parse_code(&upper)
+                    .ok_or_else(|| unknown("not an EPSG/ESRI code, PROJ string, WKT, GCJ-02 or BD-09"))?;
                 let proj = match authority {
                     "EPSG" => u16::try_from(code)
                         .ok()
@@ -137,7 +143,10 @@ impl Crs {
                 }
                 .ok_or_else(|| unknown("unknown code"))?;
                 if code == 4326 && authority == "EPSG" {
-                    return Ok(Crs { label, ..Crs::wgs84() });
+                    return Ok(Crs {
+                        label,
+                        ..Crs::wgs84()
+                    });
                 }
                 Definition::Code {
                     authority,
@@ -157,9 +166,7 @@ impl Crs {
     /// `EPSG:n` (or `ESRI:n`) when the CRS is known by a code.
     pub fn code(&self) -> Option<String> {
         match &self.def {
-            Definition::Code {
-                authority, code, ..
-            } => Some(format!("{authority}:{code}")),
+            Definition::Code { authority, code, .. } => Some(format!("{authority}:{code}")),
             _ => None,
         }
     }
@@ -224,9 +231,7 @@ impl Crs {
     #[cfg(feature = "proj")]
     fn proj_definition(&self) -> String {
         match &self.def {
-            Definition::Code {
-                authority, code, ..
-            } => format!("{authority}:{code}"),
+            Definition::Code { authority, code, .. } => format!("{authority}:{code}"),
             Definition::ProjString(p) => format!("{p} +type=crs"),
             Definition::Wkt { wkt, .. } => wkt.clone(),
             Definition::Gcj02 | Definition::Bd09 => "EPSG:4326".into(),
@@ -251,7 +256,14 @@ fn short(label: &str) -> String {
 
 fn looks_like_wkt(upper: &str) -> bool {
     [
-        "GEOGCS[", "PROJCS[", "GEOGCRS[", "PROJCRS[", "GEODCRS[", "BOUNDCRS[", "COMPD_CS[", "GEOCCS[",
+        "GEOGCS[",
+        "PROJCS[",
+        "GEOGCRS[",
+        "PROJCRS[",
+        "GEODCRS[",
+        "BOUNDCRS[",
+        "COMPD_CS[",
+        "GEOCCS[",
     ]
     .iter()
     .any(|k| upper.starts_with(k))
@@ -419,14 +431,12 @@ pub fn for_each_coord_mut(
     f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>,
 ) -> Result<()> {
     fn line(l: &mut LineString<f64>, f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>) -> Result<()> {
-        l.0.iter_mut().try_for_each(|c| f(c))
+        l.0.iter_mut().try_for_each(f)
     }
     fn polygon(p: &mut Polygon<f64>, f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>) -> Result<()> {
         let mut result = Ok(());
         p.exterior_mut(|ring| result = line(ring, f));
-        if result.is_err() {
-            return result;
-        }
+        result.as_ref().map_err(|e| Error::input("transform", e.to_string()))?;
         p.interiors_mut(|rings| {
             for ring in rings {
                 if let Err(e) = line(ring, f) {
@@ -509,21 +519,20 @@ mod tests {
         let again = Crs::parse(&wkt).unwrap();
         let t = Transformer::with_backend(&Crs::wgs84(), &again, Backend::Pure).unwrap();
         let p = t.transform(Coord { x: 121.47, y: 31.23 }).unwrap();
-        let u = Transformer::with_backend(
-            &Crs::wgs84(),
-            &Crs::parse("EPSG:32651").unwrap(),
-            Backend::Pure,
-        )
-        .unwrap()
-        .transform(Coord { x: 121.47, y: 31.23 })
-        .unwrap();
+        let u = Transformer::with_backend(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap(), Backend::Pure)
+            .unwrap()
+            .transform(Coord { x: 121.47, y: 31.23 })
+            .unwrap();
         assert_abs_diff_eq!(p.x, u.x, epsilon = 1e-6);
         assert_abs_diff_eq!(p.y, u.y, epsilon = 1e-6);
     }
 
     #[test]
     fn utm_zone_of_shanghai_is_51n() {
-        assert_eq!(Crs::utm_for(121.4, 31.2).unwrap().code().as_deref(), Some("EPSG:32651"));
+        assert_eq!(
+            Crs::utm_for(121.4, 31.2).unwrap().code().as_deref(),
+            Some("EPSG:32651")
+        );
     }
 
     #[test]
@@ -531,9 +540,14 @@ mod tests {
         // People's Square, Shanghai: reference easting/northing from PROJ 9.x through pyproj 3.7
         // (Transformer.from_crs(4326, 32651, always_xy=True)).
         let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap()).unwrap();
-        let p = t.transform(Coord { x: 121.475, y: 31.2304 }).unwrap();
-        assert_abs_diff_eq!(p.x, 354_757.4759, epsilon = 0.01);
-        assert_abs_diff_eq!(p.y, 3_456_138.8197, epsilon = 0.01);
+        let p = t
+            .transform(Coord {
+                x: 121.475,
+                y: 31.2304,
+            })
+            .unwrap();
+        assert_abs_diff_eq!(p.x, 354_757.475_9, epsilon = 0.01);
+        assert_abs_diff_eq!(p.y, 3_456_138.819_7, epsilon = 0.01);
         let back = Transformer::new(&Crs::parse("EPSG:32651").unwrap(), &Crs::wgs84())
             .unwrap()
             .transform(p)
@@ -546,26 +560,68 @@ mod tests {
     fn cgcs2000_gauss_kruger_120e_matches_reference_values() {
         // Same point and source as above, to EPSG:4549 (CGCS2000 3-degree GK CM 120E).
         let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:4549").unwrap()).unwrap();
-        let p = t.transform(Coord { x: 121.475, y: 31.2304 }).unwrap();
-        assert_abs_diff_eq!(p.x, 640_536.1902, epsilon = 0.01);
-        assert_abs_diff_eq!(p.y, 3_457_457.1417, epsilon = 0.01);
+        let p = t
+            .transform(Coord {
+                x: 121.475,
+                y: 31.2304,
+            })
+            .unwrap();
+        assert_abs_diff_eq!(p.x, 640_536.190_2, epsilon = 0.01);
+        assert_abs_diff_eq!(p.y, 3_457_457.141_7, epsilon = 0.01);
     }
 
     #[test]
     fn gcj02_input_is_converted_to_wgs84() {
         let gcj = Crs::parse("GCJ-02").unwrap();
         let t = Transformer::new(&gcj, &Crs::wgs84()).unwrap();
-        let wgs = Coord { x: 121.475, y: 31.2304 };
+        let wgs = Coord {
+            x: 121.475,
+            y: 31.2304,
+        };
         let shifted = chinese::wgs84_to_gcj02(wgs);
         let back = t.transform(shifted).unwrap();
         assert_abs_diff_eq!(back.x, wgs.x, epsilon = 1e-9);
         assert_abs_diff_eq!(back.y, wgs.y, epsilon = 1e-9);
     }
 
+    /// Both backends agree to 1 cm on Shanghai points (run by `cargo test --features proj`).
+    #[cfg(feature = "proj")]
+    #[test]
+    fn pure_and_proj_backends_agree_to_a_centimetre() {
+        let points = [
+            (121.475, 31.2304),
+            (121.30, 31.26),
+            (121.90, 31.55),
+            (120.87, 30.70),
+            (121.97, 31.87),
+        ];
+        for target in ["EPSG:32651", "EPSG:4549", "EPSG:3857", "ESRI:54009"] {
+            let to = Crs::parse(target).unwrap();
+            for from in [Crs::wgs84(), Crs::parse("EPSG:4490").unwrap()] {
+                let pure = Transformer::with_backend(&from, &to, Backend::Pure).unwrap();
+                let full = Transformer::with_backend(&from, &to, Backend::Proj).unwrap();
+                for (x, y) in points {
+                    let a = pure.transform(Coord { x, y }).unwrap();
+                    let b = full.transform(Coord { x, y }).unwrap();
+                    let d = (a.x - b.x).hypot(a.y - b.y);
+                    assert!(
+                        d < 0.01,
+                        "{from} -> {target} at ({x}, {y}): {a:?} vs {b:?} ({d} m)"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn projected_coordinates_claiming_wgs84_are_refused() {
         let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap()).unwrap();
-        let e = t.transform(Coord { x: 354_867.0, y: 3_456_170.0 }).unwrap_err();
+        let e = t
+            .transform(Coord {
+                x: 354_867.0,
+                y: 3_456_170.0,
+            })
+            .unwrap_err();
         assert!(e.to_string().contains("not a longitude/latitude"), "{e}");
     }
 }

@@ -27,7 +27,10 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// A temporary sibling of `path`: same folder (so the rename is atomic), hidden, unique to this process.
 pub fn temporary_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -53,7 +56,10 @@ pub fn refuse_input_overwrite(output: &Path, inputs: &[&Path]) -> Result<()> {
         return Err(Error::io(
             output,
             "write",
-            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "refusing to overwrite an input file"),
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "refusing to overwrite an input file",
+            ),
         ));
     }
     Ok(())
@@ -69,7 +75,10 @@ mod tests {
         let path = dir.path().join("out.json");
         write_bytes(&path, b"{}").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{}");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1);
     }
 

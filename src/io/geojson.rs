@@ -19,8 +19,8 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::format(path, "file is empty"));
     }
-    let value: Value = serde_json::from_slice(&text)
-        .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(&text).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
     let (crs, crs_source) = match declared_crs(&value) {
         Some(name) => (
             Crs::parse(&name).map_err(|e| Error::format(path, format!("`crs` member: {e}")))?,
@@ -29,8 +29,8 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         None => (Crs::wgs84(), CrsSource::Rfc7946),
     };
     let _ = options; // the CRS override is applied by `read_layer`
-    let gj: geojson::GeoJson = serde_json::from_value(value)
-        .map_err(|e| Error::format(path, format!("not GeoJSON: {e}")))?;
+    let gj: geojson::GeoJson =
+        serde_json::from_value(value).map_err(|e| Error::format(path, format!("not GeoJSON: {e}")))?;
     let raw: Vec<geojson::Feature> = match gj {
         geojson::GeoJson::FeatureCollection(fc) => fc.features,
         geojson::GeoJson::Feature(f) => vec![f],
@@ -54,9 +54,10 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         });
         let geometry = match f.geometry {
             None => None,
-            Some(g) => Some(Geometry::<f64>::try_from(g).map_err(|e| {
-                Error::feature(path, index, format!("geometry not usable: {e}"))
-            })?),
+            Some(g) => Some(
+                Geometry::<f64>::try_from(g)
+                    .map_err(|e| Error::feature(path, index, format!("geometry not usable: {e}")))?,
+            ),
         };
         features.push(Feature {
             index,
@@ -78,10 +79,7 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
 /// The name in a legacy `{"crs": {"type": "name", "properties": {"name": …}}}` member.
 fn declared_crs(value: &Value) -> Option<String> {
     let crs = value.get("crs")?;
-    crs.get("properties")?
-        .get("name")?
-        .as_str()
-        .map(str::to_string)
+    crs.get("properties")?.get("name")?.as_str().map(str::to_string)
 }
 
 /// Writes features held in `crs` as RFC 7946 GeoJSON.
@@ -99,7 +97,9 @@ pub fn to_string(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Stri
             out.push_str(",\n");
         }
         out.push_str("{\"type\":\"Feature\",\"properties\":");
-        out.push_str(&serde_json::to_string(&f.properties).map_err(|e| Error::feature(path, i, e.to_string()))?);
+        out.push_str(
+            &serde_json::to_string(&f.properties).map_err(|e| Error::feature(path, i, e.to_string()))?,
+        );
         out.push_str(",\"geometry\":");
         match &f.geometry {
             None => out.push_str("null"),
@@ -232,7 +232,9 @@ mod tests {
         assert!(s.contains("31.1234568"), "{s}");
         assert!(s.contains("江桥"));
         let back: geojson::GeoJson = s.parse().unwrap();
-        let geojson::GeoJson::FeatureCollection(fc) = back else { panic!() };
+        let geojson::GeoJson::FeatureCollection(fc) = back else {
+            panic!()
+        };
         let g: Geometry<f64> = fc.features[0].geometry.clone().unwrap().try_into().unwrap();
         let Geometry::Polygon(p) = g else { panic!() };
         use geo::Winding;
@@ -257,7 +259,11 @@ mod tests {
     #[test]
     fn empty_and_garbage_files_are_format_errors() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, body) in [("e.geojson", ""), ("g.geojson", "\u{1}\u{2}garbage"), ("n.geojson", "{\"type\":\"Nope\"}")] {
+        for (name, body) in [
+            ("e.geojson", ""),
+            ("g.geojson", "\u{1}\u{2}garbage"),
+            ("n.geojson", "{\"type\":\"Nope\"}"),
+        ] {
             let path = dir.path().join(name);
             std::fs::write(&path, body).unwrap();
             let e = read(&path, &ReadOptions::default()).unwrap_err();

@@ -193,7 +193,11 @@ fn check_coordinates(layer: &Layer) -> Result<()> {
                 ));
             }
             if !geographic && (c.x.abs() > 1e8 || c.y.abs() > 1e8) {
-                return Err(layer.error(feature, None, format!("coordinate ({}, {}) is out of range", c.x, c.y)));
+                return Err(layer.error(
+                    feature,
+                    None,
+                    format!("coordinate ({}, {}) is out of range", c.x, c.y),
+                ));
             }
         }
     }

@@ -21,7 +21,11 @@ fn sibling(path: &Path, ext: &str) -> PathBuf {
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.chars().all(|c| c.is_ascii_uppercase()));
-    let candidate = path.with_extension(if upper { ext.to_ascii_uppercase() } else { ext.to_string() });
+    let candidate = path.with_extension(if upper {
+        ext.to_ascii_uppercase()
+    } else {
+        ext.to_string()
+    });
     if candidate.exists() {
         candidate
     } else {
@@ -43,13 +47,20 @@ fn encoding_for(label: &str) -> Option<&'static encoding_rs::Encoding> {
 /// Reads a Shapefile into a [`Layer`].
 pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
     if !path.exists() {
-        return Err(Error::io(path, "open", std::io::Error::from(std::io::ErrorKind::NotFound)));
+        return Err(Error::io(
+            path,
+            "open",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
     }
     let dbf = sibling(path, "dbf");
     if !dbf.exists() {
         return Err(Error::format(
             path,
-            format!("shapefile has no .dbf (expected {}): attributes cannot be read", dbf.display()),
+            format!(
+                "shapefile has no .dbf (expected {}): attributes cannot be read",
+                dbf.display()
+            ),
         ));
     }
     let mut warnings = Vec::new();
@@ -245,9 +256,11 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
         })
         .collect();
     let short = dbf_names(&names);
-    let mut builder = TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::UTF_8));
+    let mut builder =
+        TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::UTF_8));
     for (name, column) in short.iter().zip(&columns) {
-        let field = FieldName::try_from(name.as_str()).map_err(|e| Error::format(path, format!("field `{name}`: {e}")))?;
+        let field = FieldName::try_from(name.as_str())
+            .map_err(|e| Error::format(path, format!("field `{name}`: {e}")))?;
         builder = match column {
             Column::Integer => builder.add_numeric_field(field, 18, 0),
             Column::Real => builder.add_numeric_field(field, 24, 10),
@@ -270,8 +283,15 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
         (atomic::temporary_path(&dest), dest)
     });
     let result = (|| {
-        let create = |p: &Path, dest: &Path| File::create(p).map(BufWriter::new).map_err(|e| Error::io(dest, "create", e));
-        let shape_writer = ShapeWriter::with_shx(create(&parts[0].0, &parts[0].1)?, create(&parts[1].0, &parts[1].1)?);
+        let create = |p: &Path, dest: &Path| {
+            File::create(p)
+                .map(BufWriter::new)
+                .map_err(|e| Error::io(dest, "create", e))
+        };
+        let shape_writer = ShapeWriter::with_shx(
+            create(&parts[0].0, &parts[0].1)?,
+            create(&parts[1].0, &parts[1].1)?,
+        );
         let table = builder.build_with_dest(create(&parts[2].0, &parts[2].1)?);
         let mut writer = shapefile::Writer::new(shape_writer, table);
         for (i, (shape, f)) in shapes.iter().zip(features).enumerate() {
@@ -296,7 +316,8 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
             }
         }
         drop(writer);
-        std::fs::write(&parts[3].0, crs.to_wkt().unwrap_or_default()).map_err(|e| Error::io(&parts[3].1, "write", e))?;
+        std::fs::write(&parts[3].0, crs.to_wkt().unwrap_or_default())
+            .map_err(|e| Error::io(&parts[3].1, "write", e))?;
         std::fs::write(&parts[4].0, "UTF-8").map_err(|e| Error::io(&parts[4].1, "write", e))?;
         Ok(())
     })();
@@ -342,7 +363,9 @@ mod tests {
         let path = dir.path().join("units.shp");
         let crs = Crs::parse("EPSG:32651").unwrap();
         let feats = vec![OutFeature {
-            geometry: Some(Geometry::Polygon(polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0)])),
+            geometry: Some(Geometry::Polygon(
+                polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0)],
+            )),
             properties: properties([
                 ("unit_id", Value::from("江桥-1")),
                 ("population", Value::from(23456.5)),
@@ -407,7 +430,11 @@ mod tests {
 
     #[test]
     fn long_field_names_are_shortened_uniquely() {
-        let names = dbf_names(&["population_total".into(), "population_density".into(), "县名".into()]);
+        let names = dbf_names(&[
+            "population_total".into(),
+            "population_density".into(),
+            "县名".into(),
+        ]);
         assert_eq!(names, vec!["population", "populati_1", "县名"]);
     }
 }
