@@ -303,6 +303,35 @@ mod tests {
     }
 
     #[test]
+    fn random_lines_partition_the_town() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let town = MultiPolygon::new(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 3000.0, y: 200.0), (x: 2800.0, y: 2600.0), (x: 1500.0, y: 3000.0), (x: -200.0, y: 2400.0)
+        ]]);
+        let lines: Vec<LineString<f64>> = (0..40)
+            .map(|_| {
+                let mut point = || {
+                    (
+                        rng.random_range(-300.0..3300.0),
+                        rng.random_range(-300.0..3300.0),
+                    )
+                };
+                LineString::from(vec![point(), point(), point()])
+            })
+            .collect();
+        let town_area = town.unsigned_area();
+        for min_area in [0.0, 20_000.0] {
+            let blocks = derive_blocks(&town, &lines, min_area).unwrap();
+            assert!(blocks.len() > 20);
+            assert!((total_area(&blocks) - town_area).abs() / town_area < 1e-6);
+            if min_area > 0.0 {
+                assert!(blocks.iter().all(|b| b.unsigned_area() >= min_area));
+            }
+        }
+    }
+
+    #[test]
     fn impossible_inputs_are_errors() {
         assert!(derive_blocks(&MultiPolygon::new(vec![]), &[], 0.0).is_err());
         assert!(derive_blocks(&square_town(10.0), &[], f64::NAN).is_err());

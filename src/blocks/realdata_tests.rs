@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use geo::{Area, Coord, Geometry, Intersects, LineString, MapCoords, MultiPolygon};
+use geo::{Area, Coord, Geometry, Intersects, LineString, MapCoords, MultiPolygon, Validation};
 
-use super::{clean_lines, derive_blocks, CleanSettings};
+use super::{adjacency, clean_lines, derive_blocks, dissolve, CleanSettings};
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -132,6 +132,36 @@ fn jiangqiao_blocks_from_osm_roads() {
         &blocks,
         started.elapsed().as_secs_f64(),
     );
+
+    let invalid = blocks.iter().filter(|block| !block.is_valid()).count();
+    assert_eq!(invalid, 0, "invalid blocks");
+
+    // The blocks fit back together: adjacency is connected enough to matter, and dissolving them gives the town.
+    let multis: Vec<MultiPolygon<f64>> = blocks
+        .iter()
+        .map(|b| MultiPolygon::new(vec![b.clone()]))
+        .collect();
+    let started = Instant::now();
+    let graph = adjacency(&multis, 1.0, &[], 30.0);
+    let adjacency_seconds = started.elapsed().as_secs_f64();
+    let refs: Vec<&MultiPolygon<f64>> = multis.iter().collect();
+    let started = Instant::now();
+    let whole = dissolve(&refs);
+    eprintln!(
+        "adjacency: {} pairs in {:.3} s; dissolve: {} polygon(s), {} hole(s), {:.6} km² in {:.3} s",
+        graph.pairs().count(),
+        adjacency_seconds,
+        whole.0.len(),
+        whole.iter().map(|p| p.interiors().len()).sum::<usize>(),
+        whole.unsigned_area() / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        graph.neighbours.iter().all(|n| !n.is_empty()),
+        "a block with no neighbour"
+    );
+    assert_eq!(whole.0.len(), town.0.len());
+    assert!((whole.unsigned_area() - town_area).abs() / town_area < 1e-6);
 
     assert!(blocks.len() > raw.len(), "cleaning should split more");
     assert!(cleaned_largest < raw_largest);
