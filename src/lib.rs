@@ -1,7 +1,9 @@
 //! `bmu` delineates and validates *basic management units* (基本管理单元) in Shanghai's suburban towns.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod blocks;
 pub mod error;
+pub mod index;
 
 pub use error::{Error, Result};
 pub mod config;
