@@ -43,9 +43,7 @@ pub fn ring_segment_tree(polygons: &[&MultiPolygon<f64>]) -> SegmentTree<usize> 
     let items = polygons
         .iter()
         .enumerate()
-        .flat_map(|(index, multi)| {
-            ring_segments(multi).map(move |segment| GeomWithData::new(segment, index))
-        })
+        .flat_map(|(index, multi)| ring_segments(multi).map(move |segment| GeomWithData::new(segment, index)))
         .collect();
     RTree::bulk_load(items)
 }

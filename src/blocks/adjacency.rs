@@ -16,9 +16,7 @@ use geo::{Line, LineString, MultiPolygon};
 use rayon::prelude::*;
 
 use super::overlap::{alongside, intersection_length, merge, total, Interval, MAX_SIN_SHARED};
-use crate::index::{
-    line_segment_tree, ring_segment_tree, ring_segments, segment_envelope, SegmentTree,
-};
+use crate::index::{line_segment_tree, ring_segment_tree, ring_segments, segment_envelope, SegmentTree};
 
 /// Default distance within which two boundaries count as the same line (metres).
 pub const SHARED_EDGE_TOLERANCE_M: f64 = 0.5;
@@ -182,8 +180,7 @@ fn segment_shared_lengths<'a>(
     hits.sort_by_key(|&(j, _)| j);
     hits.chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
-            let mut intervals: Vec<Interval> =
-                group.iter().map(|&(_, interval)| interval).collect();
+            let mut intervals: Vec<Interval> = group.iter().map(|&(_, interval)| interval).collect();
             let shared = merge(&mut intervals);
             (
                 group[0].0,
@@ -228,9 +225,7 @@ mod tests {
 
     fn grid3() -> Vec<MultiPolygon<f64>> {
         (0..3)
-            .flat_map(|row| {
-                (0..3).map(move |col| square(col as f64 * 100.0, row as f64 * 100.0, 100.0))
-            })
+            .flat_map(|row| (0..3).map(move |col| square(col as f64 * 100.0, row as f64 * 100.0, 100.0)))
             .collect()
     }
 
@@ -310,8 +305,7 @@ mod tests {
         let mut expected = Vec::new();
         for i in 0..blocks.len() {
             for j in i + 1..blocks.len() {
-                let length =
-                    shared_boundary_length(&blocks[i], &blocks[j], SHARED_EDGE_TOLERANCE_M);
+                let length = shared_boundary_length(&blocks[i], &blocks[j], SHARED_EDGE_TOLERANCE_M);
                 if length >= min_shared {
                     expected.push((i, j, length));
                 }

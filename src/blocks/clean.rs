@@ -14,8 +14,7 @@
 
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::{
-    Coord, Distance, Euclidean, Intersects, Line, LineString, MultiPolygon, Point,
-    RemoveRepeatedPoints,
+    Coord, Distance, Euclidean, Intersects, Line, LineString, MultiPolygon, Point, RemoveRepeatedPoints,
 };
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
@@ -110,10 +109,7 @@ pub fn clean_lines(
     town: &MultiPolygon<f64>,
     settings: &CleanSettings,
 ) -> CleanedLines {
-    let lines: Vec<LineString<f64>> = lines
-        .iter()
-        .map(|line| line.remove_repeated_points())
-        .collect();
+    let lines: Vec<LineString<f64>> = lines.iter().map(|line| line.remove_repeated_points()).collect();
     let usable = |line: &LineString<f64>| {
         line.0.len() >= 2 && line.coords().all(|c| c.x.is_finite() && c.y.is_finite())
     };
@@ -189,9 +185,9 @@ fn network_tree(
         .enumerate()
         .filter(|(_, line)| usable(line))
         .flat_map(|(line, ls)| {
-            ls.lines().enumerate().map(move |(segment, geometry)| {
-                GeomWithData::new(geometry, Owner::Line { line, segment })
-            })
+            ls.lines()
+                .enumerate()
+                .map(move |(segment, geometry)| GeomWithData::new(geometry, Owner::Line { line, segment }))
         });
     let boundary_items = town
         .iter()
@@ -278,12 +274,10 @@ fn first_hit(end: &End, tree: &SegmentTree<Owner>, reach: f64) -> Option<f64> {
     tree.locate_in_envelope_intersecting(segment_envelope(ray, 0.0))
         .filter(|item| !is_own_segment(end, item.data))
         .filter_map(|item| match line_intersection(ray, *item.geom())? {
-            LineIntersection::SinglePoint { intersection, .. } => {
-                Some(distance(end.point, intersection))
+            LineIntersection::SinglePoint { intersection, .. } => Some(distance(end.point, intersection)),
+            LineIntersection::Collinear { intersection } => {
+                Some(distance(end.point, intersection.start).min(distance(end.point, intersection.end)))
             }
-            LineIntersection::Collinear { intersection } => Some(
-                distance(end.point, intersection.start).min(distance(end.point, intersection.end)),
-            ),
         })
         .filter(|&d| d > NODE_TOLERANCE_M)
         .min_by(f64::total_cmp)
@@ -363,16 +357,7 @@ mod tests {
         assert_eq!(cleaned.inferred.len(), 2, "{:?}", cleaned.inferred);
         assert_eq!(
             cleaned.dangling,
-            vec![
-                Coord {
-                    x: 1500.0,
-                    y: 1000.0
-                },
-                Coord {
-                    x: 1500.0,
-                    y: 1300.0
-                }
-            ]
+            vec![Coord { x: 1500.0, y: 1000.0 }, Coord { x: 1500.0, y: 1300.0 }]
         );
         assert_eq!(
             cleaned.inferred[0],
@@ -390,9 +375,7 @@ mod tests {
         assert_eq!(cleaned.inferred.len(), 1);
         assert!((cleaned.inferred[0].0[1].y - 0.0).abs() <= OVERSHOOT_M + 1e-9);
         assert_eq!(
-            derive_blocks(&town(), &cleaned.network(), 100.0)
-                .unwrap()
-                .len(),
+            derive_blocks(&town(), &cleaned.network(), 100.0).unwrap().len(),
             2
         );
 

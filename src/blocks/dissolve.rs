@@ -46,10 +46,7 @@ pub fn dissolve(blocks: &[&MultiPolygon<f64>]) -> MultiPolygon<f64> {
 }
 
 /// [`dissolve`] with explicit settings.
-pub fn dissolve_with(
-    blocks: &[&MultiPolygon<f64>],
-    settings: &DissolveSettings,
-) -> MultiPolygon<f64> {
+pub fn dissolve_with(blocks: &[&MultiPolygon<f64>], settings: &DissolveSettings) -> MultiPolygon<f64> {
     let snapped: Vec<MultiPolygon<f64>> = if settings.max_crack_width_m > 0.0 && blocks.len() > 1 {
         snap_to_neighbours(blocks, settings.max_crack_width_m)
     } else {
@@ -158,18 +155,9 @@ mod tests {
         // A ring of eight 100 m squares around a 100 m hole, each nudged by up to 0.4 m: the cracks between them
         // close, the central hole (an enclave) stays.
         let mut squares = Vec::new();
-        for (k, (col, row)) in [
-            (0, 0),
-            (1, 0),
-            (2, 0),
-            (0, 1),
-            (2, 1),
-            (0, 2),
-            (1, 2),
-            (2, 2),
-        ]
-        .into_iter()
-        .enumerate()
+        for (k, (col, row)) in [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2), (2, 2)]
+            .into_iter()
+            .enumerate()
         {
             let nudge = 0.1 * (k % 5) as f64;
             squares.push(square(

@@ -18,12 +18,7 @@ pub(crate) type Interval = (f64, f64);
 
 /// The interval of `s` along which `t` runs within `tolerance` of `s` (measured perpendicular to `s`), or `None`
 /// when `t` is degenerate, meets `s` at more than `asin(max_sin)`, or never comes that close.
-pub(crate) fn alongside(
-    s: Line<f64>,
-    t: Line<f64>,
-    tolerance: f64,
-    max_sin: f64,
-) -> Option<Interval> {
+pub(crate) fn alongside(s: Line<f64>, t: Line<f64>, tolerance: f64, max_sin: f64) -> Option<Interval> {
     let (sx, sy) = (s.dx(), s.dy());
     let length = sx.hypot(sy);
     let (tx, ty) = (t.dx(), t.dy());
@@ -122,10 +117,7 @@ mod tests {
             alongside(s, line(20.0, 0.3, 4.0, 0.3), 0.5, MAX_SIN_SHARED),
             Some((4.0, 10.0))
         );
-        assert_eq!(
-            alongside(s, line(0.0, 0.6, 10.0, 0.6), 0.5, MAX_SIN_SHARED),
-            None
-        );
+        assert_eq!(alongside(s, line(0.0, 0.6, 10.0, 0.6), 0.5, MAX_SIN_SHARED), None);
     }
 
     #[test]
@@ -135,10 +127,7 @@ mod tests {
             alongside(s, line(10.0, 0.0, 10.0, 10.0), 0.5, MAX_SIN_SHARED),
             None
         );
-        assert_eq!(
-            alongside(s, line(5.0, -5.0, 5.0, 5.0), 0.5, MAX_SIN_SHARED),
-            None
-        );
+        assert_eq!(alongside(s, line(5.0, -5.0, 5.0, 5.0), 0.5, MAX_SIN_SHARED), None);
         // Touching end to end only.
         assert_eq!(
             alongside(s, line(10.0, 0.0, 20.0, 0.0), 0.5, MAX_SIN_SHARED),

@@ -47,9 +47,7 @@ pub fn derive_blocks(
     if !(min_block_area_m2.is_finite() && min_block_area_m2 >= 0.0) {
         return Err(Error::input(
             "deriving blocks",
-            format!(
-                "minimum block area must be a finite number of m² ≥ 0, got {min_block_area_m2}"
-            ),
+            format!("minimum block area must be a finite number of m² ≥ 0, got {min_block_area_m2}"),
         ));
     }
     let faces = slice(town, lines);
@@ -91,9 +89,7 @@ fn slice(town: &MultiPolygon<f64>, lines: &[LineString<f64>]) -> Vec<Polygon<f64
         .collect();
     let paths: Vec<Vec<[f64; 2]>> = lines
         .iter()
-        .filter(|line| {
-            line.0.len() >= 2 && line.coords().all(|c| c.x.is_finite() && c.y.is_finite())
-        })
+        .filter(|line| line.0.len() >= 2 && line.coords().all(|c| c.x.is_finite() && c.y.is_finite()))
         .map(|line| line.coords().map(|c| [c.x, c.y]).collect())
         .collect();
     if paths.is_empty() {
@@ -200,10 +196,7 @@ fn merge_slivers(faces: Vec<Polygon<f64>>, min_area: f64) -> Vec<Polygon<f64>> {
             }
             continue;
         }
-        let parts: Vec<Polygon<f64>> = group_members
-            .iter()
-            .filter_map(|&i| faces[i].take())
-            .collect();
+        let parts: Vec<Polygon<f64>> = group_members.iter().filter_map(|&i| faces[i].take()).collect();
         blocks.extend(geo::unary_union(&parts));
     }
     blocks
@@ -311,12 +304,7 @@ mod tests {
         ]]);
         let lines: Vec<LineString<f64>> = (0..40)
             .map(|_| {
-                let mut point = || {
-                    (
-                        rng.random_range(-300.0..3300.0),
-                        rng.random_range(-300.0..3300.0),
-                    )
-                };
+                let mut point = || (rng.random_range(-300.0..3300.0), rng.random_range(-300.0..3300.0));
                 LineString::from(vec![point(), point(), point()])
             })
             .collect();

@@ -51,11 +51,7 @@ fn jiangqiao_blocks_from_osm_roads() {
         .expect("江桥镇 in the towns layer");
     let roads_lonlat: Vec<LineString<f64>> = features(&roads_path)
         .into_iter()
-        .filter(|f| {
-            f.property("tags")
-                .and_then(|tags| tags.get("highway"))
-                .is_some()
-        })
+        .filter(|f| f.property("tags").and_then(|tags| tags.get("highway")).is_some())
         .filter_map(|f| match Geometry::<f64>::try_from(&f.geometry?).ok()? {
             Geometry::LineString(line) => Some(line),
             _ => None,
@@ -101,11 +97,7 @@ fn jiangqiao_blocks_from_osm_roads() {
 
     let started = Instant::now();
     let raw_all = derive_blocks(&town, &roads, 0.0).unwrap();
-    summarise(
-        "raw, no sliver merge",
-        &raw_all,
-        started.elapsed().as_secs_f64(),
-    );
+    summarise("raw, no sliver merge", &raw_all, started.elapsed().as_secs_f64());
     let started = Instant::now();
     let raw = derive_blocks(&town, &roads, min_block).unwrap();
     let raw_largest = summarise(
