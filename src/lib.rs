@@ -2,5 +2,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
+pub mod propose;
 
 pub use error::{Error, Result};
