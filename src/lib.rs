@@ -1,13 +1,30 @@
-//! `bmu` delineates and validates *basic management units* (基本管理单元) in Shanghai's suburban towns.
+//! `bmu` delineates and validates *basic management units* (基本管理单元) in Shanghai's suburban towns, following
+//! 沪民区划〔2018〕6号: a unit generally has at least 20,000 residents, at least 2 km², clear and recognisable
+//! boundaries, and hosts the "3+3" facilities.
+//!
+//! # The pipeline, stage by stage
+//!
+//! | stage | module | what it does |
+//! |---|---|---|
+//! | read | [`io`] | GeoJSON and Shapefile layers (GBK DBF text, `.prj`, legacy `crs`), atomic writers |
+//! | place | [`crs`] | EPSG/ESRI/PROJ/WKT and GCJ-02/BD-09; pure-Rust or full-PROJ backend; metres only |
+//! | model | [`config`], [`model`] | `bmu.toml`, the study area in the working CRS |
+//! | summarise | [`inspect`] | layers, areas (planar and geodesic), features, facilities, warnings |
+//! | blocks | [`blocks`], [`index`] | clean feature lines, cut the town into blocks, adjacency, dissolve |
+//! | regionalise | [`propose`] | max-p with population and area bounds, multi-start, seeded, deterministic |
+//!
+//! Every error is an [`Error`] naming the file, the feature and the problem; broken policy rules are check results,
+//! not errors.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod blocks;
-pub mod error;
-pub mod index;
-
-pub use error::{Error, Result};
 pub mod config;
 pub mod crs;
+pub mod error;
+pub mod index;
 pub mod inspect;
 pub mod io;
 pub mod model;
+pub mod propose;
+
+pub use error::{Error, Result};
