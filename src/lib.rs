@@ -2,5 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod error;
+pub mod population;
+pub mod raster;
 
 pub use error::{Error, Result};
