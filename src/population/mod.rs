@@ -160,3 +160,75 @@ pub fn read_points_csv(
     }
     Ok(points)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{coord, Contains, Rect};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn point_sums_match_a_brute_force_loop() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // A 5 x 4 partition of [0, 50] x [0, 40] plus one polygon far away.
+        let mut polygons: Vec<MultiPolygon<f64>> = Vec::new();
+        for j in 0..4 {
+            for i in 0..5 {
+                let (x, y) = (i as f64 * 10.0, j as f64 * 10.0);
+                let r = Rect::new(coord! { x: x, y: y }, coord! { x: x + 10.0, y: y + 10.0 });
+                polygons.push(MultiPolygon::new(vec![r.to_polygon()]));
+            }
+        }
+        let points: Vec<(Point<f64>, f64)> = (0..2000)
+            .map(|_| {
+                let p = Point::new(rng.random_range(-5.0..55.0), rng.random_range(-5.0..45.0));
+                (p, rng.random_range(0.0..10.0f64).floor())
+            })
+            .chain([(Point::new(10.0, 10.0), 3.0)]) // on four boundaries: goes to the first polygon, index 0
+            .collect();
+        let sums = point_sums(&points, &polygons);
+        let mut want = vec![0.0; polygons.len()];
+        let mut unassigned = 0.0;
+        for (p, v) in &points[..points.len() - 1] {
+            match polygons.iter().position(|poly| poly.contains(p)) {
+                Some(i) => want[i] += v,
+                None => unassigned += v,
+            }
+        }
+        want[0] += 3.0;
+        // Random points never land exactly on a boundary, so strict containment agrees.
+        assert_eq!(sums.population, want);
+        assert_eq!(sums.unassigned_population, unassigned);
+        let total: f64 = points.iter().map(|(_, v)| v).sum();
+        assert_eq!(
+            sums.population.iter().sum::<f64>() + sums.unassigned_population,
+            total
+        );
+        assert_eq!(
+            sums.points.iter().sum::<usize>() + sums.unassigned_points,
+            points.len()
+        );
+    }
+
+    #[test]
+    fn points_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, "id,x,y,pop\n1,0.5,0.5,10\n2,1.5,0.5,2.5\n").unwrap();
+        let points = read_points_csv(&path, "x", "y", "pop").unwrap();
+        assert_eq!(
+            points,
+            vec![(Point::new(0.5, 0.5), 10.0), (Point::new(1.5, 0.5), 2.5)]
+        );
+        std::fs::write(&path, "x,y,pop\n0,0,-1\n").unwrap();
+        let e = read_points_csv(&path, "x", "y", "pop")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("negative"), "{e}");
+        let e = read_points_csv(&path, "lon", "y", "pop")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`lon`"), "{e}");
+    }
+}

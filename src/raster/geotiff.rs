@@ -157,12 +157,14 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
             | CompressionMethod::OldDeflate
             | CompressionMethod::PackBits,
         ) => {}
-        _ => return Err(Error::grid(
-            path,
-            format!(
+        _ => {
+            return Err(Error::grid(
+                path,
+                format!(
                 "unsupported compression {compression} (supported: none, LZW, Deflate, PackBits)"
             ),
-        )),
+            ))
+        }
     }
     let bits: u16 = d
         .find_tag_unsigned(Tag::BitsPerSample)
