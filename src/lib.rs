@@ -10,6 +10,7 @@
 //! | place | [`crs`] | EPSG/ESRI/PROJ/WKT and GCJ-02/BD-09; pure-Rust or full-PROJ backend; metres only |
 //! | model | [`config`], [`model`] | `bmu.toml`, the study area in the working CRS |
 //! | summarise | [`inspect`] | layers, areas (planar and geodesic), features, facilities, warnings |
+//! | population | [`raster`], [`population`] | GeoTIFF/ASCII grids read by window; exact cell-fraction zonal sums |
 //! | blocks | [`blocks`], [`index`] | clean feature lines, cut the town into blocks, adjacency, dissolve |
 //! | regionalise | [`propose`] | max-p with population and area bounds, multi-start, seeded, deterministic |
 //!
@@ -25,6 +26,8 @@ pub mod index;
 pub mod inspect;
 pub mod io;
 pub mod model;
+pub mod population;
 pub mod propose;
+pub mod raster;
 
 pub use error::{Error, Result};

@@ -16,6 +16,7 @@
 
 mod graph;
 pub mod maxp;
+pub mod pipeline;
 
 use std::cmp::Ordering;
 use std::collections::HashSet;

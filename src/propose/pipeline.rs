@@ -1,0 +1,205 @@
+//! From a study area to proposed units: blocks (given, or derived from the town and its features), their population
+//! and facilities, adjacency across everything but barriers, max-p, and dissolved unit polygons.
+//!
+//! A unit made of blocks follows features by construction — the reason blocks are cut along roads, rivers, canals
+//! and railways (沪民区划〔2018〕6号 一(一): 区域边界清晰可辨).
+
+use super::{solve, Partition, Problem, Settings, Solution};
+use crate::blocks::{adjacency, clean_lines, derive_blocks, dissolve, Adjacency, CleanSettings};
+use crate::model::{FacilityType, FeatureClass, StudyArea};
+use crate::{Error, Result};
+use geo::{Area, BoundingRect, Centroid, Contains, LineString, MultiPolygon};
+use rayon::prelude::*;
+
+/// Population of each polygon (working CRS): exact cell fractions for grids, areal weighting for counts.
+pub type PopulationFn<'a> = dyn Fn(&[MultiPolygon<f64>]) -> Result<Vec<f64>> + Sync + 'a;
+
+/// The blocks a proposal is built from.
+#[derive(Clone, Debug)]
+pub struct Blocks {
+    pub ids: Vec<String>,
+    pub geometry: Vec<MultiPolygon<f64>>,
+    pub population: Vec<f64>,
+    pub area: Vec<f64>,
+    /// Facility types present in each block, as a bit mask ([`FacilityType::bit`]).
+    pub services: Vec<u32>,
+    /// True when cut from the town by its features rather than given.
+    pub derived: bool,
+    /// Segments the cleaning step added to close the feature network (derived blocks only).
+    pub inferred: Vec<LineString<f64>>,
+}
+
+/// A proposal: the blocks, the adjacency, the solver's answer and each candidate's dissolved units.
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    pub blocks: Blocks,
+    pub adjacency: Adjacency,
+    pub solution: Solution,
+    /// Per candidate, the units in label order.
+    pub units: Vec<Vec<ProposedUnit>>,
+}
+
+/// One unit of one candidate partition.
+#[derive(Clone, Debug)]
+pub struct ProposedUnit {
+    pub id: String,
+    pub geometry: MultiPolygon<f64>,
+    /// Indices into [`Blocks`].
+    pub members: Vec<usize>,
+    pub population: f64,
+    pub area: f64,
+}
+
+fn classes(names: &[String]) -> Vec<FeatureClass> {
+    names.iter().filter_map(|n| FeatureClass::parse(n)).collect()
+}
+
+/// The blocks of a study area: given ones as they are, else derived from the town and its recognisable features.
+pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Blocks> {
+    let p = &area.config.propose;
+    let (ids, geometry, counts, derived, inferred) = match &area.blocks {
+        Some(given) => (
+            given.iter().map(|b| b.id.clone()).collect::<Vec<_>>(),
+            given.iter().map(|b| b.geometry.clone()).collect::<Vec<_>>(),
+            given.iter().map(|b| b.population).collect::<Option<Vec<f64>>>(),
+            false,
+            Vec::new(),
+        ),
+        None => {
+            let town = area.town.as_ref().ok_or_else(|| {
+                Error::input("propose", "needs a town boundary (--town) or a blocks layer (--blocks)")
+            })?;
+            let recognisable = classes(&area.config.thresholds.recognisable_classes);
+            let lines: Vec<LineString<f64>> = area
+                .lines
+                .iter()
+                .filter(|l| recognisable.contains(&l.class))
+                .flat_map(|l| l.geometry.0.iter().cloned())
+                .collect();
+            let cleaned = clean_lines(
+                &lines,
+                &town.geometry,
+                &CleanSettings {
+                    snap_tolerance_m: p.snap_tolerance_m,
+                    max_extension_m: p.max_extension_m,
+                },
+            );
+            let polygons = derive_blocks(&town.geometry, &cleaned.network(), p.min_block_area_m2)?;
+            (
+                (1..=polygons.len()).map(|i| format!("B{i:03}")).collect(),
+                polygons.into_iter().map(|poly| MultiPolygon(vec![poly])).collect(),
+                None,
+                true,
+                cleaned.inferred,
+            )
+        }
+    };
+    let population = match (counts, population) {
+        (Some(c), _) => c,
+        (None, Some(f)) => f(&geometry)?,
+        (None, None) => {
+            return Err(Error::input(
+                "propose",
+                "no population: give a grid (--population) or block counts (--population-field)",
+            ))
+        }
+    };
+    let area_m2: Vec<f64> = geometry.iter().map(|g| g.unsigned_area()).collect();
+    let mut services = vec![0u32; geometry.len()];
+    let boxes: Vec<_> = geometry.iter().map(|g| g.bounding_rect()).collect();
+    for f in &area.facilities {
+        if let Some(i) = (0..geometry.len()).find(|&i| {
+            boxes[i].is_some_and(|r| r.contains(&f.location)) && geometry[i].contains(&f.location)
+        }) {
+            services[i] |= f.kind.bit();
+        }
+    }
+    Ok(Blocks {
+        ids,
+        geometry,
+        population,
+        area: area_m2,
+        services,
+        derived,
+        inferred,
+    })
+}
+
+/// Runs the whole proposal.
+pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Proposal> {
+    let blocks = prepare_blocks(area, population)?;
+    let t = &area.config.thresholds;
+    let p = &area.config.propose;
+    let barrier_classes = classes(&t.barrier_classes);
+    let barriers: Vec<LineString<f64>> = if p.barriers_separate {
+        area.lines
+            .iter()
+            .filter(|l| barrier_classes.contains(&l.class))
+            .flat_map(|l| l.geometry.0.iter().cloned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let graph = adjacency(&blocks.geometry, p.min_shared_boundary_m, &barriers, t.boundary_tolerance_m);
+    let centroid: Vec<[f64; 2]> = blocks
+        .geometry
+        .iter()
+        .map(|g| g.centroid().map_or([0.0, 0.0], |c| [c.x(), c.y()]))
+        .collect();
+    let required: u32 = t
+        .required_facilities
+        .iter()
+        .filter_map(|n| FacilityType::parse(n))
+        .fold(0, |m, f| m | f.bit());
+    let problem = Problem {
+        population: &blocks.population,
+        area: &blocks.area,
+        centroid: &centroid,
+        adjacency: &graph.neighbours,
+        min_population: t.min_population,
+        min_area: t.min_area_km2 * 1e6,
+        services: p.require_facilities.then_some((blocks.services.as_slice(), required)),
+    };
+    let settings = Settings {
+        seed: p.seed,
+        starts: p.starts,
+        improve_iterations: p.improve_iterations,
+        candidates: p.candidates,
+    };
+    let solution = solve(&problem, &settings)?;
+    let units = solution
+        .candidates
+        .iter()
+        .map(|c| units_of(&blocks, c))
+        .collect();
+    Ok(Proposal {
+        blocks,
+        adjacency: graph,
+        solution,
+        units,
+    })
+}
+
+/// Dissolves the blocks of each unit of a partition (in parallel; order is the label order).
+fn units_of(blocks: &Blocks, partition: &Partition) -> Vec<ProposedUnit> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); partition.p];
+    for (b, label) in partition.labels.iter().enumerate() {
+        if let Some(l) = label {
+            members[*l as usize].push(b);
+        }
+    }
+    members
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let parts: Vec<&MultiPolygon<f64>> = m.iter().map(|&b| &blocks.geometry[b]).collect();
+            ProposedUnit {
+                id: format!("U{:02}", i + 1),
+                geometry: dissolve(&parts),
+                population: m.iter().map(|&b| blocks.population[b]).sum(),
+                area: m.iter().map(|&b| blocks.area[b]).sum(),
+                members: m,
+            }
+        })
+        .collect()
+}
