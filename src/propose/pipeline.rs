@@ -203,3 +203,127 @@ fn units_of(blocks: &Blocks, partition: &Partition) -> Vec<ProposedUnit> {
         })
         .collect()
 }
+
+/// Output layers and the report of a proposal.
+pub mod output {
+    use super::{Proposal, ProposedUnit};
+    use crate::io::OutFeature;
+    use geo::{Geometry, Length};
+    use serde_json::{json, Map, Value};
+
+    fn round(v: f64, digits: i32) -> f64 {
+        let m = 10f64.powi(digits);
+        (v * m).round() / m
+    }
+
+    /// The attributes of one proposed unit (validate's columns are appended by the caller).
+    pub fn unit_properties(p: &Proposal, u: &ProposedUnit) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("unit_id".into(), json!(u.id));
+        m.insert("population".into(), json!(round(u.population, 1)));
+        m.insert("area_km2".into(), json!(round(u.area / 1e6, 4)));
+        m.insert(
+            "blocks".into(),
+            Value::Array(u.members.iter().map(|&b| json!(p.blocks.ids[b])).collect()),
+        );
+        m
+    }
+
+    /// Every block with the unit it joined in candidate `k` (null when unassigned).
+    pub fn block_features(p: &Proposal, k: usize) -> Vec<OutFeature> {
+        let labels = p.solution.candidates.get(k).map(|c| c.labels.clone()).unwrap_or_default();
+        (0..p.blocks.ids.len())
+            .map(|b| {
+                let unit = labels
+                    .get(b)
+                    .copied()
+                    .flatten()
+                    .and_then(|l| p.units.get(k).and_then(|u| u.get(l as usize)))
+                    .map(|u| u.id.clone());
+                OutFeature {
+                    geometry: Some(Geometry::MultiPolygon(p.blocks.geometry[b].clone())),
+                    properties: [
+                        ("block_id".to_string(), json!(p.blocks.ids[b])),
+                        ("unit_id".to_string(), json!(unit)),
+                        ("population".to_string(), json!(round(p.blocks.population[b], 1))),
+                        ("area_km2".to_string(), json!(round(p.blocks.area[b] / 1e6, 4))),
+                        ("derived".to_string(), json!(p.blocks.derived)),
+                    ]
+                    .into_iter()
+                    .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The lines the cleaning step added, marked inferred.
+    pub fn inferred_features(p: &Proposal) -> Vec<OutFeature> {
+        p.blocks
+            .inferred
+            .iter()
+            .enumerate()
+            .map(|(i, l)| OutFeature {
+                geometry: Some(Geometry::LineString(l.clone())),
+                properties: [
+                    ("id".to_string(), json!(format!("I{:03}", i + 1))),
+                    ("inferred".to_string(), json!(true)),
+                    ("length_m".to_string(), json!(round(geo::Euclidean.length(l), 1))),
+                ]
+                .into_iter()
+                .collect(),
+            })
+            .collect()
+    }
+
+    /// Blocks left out of every unit, with the reason (their component cannot reach the bounds).
+    pub fn unassigned_blocks(p: &Proposal, k: usize) -> Vec<Value> {
+        let Some(c) = p.solution.candidates.get(k) else { return Vec::new() };
+        let mut out = Vec::new();
+        for comp in &p.solution.components {
+            for &b in &comp.blocks {
+                if c.labels.get(b).copied().flatten().is_none() {
+                    out.push(json!({
+                        "block_id": p.blocks.ids[b],
+                        "reason": comp.reason.clone().unwrap_or_else(|| "not assigned".into()),
+                        "component_population": round(comp.population, 1),
+                        "component_area_km2": round(comp.area / 1e6, 4),
+                    }));
+                }
+            }
+        }
+        out
+    }
+
+    /// The proposal part of the report: candidates ranked with their scores, components, unassigned blocks.
+    pub fn proposal_json(p: &Proposal) -> Value {
+        json!({
+            "blocks": {
+                "count": p.blocks.ids.len(),
+                "derived": p.blocks.derived,
+                "inferred_segments": p.blocks.inferred.len(),
+                "adjacent_pairs": p.adjacency.pairs().count(),
+            },
+            "candidates": p.solution.candidates.iter().enumerate().map(|(k, c)| json!({
+                "rank": k + 1,
+                "p": c.p,
+                "compactness": round(c.score.compactness, 4),
+                "balance": round(c.score.balance, 4),
+                "units": p.units[k].iter().map(|u| json!({
+                    "unit_id": u.id,
+                    "population": round(u.population, 1),
+                    "area_km2": round(u.area / 1e6, 4),
+                    "blocks": u.members.iter().map(|&b| p.blocks.ids[b].clone()).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "components": p.solution.components.iter().map(|c| json!({
+                "blocks": c.blocks.len(),
+                "population": round(c.population, 1),
+                "area_km2": round(c.area / 1e6, 4),
+                "feasible": c.feasible,
+                "units": c.units,
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+            "unassigned_blocks": unassigned_blocks(p, 0),
+        })
+    }
+}
