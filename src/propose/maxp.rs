@@ -527,7 +527,7 @@ impl Layout {
 }
 
 /// Regrowth attempts per neighbourhood in the increase-p step.
-const REGROW_TRIES: usize = 8;
+const REGROW_TRIES: usize = 6;
 
 /// Local improvement: `rounds` alternations of increase-p and compactness annealing, stopping early when a round
 /// changes nothing. Never lowers p; never leaves a unit below a bound or non-contiguous.
@@ -618,7 +618,7 @@ fn increase_p(
 /// Simulated annealing on single boundary-block moves, minimising the sum of normalised moments of inertia. Keeps
 /// the best layout seen (the schedule ends cold, so that is usually the last).
 fn anneal(g: &Graph, bounds: &Bounds, layout: &mut Layout, rng: &mut ChaCha8Rng) {
-    const MOVES_PER_BLOCK: usize = 24;
+    const MOVES_PER_BLOCK: usize = 12;
     const T_START: f64 = 0.02;
     const T_END: f64 = 1e-5;
     let m = g.len();

@@ -67,7 +67,7 @@ impl Default for Settings {
         Settings {
             seed: 0,
             starts: 32,
-            improve_iterations: 4,
+            improve_iterations: 2,
             candidates: 3,
         }
     }
@@ -537,7 +537,7 @@ fn solve_component(
         .collect();
     built.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.total_cmp(&b.2)).then(a.0.cmp(&b.0)));
     // Improving is the expensive part: only the most promising constructions get it.
-    built.truncate(keep.max(starts.div_ceil(4)));
+    built.truncate(keep.max(starts.div_ceil(8)));
     let mut improved: Vec<(usize, usize, f64, Vec<u32>)> = built
         .into_par_iter()
         .map(|(start, _, _, labels)| {
