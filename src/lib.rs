@@ -29,5 +29,6 @@ pub mod model;
 pub mod population;
 pub mod propose;
 pub mod raster;
+pub mod run;
 
 pub use error::{Error, Result};

@@ -35,6 +35,53 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Population of polygons from a grid (exact cell fractions), points or nothing else.
+    Population {
+        /// Population grid: GeoTIFF (WorldPop, GHS-POP…) or ESRI ASCII grid; or CSV x,y,pop / GeoJSON points.
+        #[arg(long)]
+        grid: PathBuf,
+        /// Polygons (GeoJSON or Shapefile).
+        #[arg(long)]
+        polygons: PathBuf,
+        /// Id field of the polygons (default: the feature index).
+        #[arg(long)]
+        id_field: Option<String>,
+        /// Overrides the grid's CRS (e.g. ESRI:54009 for GHS-POP written with a user-defined projection).
+        #[arg(long)]
+        grid_crs: Option<String>,
+        /// Count field of point sources.
+        #[arg(long)]
+        population_field: Option<String>,
+        /// CRS of the polygons when their file declares none.
+        #[arg(long)]
+        crs: Option<String>,
+        /// Output: .csv, .json or .geojson.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Propose candidate partitions of a town into units that meet every rule.
+    Propose {
+        #[command(flatten)]
+        area: AreaArgs,
+        /// Random seed (same seed, same output, whatever the thread count).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Number of ranked candidate partitions.
+        #[arg(long)]
+        candidates: Option<usize>,
+        /// Require every unit to hold every required "3+3" facility type.
+        #[arg(long)]
+        require_facilities: bool,
+        /// Units layer (.geojson or .shp). Default: out/units.geojson.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Blocks layer with each block's unit. Default: next to --out as blocks.geojson.
+        #[arg(long)]
+        blocks_out: Option<PathBuf>,
+        /// Report JSON. Default: next to --out as report.json.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 /// The study area: a folder with `bmu.toml`, and flags that override it.
@@ -145,7 +192,82 @@ impl AreaArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let quiet = cli.quiet;
     match cli.command {
+        Command::Population {
+            grid,
+            polygons,
+            id_field,
+            grid_crs,
+            population_field,
+            crs,
+            out,
+        } => {
+            let options = bmu::io::ReadOptions {
+                default_crs: crs.as_deref().map(bmu::crs::Crs::parse).transpose()?,
+                ..Default::default()
+            };
+            let layer = bmu::io::read_layer(&polygons, &options)?;
+            let table = bmu::population::report::zonal_table(
+                &layer,
+                id_field.as_deref(),
+                &grid,
+                grid_crs.as_deref(),
+                population_field.as_deref(),
+            )?;
+            if !quiet {
+                for w in &table.warnings {
+                    eprintln!("bmu: warning: {w}");
+                }
+            }
+            table.write(&out, &[&grid, &polygons])?;
+            if !quiet {
+                eprintln!(
+                    "bmu: {} polygons, total population {:.1} -> {}",
+                    table.rows.len(),
+                    table.rows.iter().map(|r| r.stats.population).sum::<f64>(),
+                    out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Propose {
+            area,
+            seed,
+            candidates,
+            require_facilities,
+            out,
+            blocks_out,
+            report,
+        } => {
+            let mut config = area.config()?;
+            if let Some(s) = seed {
+                config.propose.seed = s;
+            }
+            if let Some(k) = candidates {
+                config.propose.candidates = k;
+            }
+            config.propose.require_facilities |= require_facilities;
+            config.check(Path::new("<flags>"))?;
+            let study = bmu::model::StudyArea::load(&config)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("out/units.geojson"));
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+            }
+            let sibling = |name: &str| out.with_file_name(name);
+            let blocks_out = blocks_out.unwrap_or_else(|| sibling("blocks.geojson"));
+            let report = report.unwrap_or_else(|| sibling("report.json"));
+            let outcome = bmu::run::propose(&study, &bmu::run::Outputs {
+                units: out.clone(),
+                blocks: Some(blocks_out),
+                report: Some(report),
+                inferred: Some(sibling("inferred.geojson")),
+            })?;
+            if !quiet {
+                eprint!("{}", outcome.summary);
+            }
+            Ok(if outcome.all_pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = bmu::model::StudyArea::load(&config)?;

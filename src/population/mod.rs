@@ -6,6 +6,7 @@
 //! does; [`point_sums`] assigns each point's people to the polygon that contains it.
 
 pub mod exact;
+pub mod report;
 pub mod source;
 
 use std::path::Path;

@@ -1,0 +1,233 @@
+//! `bmu population`: per-polygon population of a layer from a grid or points, written as CSV, JSON or GeoJSON.
+
+use super::source::{GridSource, PointSource, PopulationSource};
+use super::{read_points_csv, ZonalStats};
+use crate::crs::{Crs, Transformer};
+use crate::io::{self, atomic, Layer, OutFeature};
+use crate::{Error, Result};
+use geo::{Geometry, MultiPolygon, Point};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// One polygon's result.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub id: String,
+    pub stats: ZonalStats,
+    pub geometry: Option<Geometry<f64>>,
+}
+
+/// The whole table, in the layer's order, in the layer's CRS.
+#[derive(Clone, Debug)]
+pub struct ZonalTable {
+    pub crs: Crs,
+    pub rows: Vec<Row>,
+    pub warnings: Vec<String>,
+}
+
+/// The kind of population source a path is, by extension.
+pub enum SourceKind {
+    Grid,
+    CsvPoints,
+    GeoJsonPoints,
+}
+
+impl SourceKind {
+    pub fn of(path: &Path) -> Result<SourceKind> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "tif" | "tiff" | "asc" => Ok(SourceKind::Grid),
+            "csv" => Ok(SourceKind::CsvPoints),
+            "geojson" | "json" => Ok(SourceKind::GeoJsonPoints),
+            _ => Err(Error::grid(
+                path,
+                format!("unsupported population source `.{ext}` (GeoTIFF, .asc, .csv or GeoJSON points)"),
+            )),
+        }
+    }
+}
+
+/// Opens any population source for polygons in `crs`. CSV points are in `points_crs` (default WGS84) with columns
+/// `x`, `y` and `field` (default `pop`); GeoJSON points carry `field` (default `population`).
+pub fn open_source(
+    path: &Path,
+    grid_crs: Option<&str>,
+    field: Option<&str>,
+    crs: &Crs,
+) -> Result<Box<dyn PopulationSource>> {
+    match SourceKind::of(path)? {
+        SourceKind::Grid => Ok(Box::new(GridSource::open(path, grid_crs, crs)?)),
+        SourceKind::CsvPoints => {
+            let points_crs = grid_crs.map(Crs::parse).transpose()?.unwrap_or_else(Crs::wgs84);
+            let t = Transformer::new(&points_crs, crs)?;
+            let points = read_points_csv(path, "x", "y", field.unwrap_or("pop"))?
+                .into_iter()
+                .map(|(p, v)| Ok((Point(t.transform(p.0)?), v)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Box::new(PointSource {
+                path: path.to_path_buf(),
+                points,
+            }))
+        }
+        SourceKind::GeoJsonPoints => {
+            let layer = io::read_layer(path, &io::ReadOptions::default())?;
+            let field = field.unwrap_or("population");
+            layer.require_field(field)?;
+            let t = Transformer::new(&layer.crs, crs)?;
+            let mut points = Vec::new();
+            for f in &layer.features {
+                let Some(Geometry::Point(p)) = &f.geometry else {
+                    return Err(layer.error(f, None, "population points must be Points"));
+                };
+                let v = crate::model::count(&layer, f, field, None)?;
+                points.push((Point(t.transform(p.0)?), v));
+            }
+            Ok(Box::new(PointSource {
+                path: path.to_path_buf(),
+                points,
+            }))
+        }
+    }
+}
+
+fn polygons_of(layer: &Layer) -> Result<Vec<MultiPolygon<f64>>> {
+    layer
+        .features
+        .iter()
+        .map(|f| match &f.geometry {
+            Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p.clone()])),
+            Some(Geometry::MultiPolygon(mp)) => Ok(mp.clone()),
+            Some(g) => Err(layer.error(
+                f,
+                None,
+                format!("expected a polygon, found a {}", crate::model::geometry_kind(g)),
+            )),
+            None => Err(layer.error(f, None, "geometry is null")),
+        })
+        .collect()
+}
+
+/// Population of every polygon of `layer` from `source` (grid: exact fractions with coverage statistics).
+pub fn zonal_table(
+    layer: &Layer,
+    id_field: Option<&str>,
+    source: &Path,
+    grid_crs: Option<&str>,
+    field: Option<&str>,
+) -> Result<ZonalTable> {
+    if let Some(f) = id_field {
+        layer.require_field(f)?;
+    }
+    if layer.features.is_empty() {
+        return Err(Error::format(&layer.path, "polygon layer has no features"));
+    }
+    let polygons = polygons_of(layer)?;
+    let stats: Vec<ZonalStats> = match SourceKind::of(source)? {
+        SourceKind::Grid => GridSource::open(source, grid_crs, &layer.crs)?.stats(&polygons)?,
+        _ => open_source(source, grid_crs, field, &layer.crs)?
+            .population(&polygons)?
+            .into_iter()
+            .map(|population| ZonalStats {
+                population,
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let mut warnings = Vec::new();
+    let covered: usize = stats.iter().map(|s| s.covered_cells).sum();
+    let nodata: usize = stats.iter().map(|s| s.nodata_cells).sum();
+    if covered > 0 && covered == nodata {
+        warnings.push(format!(
+            "{}: every cell under the polygons is nodata: population is 0",
+            source.display()
+        ));
+    } else if nodata > 0 {
+        warnings.push(format!(
+            "{}: {nodata} of {covered} covered cells are nodata (counted as 0)",
+            source.display()
+        ));
+    }
+    let rows = layer
+        .features
+        .iter()
+        .zip(stats)
+        .map(|(f, stats)| Row {
+            id: id_field
+                .and_then(|k| f.text(k))
+                .unwrap_or_else(|| f.index.to_string()),
+            stats,
+            geometry: f.geometry.clone(),
+        })
+        .collect();
+    Ok(ZonalTable {
+        crs: layer.crs.clone(),
+        rows,
+        warnings,
+    })
+}
+
+impl ZonalTable {
+    fn properties(r: &Row) -> serde_json::Map<String, Value> {
+        [
+            ("id", json!(r.id)),
+            ("population", json!(r.stats.population)),
+            ("covered_cells", json!(r.stats.covered_cells)),
+            ("nodata_cells", json!(r.stats.nodata_cells)),
+            ("covered_area_m2", json!(r.stats.covered_area_m2)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension.
+    pub fn write(&self, out: &Path, inputs: &[&Path]) -> Result<()> {
+        atomic::refuse_input_overwrite(out, inputs)?;
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" => {
+                let mut s = String::from("id,population,covered_cells,nodata_cells,covered_area_m2\n");
+                for r in &self.rows {
+                    let id = if r.id.contains([',', '"']) {
+                        format!("\"{}\"", r.id.replace('"', "\"\""))
+                    } else {
+                        r.id.clone()
+                    };
+                    s.push_str(&format!(
+                        "{id},{},{},{},{}\n",
+                        r.stats.population, r.stats.covered_cells, r.stats.nodata_cells, r.stats.covered_area_m2
+                    ));
+                }
+                atomic::write_bytes(out, s.as_bytes())
+            }
+            "json" => {
+                let rows: Vec<Value> = self.rows.iter().map(|r| Value::Object(Self::properties(r))).collect();
+                let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::format(out, e.to_string()))?;
+                atomic::write_bytes(out, s.as_bytes())
+            }
+            "geojson" | "shp" => {
+                let features: Vec<OutFeature> = self
+                    .rows
+                    .iter()
+                    .map(|r| OutFeature {
+                        geometry: r.geometry.clone(),
+                        properties: Self::properties(r),
+                    })
+                    .collect();
+                io::write_layer(out, &self.crs, &features, inputs)
+            }
+            _ => Err(Error::format(
+                out,
+                format!("unsupported output `.{ext}` (use .csv, .json, .geojson or .shp)"),
+            )),
+        }
+    }
+}
