@@ -225,7 +225,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         }
     };
 
-    let transform = read_transform(&mut d, path, width, height)?;
+    let transform = read_transform(&mut d, path)?;
     let geokeys = GeoKeys::read(&mut d, path)?;
     let (crs, geographic) = match &options.grid_crs {
         Some(crs) => (crs.clone(), is_geographic_crs(crs)),
@@ -340,12 +340,7 @@ fn parse_nodata(path: &Path, text: &str, sample_type: SampleType) -> Result<f64>
     })
 }
 
-fn read_transform(
-    d: &mut TiffDecoder,
-    path: &Path,
-    width: u32,
-    height: u32,
-) -> Result<GeoTransform> {
+fn read_transform(d: &mut TiffDecoder, path: &Path) -> Result<GeoTransform> {
     if let Some(m) = find_f64s(d, path, MODEL_TRANSFORMATION)? {
         if m.len() < 16 {
             return Err(Error::grid(
@@ -389,7 +384,6 @@ fn read_transform(
                 pixel_width: s[0],
                 pixel_height: -s[1],
             };
-            let _ = (width, height);
             check_transform(path, transform)
         }
         _ => Err(Error::grid(
@@ -599,7 +593,7 @@ impl TiffSource {
                 let data_w = cw.min(grid.width - x0);
                 let data_h = ch.min(grid.height - y0);
                 let chunk = self.chunk(path, index, data_w * data_h)?;
-                let copy = Copy {
+                let copy = ChunkCopy {
                     data_w,
                     col_from: window.col_off.max(x0),
                     col_to: (window.col_off + window.width).min(x0 + data_w),
@@ -644,7 +638,7 @@ impl TiffSource {
         })?;
         // A decoder that failed mid-chunk may be in any state: only a successful one goes back to the pool.
         self.return_decoder(d);
-        fn widen<T: std::marker::Copy>(v: &[T], f: impl Fn(T) -> f64) -> Vec<f64> {
+        fn widen<T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> Vec<f64> {
             v.iter().map(|&x| f(x)).collect()
         }
         let values = match decoded {
@@ -677,7 +671,7 @@ impl TiffSource {
 }
 
 /// Copies the part of one decoded chunk that lies in the window.
-struct Copy {
+struct ChunkCopy {
     data_w: usize,
     col_from: usize,
     col_to: usize,
@@ -688,13 +682,8 @@ struct Copy {
     window: Window,
 }
 
-impl Copy {
-    fn run<T: std::marker::Copy>(
-        &self,
-        chunk: &[T],
-        out: &mut [f64],
-        f: impl Fn(T) -> f64,
-    ) -> bool {
+impl ChunkCopy {
+    fn run<T: Copy>(&self, chunk: &[T], out: &mut [f64], f: impl Fn(T) -> f64) -> bool {
         if self.col_from >= self.col_to {
             return true;
         }
