@@ -37,6 +37,32 @@ const WGS84_F: f64 = 1.0 / 298.257_223_563;
 ///
 /// Cells read are only those of each polygon's bounding-box window. Nodata cells count 0 people and are reported in
 /// [`ZonalStats::nodata_cells`]; a negative value in a covered cell is an error naming the cell.
+///
+/// ```
+/// use bmu::population::zonal_sums;
+/// use bmu::raster::{GeoTransform, Grid, GridReader};
+/// use geo::{polygon, MultiPolygon};
+///
+/// // 2 x 2 cells of 100 m holding 10, 20 / 30, 40 people.
+/// let grid = Grid {
+///     width: 2,
+///     height: 2,
+///     transform: GeoTransform { origin_x: 0.0, origin_y: 200.0, pixel_width: 100.0, pixel_height: -100.0 },
+///     nodata: None,
+///     crs: "EPSG:32651".into(),
+///     geographic: false,
+/// };
+/// let reader = GridReader::from_values("memory".as_ref(), grid, vec![10.0, 20.0, 30.0, 40.0])?;
+/// // The left half of the grid: all of 10 and 30.
+/// let left = MultiPolygon::new(vec![polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 200.0), (x: 0.0, y: 200.0)]]);
+/// // A square over the centre: a quarter of each cell.
+/// let centre = MultiPolygon::new(vec![polygon![(x: 50.0, y: 50.0), (x: 150.0, y: 50.0), (x: 150.0, y: 150.0), (x: 50.0, y: 150.0)]]);
+/// let stats = zonal_sums(&reader, &[left, centre])?;
+/// assert_eq!(stats[0].population, 40.0);
+/// assert_eq!(stats[1].population, 25.0);
+/// assert_eq!((stats[1].covered_cells, stats[1].covered_area_m2), (4, 10_000.0));
+/// # Ok::<(), bmu::Error>(())
+/// ```
 pub fn zonal_sums(grid: &GridReader, polygons: &[MultiPolygon<f64>]) -> Result<Vec<ZonalStats>> {
     polygons
         .par_iter()

@@ -9,12 +9,15 @@
 //! pixel as GDAL does.
 //!
 //! Decoders are pooled: each thread reading a window borrows one (opening the file again when none is free), so
-//! reads from rayon workers never serialise on a lock while decoding.
+//! reads from rayon workers never serialise on a lock while decoding. Decoded strips/tiles are kept in a bounded
+//! cache (as GDAL's block cache does): neighbouring polygons share strips, and without it a grid stored one row
+//! per strip would be decompressed once per polygon overlapping each row.
 
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tiff::decoder::{ChunkType, Decoder, DecodingResult, Limits};
 use tiff::tags::{CompressionMethod, SampleFormat, Tag};
@@ -70,6 +73,37 @@ pub struct TiffSource {
     chunks_across: usize,
     file_len: u64,
     pool: Mutex<Vec<TiffDecoder>>,
+    cache: Mutex<ChunkCache>,
+}
+
+/// Cells of decoded strips/tiles kept at most (128 MiB of f64).
+const CACHE_CELLS: usize = 16 << 20;
+
+/// Decoded strips/tiles, evicted oldest first once over [`CACHE_CELLS`].
+#[derive(Default)]
+struct ChunkCache {
+    chunks: HashMap<usize, Arc<Vec<f64>>>,
+    order: VecDeque<usize>,
+    cells: usize,
+}
+
+impl ChunkCache {
+    fn insert(&mut self, index: usize, chunk: Arc<Vec<f64>>) {
+        if self.chunks.contains_key(&index) {
+            return;
+        }
+        self.cells += chunk.len();
+        self.chunks.insert(index, chunk);
+        self.order.push_back(index);
+        while self.cells > CACHE_CELLS {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(c) = self.chunks.remove(&old) {
+                self.cells -= c.len();
+            }
+        }
+    }
 }
 
 // `Decoder` has no Debug: show the layout only.
@@ -191,7 +225,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         }
     };
 
-    let transform = read_transform(&mut d, path, width, height)?;
+    let transform = read_transform(&mut d, path)?;
     let geokeys = GeoKeys::read(&mut d, path)?;
     let (crs, geographic) = match &options.grid_crs {
         Some(crs) => (crs.clone(), is_geographic_crs(crs)),
@@ -284,6 +318,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
             chunks_across,
             file_len,
             pool: Mutex::new(vec![d]),
+            cache: Mutex::new(ChunkCache::default()),
         },
     ))
 }
@@ -305,12 +340,7 @@ fn parse_nodata(path: &Path, text: &str, sample_type: SampleType) -> Result<f64>
     })
 }
 
-fn read_transform(
-    d: &mut TiffDecoder,
-    path: &Path,
-    width: u32,
-    height: u32,
-) -> Result<GeoTransform> {
+fn read_transform(d: &mut TiffDecoder, path: &Path) -> Result<GeoTransform> {
     if let Some(m) = find_f64s(d, path, MODEL_TRANSFORMATION)? {
         if m.len() < 16 {
             return Err(Error::grid(
@@ -354,7 +384,6 @@ fn read_transform(
                 pixel_width: s[0],
                 pixel_height: -s[1],
             };
-            let _ = (width, height);
             check_transform(path, transform)
         }
         _ => Err(Error::grid(
@@ -536,26 +565,10 @@ impl TiffSource {
         }
     }
 
-    /// Decodes the strips/tiles that `window` touches and copies its cells into `out` (row-major, window-sized).
+    /// Copies the cells of `window` into `out` (row-major, window-sized), decoding only the strips/tiles it touches
+    /// that are not cached yet.
     pub(crate) fn read_window(
         &self,
-        path: &Path,
-        grid: &Grid,
-        window: Window,
-        out: &mut [f64],
-    ) -> Result<()> {
-        let mut d = self.borrow_decoder(path)?;
-        let result = self.read_window_with(&mut d, path, grid, window, out);
-        // A decoder that failed mid-chunk may be in any state: drop it rather than pool it.
-        if result.is_ok() {
-            self.return_decoder(d);
-        }
-        result
-    }
-
-    fn read_window_with(
-        &self,
-        d: &mut TiffDecoder,
         path: &Path,
         grid: &Grid,
         window: Window,
@@ -574,24 +587,13 @@ impl TiffSource {
         for chunk_row in first_chunk_row..=last_chunk_row {
             for chunk_col in first_chunk_col..=last_chunk_col {
                 let index = chunk_row * self.chunks_across + chunk_col;
-                let chunk = d.read_chunk(index as u32).map_err(|e| {
-                    let what = match self.chunk_type {
-                        ChunkType::Strip => "strip",
-                        ChunkType::Tile => "tile",
-                    };
-                    let hint = if matches!(e, tiff::TiffError::IoError(_)) {
-                        format!(" (file of {} bytes is probably truncated)", self.file_len)
-                    } else {
-                        String::new()
-                    };
-                    Error::grid(path, format!("{what} {index}: {e}{hint}"))
-                })?;
                 // The chunk's data, without the padding of edge tiles.
                 let x0 = chunk_col * cw;
                 let y0 = chunk_row * ch;
                 let data_w = cw.min(grid.width - x0);
                 let data_h = ch.min(grid.height - y0);
-                let copy = Copy {
+                let chunk = self.chunk(path, index, data_w * data_h)?;
+                let copy = ChunkCopy {
                     data_w,
                     col_from: window.col_off.max(x0),
                     col_to: (window.col_off + window.width).min(x0 + data_w),
@@ -601,31 +603,75 @@ impl TiffSource {
                     y0,
                     window,
                 };
-                let ok = match &chunk {
-                    DecodingResult::U8(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::U16(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::U32(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::I8(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::I16(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::I32(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::F32(v) => copy.run(v, out, |x| x as f64),
-                    DecodingResult::F64(v) => copy.run(v, out, |x| x),
-                    _ => false,
-                };
-                if !ok {
+                if !copy.run(&chunk, out, |x| x) {
                     return Err(Error::grid(
                         path,
-                        format!("strip/tile {index} decoded to an unexpected size or type"),
+                        format!("strip/tile {index} decoded to an unexpected size"),
                     ));
                 }
             }
         }
         Ok(())
     }
+
+    /// One strip/tile as `f64` cells, from the cache or decoded now.
+    fn chunk(&self, path: &Path, index: usize, cells: usize) -> Result<Arc<Vec<f64>>> {
+        let cached = match self.cache.lock() {
+            Ok(cache) => cache.chunks.get(&index).cloned(),
+            Err(poisoned) => poisoned.into_inner().chunks.get(&index).cloned(),
+        };
+        if let Some(chunk) = cached {
+            return Ok(chunk);
+        }
+        let mut d = self.borrow_decoder(path)?;
+        let decoded = d.read_chunk(index as u32).map_err(|e| {
+            let what = match self.chunk_type {
+                ChunkType::Strip => "strip",
+                ChunkType::Tile => "tile",
+            };
+            let hint = if matches!(e, tiff::TiffError::IoError(_)) {
+                format!(" (file of {} bytes is probably truncated)", self.file_len)
+            } else {
+                String::new()
+            };
+            Error::grid(path, format!("{what} {index}: {e}{hint}"))
+        })?;
+        // A decoder that failed mid-chunk may be in any state: only a successful one goes back to the pool.
+        self.return_decoder(d);
+        fn widen<T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> Vec<f64> {
+            v.iter().map(|&x| f(x)).collect()
+        }
+        let values = match decoded {
+            DecodingResult::U8(v) => widen(&v, f64::from),
+            DecodingResult::U16(v) => widen(&v, f64::from),
+            DecodingResult::U32(v) => widen(&v, f64::from),
+            DecodingResult::I8(v) => widen(&v, f64::from),
+            DecodingResult::I16(v) => widen(&v, f64::from),
+            DecodingResult::I32(v) => widen(&v, f64::from),
+            DecodingResult::F32(v) => widen(&v, f64::from),
+            DecodingResult::F64(v) => v,
+            _ => Vec::new(),
+        };
+        if values.len() < cells {
+            return Err(Error::grid(
+                path,
+                format!(
+                    "strip/tile {index} decoded to {} cells, {cells} expected",
+                    values.len()
+                ),
+            ));
+        }
+        let chunk = Arc::new(values);
+        match self.cache.lock() {
+            Ok(mut cache) => cache.insert(index, chunk.clone()),
+            Err(poisoned) => poisoned.into_inner().insert(index, chunk.clone()),
+        }
+        Ok(chunk)
+    }
 }
 
 /// Copies the part of one decoded chunk that lies in the window.
-struct Copy {
+struct ChunkCopy {
     data_w: usize,
     col_from: usize,
     col_to: usize,
@@ -636,13 +682,8 @@ struct Copy {
     window: Window,
 }
 
-impl Copy {
-    fn run<T: std::marker::Copy>(
-        &self,
-        chunk: &[T],
-        out: &mut [f64],
-        f: impl Fn(T) -> f64,
-    ) -> bool {
+impl ChunkCopy {
+    fn run<T: Copy>(&self, chunk: &[T], out: &mut [f64], f: impl Fn(T) -> f64) -> bool {
         if self.col_from >= self.col_to {
             return true;
         }
