@@ -9,3 +9,4 @@ pub mod crs;
 pub mod inspect;
 pub mod io;
 pub mod model;
+pub mod validate;

@@ -35,6 +35,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check units against every policy rule; exit 1 when any unit fails a check.
+    ///
+    /// `--id-field` names the id field of the UNITS layer here (blocks take theirs from bmu.toml).
+    Validate {
+        #[command(flatten)]
+        area: AreaArgs,
+        /// The units to validate (GeoJSON or Shapefile polygons).
+        #[arg(long)]
+        units: PathBuf,
+        /// Units with a value, threshold and pass column per check (.geojson or .shp).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Problem geometries: gaps, overlaps, spills, unclear boundaries, barrier crossings, uncovered areas
+        /// (.geojson or .shp).
+        #[arg(long)]
+        problems: Option<PathBuf>,
+        /// The full report as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 /// The study area: a folder with `bmu.toml`, and flags that override it.
@@ -159,6 +179,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{summary}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            mut area,
+            units,
+            out,
+            problems,
+            report,
+        } => {
+            let id_field = area.id_field.take();
+            let config = area.config()?;
+            let study = bmu::model::StudyArea::load(&config)?;
+            let unit_list = bmu::validate::read_units(&units, id_field.as_deref(), &study)?;
+            let blocks = bmu::validate::BlockCounts::from_area(&study);
+            let no_population = match config.population.as_ref().and_then(|p| p.grid.as_ref()) {
+                Some(grid) if blocks.is_none() => format!(
+                    "population grid {} is configured but this build cannot yet sum grids: give --blocks with \
+                     --population-field",
+                    grid.display()
+                ),
+                _ => bmu::validate::NO_POPULATION.to_string(),
+            };
+            let source = blocks.as_ref().map(|b| b as &dyn bmu::validate::PopulationSource);
+            let v = bmu::validate::validate_explained(&study, &unit_list, source, &no_population)?;
+
+            let mut inputs: Vec<&Path> = study.inputs.iter().map(|p| p.as_path()).collect();
+            inputs.push(&units);
+            if let Some(p) = &out {
+                bmu::validate::output::write_units(p, &study.working_crs, &v, &unit_list, &inputs)?;
+            }
+            let mut written = Vec::new();
+            if let Some(p) = &problems {
+                written = bmu::validate::output::write_problems(p, &study.working_crs, &v, &inputs)?;
+            }
+            if let Some(p) = &report {
+                bmu::io::atomic::refuse_input_overwrite(p, &inputs)?;
+                bmu::io::atomic::write_bytes(p, bmu::validate::output::report_json(&v)?.as_bytes())?;
+            }
+            if !cli.quiet {
+                eprint!("{}", bmu::validate::output::table(&v, 80));
+                if written.len() > 1 {
+                    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!("problems written to {}", names.join(" and "));
+                }
+            }
+            Ok(if v.pass() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -436,7 +436,9 @@ pub fn for_each_coord_mut(
     fn polygon(p: &mut Polygon<f64>, f: &mut dyn FnMut(&mut Coord<f64>) -> Result<()>) -> Result<()> {
         let mut result = Ok(());
         p.exterior_mut(|ring| result = line(ring, f));
-        result.as_ref().map_err(|e| Error::input("transform", e.to_string()))?;
+        result
+            .as_ref()
+            .map_err(|e| Error::input("transform", e.to_string()))?;
         p.interiors_mut(|rings| {
             for ring in rings {
                 if let Err(e) = line(ring, f) {
