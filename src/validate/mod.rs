@@ -573,3 +573,90 @@ pub(crate) mod testing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{area, line, rect, unit};
+    use super::*;
+    use crate::model::{Block, FeatureClass};
+
+    /// A 4 × 2 km town cut into two 2 × 2 km units along a road, with blocks of 12,000 people per km².
+    fn two_units() -> (StudyArea, Vec<Unit>, BlockCounts) {
+        let mut a = area(Some(rect(0.0, 0.0, 4000.0, 2000.0)));
+        a.lines.push(line(
+            "mid",
+            FeatureClass::Road,
+            &[(2000.0, -50.0), (2000.0, 2050.0)],
+        ));
+        let mut blocks = Vec::new();
+        for i in 0..4 {
+            for j in 0..2 {
+                let (x, y) = (i as f64 * 1000.0, j as f64 * 1000.0);
+                blocks.push(Block {
+                    id: format!("b{i}{j}"),
+                    geometry: rect(x, y, x + 1000.0, y + 1000.0),
+                    population: Some(12_000.0),
+                });
+            }
+        }
+        a.blocks = Some(blocks);
+        let counts = BlockCounts::from_area(&a).unwrap();
+        let units = vec![
+            unit("W", rect(0.0, 0.0, 2000.0, 2000.0)),
+            unit("E", rect(2000.0, 0.0, 4000.0, 2000.0)),
+        ];
+        (a, units, counts)
+    }
+
+    #[test]
+    fn missing_layers_are_not_evaluated_and_do_not_fail() {
+        let (a, units, counts) = two_units();
+        let v = validate(&a, &units, Some(&counts)).unwrap();
+        assert!(v.pass(), "{:#?}", v.units);
+        let w = &v.units[0];
+        assert_eq!(w.population, Some(48_000.0));
+        assert_eq!(w.checks[&CheckName::BoundaryClarity].pass(), Some(true));
+        assert_eq!(w.checks[&CheckName::Facilities].pass(), None);
+        assert_eq!(w.checks[&CheckName::ServiceCoverage].pass(), None);
+        assert!(v.summary.not_evaluated.contains_key(&CheckName::Facilities));
+        assert!(v.problems.is_empty());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["units"][0]["checks"]["facilities"]["evaluated"], false);
+        assert_eq!(json["units"][0]["checks"]["min_area"]["threshold"], 2.0);
+    }
+
+    #[test]
+    fn a_failing_rule_fails_the_unit_and_the_run() {
+        let (mut a, units, counts) = two_units();
+        a.config.thresholds.min_population = 50_000.0;
+        let v = validate(&a, &units, Some(&counts)).unwrap();
+        assert!(!v.pass());
+        assert_eq!(v.summary.passing, 0);
+        assert_eq!(v.units[1].checks[&CheckName::MinPopulation].pass(), Some(false));
+    }
+
+    #[test]
+    fn output_is_identical_at_one_and_two_threads() {
+        let (a, mut units, counts) = two_units();
+        // Add an overlap and a spill so that problems exist.
+        units[1].geometry = rect(1900.0, 0.0, 4100.0, 2000.0);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| validate(&a, &units, Some(&counts)).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one, two);
+        assert!(one.problems.iter().any(|p| p.kind == ProblemKind::Overlap));
+        assert!(one.problems.iter().any(|p| p.kind == ProblemKind::Spill));
+    }
+
+    #[test]
+    fn units_outside_the_town_are_an_error() {
+        let (a, _, _) = two_units();
+        let e = validate(&a, &[unit("far", rect(1e5, 1e5, 1e5 + 10.0, 1e5 + 10.0))], None).unwrap_err();
+        assert!(e.to_string().contains("far"), "{e}");
+    }
+}

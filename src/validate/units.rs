@@ -24,11 +24,11 @@ pub fn read_units(path: &Path, id_field: Option<&str>, area: &StudyArea) -> Resu
         encoding: None,
     };
     let layer = read_layer(path, &options)?;
-    if let Some(f) = id_field {
-        layer.require_field(f)?;
-    }
     if layer.features.is_empty() {
         return Err(Error::format(path, "units layer has no features"));
+    }
+    if let Some(f) = id_field {
+        layer.require_field(f)?;
     }
     let t = Transformer::new(&layer.crs, &area.working_crs)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
