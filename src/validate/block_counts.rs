@@ -13,6 +13,17 @@ use rayon::prelude::*;
 use rstar::RTree;
 
 /// Blocks with a population count each, indexed for areal weighting.
+///
+/// ```
+/// use bmu::validate::{BlockCounts, PopulationSource};
+/// use geo::{MultiPolygon, Rect};
+///
+/// let strip = |x0: f64, x1: f64| MultiPolygon(vec![Rect::new((x0, 0.0), (x1, 100.0)).to_polygon()]);
+/// let blocks = BlockCounts::new(vec![(strip(0.0, 100.0), 1000.0)]);
+/// // A quarter of the block holds a quarter of its people.
+/// let p = blocks.population(&[strip(0.0, 25.0)]).unwrap();
+/// assert!((p[0] - 250.0).abs() < 1e-9);
+/// ```
 #[derive(Clone, Debug)]
 pub struct BlockCounts {
     blocks: Vec<(MultiPolygon<f64>, f64, f64)>,

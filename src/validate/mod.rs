@@ -374,7 +374,7 @@ pub fn validate_explained(
             Error::input(format!("unit {}", u.id), problem)
         })?;
     }
-    let ctx = Context::new(area, population);
+    let ctx = Context::new(area);
     let geoms: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
     let populations = match population {
         Some(p) => {
@@ -473,7 +473,7 @@ struct Context {
 }
 
 impl Context {
-    fn new(area: &StudyArea, _population: Option<&dyn PopulationSource>) -> Self {
+    fn new(area: &StudyArea) -> Self {
         let has_features = !area.config.features.is_empty() || !area.lines.is_empty();
         Context {
             recognisable: has_features.then(|| boundary_clarity::FeatureIndex::new(area)),
