@@ -12,6 +12,7 @@
 //! | summarise | [`inspect`] | layers, areas (planar and geodesic), features, facilities, warnings |
 //! | population | [`raster`], [`population`] | GeoTIFF/ASCII grids read by window; exact cell-fraction zonal sums |
 //! | blocks | [`blocks`], [`index`] | clean feature lines, cut the town into blocks, adjacency, dissolve |
+//! | check | [`validate`] | one file per policy rule; values, thresholds, reasons, problem geometries |
 //! | regionalise | [`propose`] | max-p with population and area bounds, multi-start, seeded, deterministic |
 //!
 //! Every error is an [`Error`] naming the file, the feature and the problem; broken policy rules are check results,
@@ -30,5 +31,6 @@ pub mod population;
 pub mod propose;
 pub mod raster;
 pub mod run;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -3,13 +3,17 @@
 //! The binary only parses flags; everything a verb does to files lives here, so tests and other programs can run
 //! exactly what `bmu` runs.
 
-use crate::io::{self, atomic, OutFeature};
+use crate::io::{self, atomic};
 use crate::model::StudyArea;
+use crate::model::{FeatureClass, LineFeature};
 use crate::population::report::open_source;
-use crate::population::source::{BlockCounts, PopulationSource};
+use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, output};
+use crate::validate::output as vout;
+use crate::validate::BlockCounts;
+use crate::validate::{Unit, Validation};
 use crate::{Error, Result};
-use geo::{Geometry, MultiPolygon};
+use geo::{MultiLineString, MultiPolygon};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ pub struct Outputs {
     pub blocks: Option<PathBuf>,
     pub report: Option<PathBuf>,
     pub inferred: Option<PathBuf>,
+    pub problems: Option<PathBuf>,
 }
 
 /// What a verb found.
@@ -45,17 +50,7 @@ pub fn population_source(area: &StudyArea) -> Result<Option<Box<dyn PopulationSo
             )?));
         }
     }
-    if let Some(blocks) = &area.blocks {
-        if blocks.iter().all(|b| b.population.is_some()) {
-            return Ok(Some(Box::new(BlockCounts {
-                blocks: blocks
-                    .iter()
-                    .map(|b| (b.geometry.clone(), b.population.unwrap_or(0.0)))
-                    .collect(),
-            })));
-        }
-    }
-    Ok(None)
+    Ok(BlockCounts::from_area(area).map(|b| Box::new(b) as Box<dyn PopulationSource>))
 }
 
 fn inputs(area: &StudyArea) -> Vec<&Path> {
@@ -73,6 +68,69 @@ fn write_json(path: &Path, value: &Value, inputs: &[&Path]) -> Result<()> {
     atomic::write_bytes(path, s.as_bytes())
 }
 
+/// Where `bmu validate` writes.
+#[derive(Clone, Debug, Default)]
+pub struct ValidateOutputs {
+    pub units: Option<PathBuf>,
+    pub problems: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+}
+
+/// Writes a validation's units, problems and report; returns the paths of the problem files written.
+fn write_validation(
+    area: &StudyArea,
+    v: &Validation,
+    units: &[Unit],
+    out: &ValidateOutputs,
+    extra: impl Fn(usize, &mut serde_json::Map<String, Value>),
+    report: &Value,
+    ins: &[&Path],
+) -> Result<Vec<PathBuf>> {
+    if let Some(p) = &out.units {
+        let shp = io::Format::of(p)? == io::Format::Shapefile;
+        let mut features = vout::unit_features(v, units, shp.then_some(vout::DBF_TEXT));
+        for (i, f) in features.iter_mut().enumerate() {
+            extra(i, &mut f.properties);
+        }
+        io::write_layer(p, &area.working_crs, &features, ins)?;
+    }
+    let mut written = Vec::new();
+    if let Some(p) = &out.problems {
+        written = vout::write_problems(p, &area.working_crs, v, ins)?;
+    }
+    if let Some(p) = &out.report {
+        write_json(p, report, ins)?;
+    }
+    Ok(written)
+}
+
+/// `bmu validate`: every policy rule checked on a drawn partition.
+pub fn validate(
+    area: &StudyArea,
+    units_path: &Path,
+    id_field: Option<&str>,
+    out: &ValidateOutputs,
+) -> Result<Outcome> {
+    let units = crate::validate::read_units(units_path, id_field, area)?;
+    let source = population_source(area)?;
+    let v = crate::validate::validate(area, &units, source.as_deref())?;
+    let mut ins = inputs(area);
+    ins.push(units_path);
+    let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
+    report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
+    let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
+    let mut summary = vout::table(&v, 80);
+    if written.len() > 1 {
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        let _ = writeln!(summary, "problems written to {}", names.join(" and "));
+    }
+    Ok(Outcome {
+        summary,
+        all_pass: v.pass(),
+        report,
+    })
+}
+
 /// `bmu propose`: blocks, max-p, dissolved units, outputs.
 pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let source = population_source(area)?;
@@ -85,74 +143,108 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let ins = inputs(area);
 
     let best = proposal.units.first().cloned().unwrap_or_default();
-    let t = &area.config.thresholds;
-    let unit_features: Vec<OutFeature> = best
+    let units: Vec<Unit> = best
         .iter()
-        .map(|u| {
-            let mut props = output::unit_properties(&proposal, u);
-            let pop_ok = u.population >= t.min_population;
-            let area_ok = u.area / 1e6 >= t.min_area_km2;
-            props.insert("min_population_pass".into(), json!(pop_ok));
-            props.insert("min_area_pass".into(), json!(area_ok));
-            props.insert("pass".into(), json!(pop_ok && area_ok));
-            OutFeature {
-                geometry: Some(Geometry::MultiPolygon(u.geometry.clone())),
-                properties: props,
-            }
+        .map(|u| Unit {
+            id: u.id.clone(),
+            geometry: u.geometry.clone(),
         })
         .collect();
-    io::write_layer(&outputs.units, &area.working_crs, &unit_features, &ins)?;
+    // Validate with the lines the cleaning step inferred, so boundary clarity can count them when configured.
+    let mut checked_area = area.clone();
+    checked_area.lines.extend(
+        proposal
+            .blocks
+            .inferred
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LineFeature {
+                id: format!("I{:03}", i + 1),
+                class: FeatureClass::Road,
+                name: None,
+                geometry: MultiLineString(vec![l.clone()]),
+                inferred: true,
+            }),
+    );
+    let v = if units.is_empty() {
+        None
+    } else {
+        Some(crate::validate::validate(
+            &checked_area,
+            &units,
+            source.as_deref(),
+        )?)
+    };
+    let unassigned = output::unassigned_blocks(&proposal, 0);
+    let t = &area.config.thresholds;
+    let mut report = match &v {
+        Some(v) => serde_json::to_value(v).map_err(|e| Error::input("report", e.to_string()))?,
+        None => json!({"summary": {"units": 0, "passing": 0, "problems": {}}, "units": [], "thresholds": t}),
+    };
+    report["study_area"] = json!(area.name);
+    report["working_crs"] = json!(area.working_crs.to_string());
+    report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
+    report["settings"] = json!(area.config.propose);
+    report["proposal"] = output::proposal_json(&proposal);
+    report["unassigned_blocks"] = json!(unassigned);
+    if let Some(v) = &v {
+        let vouts = ValidateOutputs {
+            units: Some(outputs.units.clone()),
+            problems: outputs.problems.clone(),
+            report: outputs.report.clone(),
+        };
+        write_validation(
+            area,
+            v,
+            &units,
+            &vouts,
+            |i, props| {
+                let u = &best[i];
+                props.insert(
+                    "blocks".into(),
+                    Value::Array(u.members.iter().map(|&b| json!(proposal.blocks.ids[b])).collect()),
+                );
+            },
+            &report,
+            &ins,
+        )?;
+    } else if let Some(path) = &outputs.report {
+        write_json(path, &report, &ins)?;
+    }
     if let Some(path) = &outputs.blocks {
-        io::write_layer(path, &area.working_crs, &output::block_features(&proposal, 0), &ins)?;
+        io::write_layer(
+            path,
+            &area.working_crs,
+            &output::block_features(&proposal, 0),
+            &ins,
+        )?;
     }
     if let Some(path) = &outputs.inferred {
         if !proposal.blocks.inferred.is_empty() {
-            io::write_layer(path, &area.working_crs, &output::inferred_features(&proposal), &ins)?;
+            io::write_layer(
+                path,
+                &area.working_crs,
+                &output::inferred_features(&proposal),
+                &ins,
+            )?;
         }
     }
-    let unassigned = output::unassigned_blocks(&proposal, 0);
-    let passing = unit_features
-        .iter()
-        .filter(|f| f.properties.get("pass") == Some(&Value::Bool(true)))
-        .count();
-    let report = json!({
-        "study_area": area.name,
-        "working_crs": area.working_crs.to_string(),
-        "population_source": source.as_ref().map(|s| s.describe()),
-        "thresholds": t,
-        "settings": area.config.propose,
-        "summary": {
-            "units": best.len(),
-            "passing": passing,
-            "unassigned_blocks": unassigned.len(),
-        },
-        "proposal": output::proposal_json(&proposal),
-        "unassigned_blocks": unassigned,
-    });
-    if let Some(path) = &outputs.report {
-        write_json(path, &report, &ins)?;
-    }
+    let passing = v.as_ref().map_or(0, |v| v.summary.passing);
 
     let mut summary = String::new();
     let _ = writeln!(
         summary,
         "bmu: {} blocks ({}), {} units proposed, {} passing; {} blocks unassigned",
         proposal.blocks.ids.len(),
-        if proposal.blocks.derived { "derived from features" } else { "given" },
+        if proposal.blocks.derived {
+            "derived from features"
+        } else {
+            "given"
+        },
         best.len(),
         passing,
         unassigned.len()
     );
-    for u in &best {
-        let _ = writeln!(
-            summary,
-            "  {:<5} {:>9.0} people  {:>6.2} km²  {:>3} blocks",
-            u.id,
-            u.population,
-            u.area / 1e6,
-            u.members.len()
-        );
-    }
     for c in proposal.solution.components.iter().filter(|c| !c.feasible) {
         let _ = writeln!(
             summary,
@@ -163,10 +255,13 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
             c.reason.as_deref().unwrap_or("")
         );
     }
+    if let Some(v) = &v {
+        summary.push_str(&vout::table(v, 80));
+    }
     let _ = writeln!(summary, "  -> {}", outputs.units.display());
     Ok(Outcome {
         summary,
-        all_pass: passing == best.len() && unassigned.is_empty(),
+        all_pass: v.as_ref().is_some_and(|v| v.pass()) && unassigned.is_empty(),
         report,
     })
 }

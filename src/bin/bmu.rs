@@ -81,6 +81,29 @@ enum Command {
         /// Report JSON. Default: next to --out as report.json.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Problem geometries of the best candidate. Default: next to --out as problems.geojson.
+        #[arg(long)]
+        problems: Option<PathBuf>,
+    },
+    /// Check units against every policy rule; exit 1 when any unit fails a check.
+    ///
+    /// `--id-field` names the id field of the UNITS layer here (blocks take theirs from bmu.toml).
+    Validate {
+        #[command(flatten)]
+        area: AreaArgs,
+        /// The units to validate (GeoJSON or Shapefile polygons).
+        #[arg(long)]
+        units: PathBuf,
+        /// Units with a value, threshold and pass column per check (.geojson or .shp).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Problem geometries: gaps, overlaps, spills, unclear boundaries, barrier crossings, uncovered areas
+        /// (.geojson or .shp).
+        #[arg(long)]
+        problems: Option<PathBuf>,
+        /// The full report as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -239,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             blocks_out,
             report,
+            problems,
         } => {
             let mut config = area.config()?;
             if let Some(s) = seed {
@@ -252,21 +276,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let study = bmu::model::StudyArea::load(&config)?;
             let out = out.unwrap_or_else(|| PathBuf::from("out/units.geojson"));
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("{}: cannot create folder", dir.display()))?;
             }
             let sibling = |name: &str| out.with_file_name(name);
             let blocks_out = blocks_out.unwrap_or_else(|| sibling("blocks.geojson"));
             let report = report.unwrap_or_else(|| sibling("report.json"));
-            let outcome = bmu::run::propose(&study, &bmu::run::Outputs {
-                units: out.clone(),
-                blocks: Some(blocks_out),
-                report: Some(report),
-                inferred: Some(sibling("inferred.geojson")),
-            })?;
+            let outcome = bmu::run::propose(
+                &study,
+                &bmu::run::Outputs {
+                    units: out.clone(),
+                    blocks: Some(blocks_out),
+                    report: Some(report),
+                    inferred: Some(sibling("inferred.geojson")),
+                    problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
+                },
+            )?;
             if !quiet {
                 eprint!("{}", outcome.summary);
             }
-            Ok(if outcome.all_pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if outcome.all_pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Inspect { area, json } => {
             let config = area.config()?;
@@ -281,6 +314,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{summary}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            mut area,
+            units,
+            out,
+            problems,
+            report,
+        } => {
+            let id_field = area.id_field.take();
+            let config = area.config()?;
+            let study = bmu::model::StudyArea::load(&config)?;
+            let outcome = bmu::run::validate(
+                &study,
+                &units,
+                id_field.as_deref(),
+                &bmu::run::ValidateOutputs {
+                    units: out,
+                    problems,
+                    report,
+                },
+            )?;
+            if !quiet {
+                eprint!("{}", outcome.summary);
+            }
+            Ok(if outcome.all_pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -72,11 +72,7 @@ pub fn zonal_sums(grid: &GridReader, polygons: &[MultiPolygon<f64>]) -> Result<V
 }
 
 /// Exact zonal sum of one polygon.
-pub fn zonal_one(
-    reader: &GridReader,
-    index: usize,
-    polygon: &MultiPolygon<f64>,
-) -> Result<ZonalStats> {
+pub fn zonal_one(reader: &GridReader, index: usize, polygon: &MultiPolygon<f64>) -> Result<ZonalStats> {
     let grid = reader.grid();
     let mut stats = ZonalStats::default();
     let Some(bounds) = polygon.bounding_rect() else {
@@ -84,10 +80,7 @@ pub fn zonal_one(
     };
     let (min, max) = (bounds.min(), bounds.max());
     if ![min.x, min.y, max.x, max.y].iter().all(|v| v.is_finite()) {
-        return Err(Error::input(
-            format!("polygon {index}"),
-            "non-finite coordinates",
-        ));
+        return Err(Error::input(format!("polygon {index}"), "non-finite coordinates"));
     }
     let window = grid.window_for_bounds(min.x, min.y, max.x, max.y);
     if window.is_empty() {
@@ -106,15 +99,7 @@ pub fn zonal_one(
         coverage.compute(polygon, grid, band);
         values.resize(band.len(), 0.0);
         reader.read_window_into(band, &mut values)?;
-        accumulate(
-            reader,
-            grid,
-            index,
-            band,
-            &coverage.cover,
-            &values,
-            &mut stats,
-        )?;
+        accumulate(reader, grid, index, band, &coverage.cover, &values, &mut stats)?;
         row += band.height;
     }
     Ok(stats)
@@ -379,12 +364,7 @@ mod tests {
             height,
             transform,
             nodata: Some(-1.0),
-            crs: if geographic {
-                "EPSG:4326"
-            } else {
-                "EPSG:32651"
-            }
-            .into(),
+            crs: if geographic { "EPSG:4326" } else { "EPSG:32651" }.into(),
             geographic,
         }
     }
@@ -412,13 +392,7 @@ mod tests {
     }
 
     /// A star-shaped ring around `c` (simple by construction), counter-clockwise or not.
-    fn star(
-        rng: &mut ChaCha8Rng,
-        c: Coord<f64>,
-        radius: f64,
-        n: usize,
-        ccw: bool,
-    ) -> LineString<f64> {
+    fn star(rng: &mut ChaCha8Rng, c: Coord<f64>, radius: f64, n: usize, ccw: bool) -> LineString<f64> {
         let mut pts: Vec<Coord<f64>> = (0..n)
             .map(|i| {
                 let a = i as f64 / n as f64 * std::f64::consts::TAU;
@@ -437,9 +411,7 @@ mod tests {
         let t = g.transform;
         let span_x = g.width as f64 * t.pixel_width;
         let span_y = g.height as f64 * t.pixel_height.abs();
-        let min_y = t
-            .origin_y
-            .min(t.origin_y + g.height as f64 * t.pixel_height);
+        let min_y = t.origin_y.min(t.origin_y + g.height as f64 * t.pixel_height);
         let mut parts = Vec::new();
         let k = if rng.random::<f64>() < 0.3 { 2 } else { 1 };
         for p in 0..k {
@@ -489,11 +461,8 @@ mod tests {
                     continue;
                 }
                 let local = polygon.translate(-cx, -cy);
-                let f = cell
-                    .translate(-cx, -cy)
-                    .intersection(&local)
-                    .unsigned_area()
-                    / g.transform.pixel_area();
+                let f =
+                    cell.translate(-cx, -cy).intersection(&local).unsigned_area() / g.transform.pixel_area();
                 let v = values[r * g.width + c];
                 fractions += f;
                 if !g.is_nodata(v) {
@@ -575,8 +544,7 @@ mod tests {
                             .sum::<f64>()
                             / 2.0;
                         let ring_sign: f64 = {
-                            let q: Vec<(f64, f64)> =
-                                ring.0.iter().map(|p| t.xy_to_pixel(p.x, p.y)).collect();
+                            let q: Vec<(f64, f64)> = ring.0.iter().map(|p| t.xy_to_pixel(p.x, p.y)).collect();
                             (0..q.len() - 1)
                                 .map(|i| q[i].0 * q[i + 1].1 - q[i + 1].0 * q[i].1)
                                 .sum::<f64>()
@@ -613,9 +581,7 @@ mod tests {
         ];
         for (transform, geographic) in transforms {
             let reader = random_reader(&mut rng, grid(40, 30, transform, geographic));
-            let polygons: Vec<_> = (0..60)
-                .map(|_| random_polygon(&mut rng, reader.grid()))
-                .collect();
+            let polygons: Vec<_> = (0..60).map(|_| random_polygon(&mut rng, reader.grid())).collect();
             let stats = zonal_sums(&reader, &polygons).unwrap();
             for (i, (p, s)) in polygons.iter().zip(&stats).enumerate() {
                 // geo's BooleanOps (i_overlay) snaps coordinates to an integer grid sized to the operands' extent,
@@ -745,10 +711,7 @@ mod tests {
                 let stats = zonal_sums(&reader, &parts).unwrap();
                 let sum: f64 = stats.iter().map(|s| s.population).sum();
                 let area: f64 = stats.iter().map(|s| s.covered_area_m2).sum();
-                assert!(
-                    (sum - total).abs() <= 1e-9 * total,
-                    "{nx}x{ny}: {sum} vs {total}"
-                );
+                assert!((sum - total).abs() <= 1e-9 * total, "{nx}x{ny}: {sum} vs {total}");
                 assert!(
                     (area - total_area).abs() <= 1e-9 * total_area,
                     "{nx}x{ny}: {area} vs {total_area}"
@@ -765,9 +728,7 @@ mod tests {
     fn same_result_at_one_and_two_threads() {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED + 3);
         let reader = random_reader(&mut rng, grid(40, 30, utm(), false));
-        let polygons: Vec<_> = (0..50)
-            .map(|_| random_polygon(&mut rng, reader.grid()))
-            .collect();
+        let polygons: Vec<_> = (0..50).map(|_| random_polygon(&mut rng, reader.grid())).collect();
         let run = |threads| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -786,11 +747,8 @@ mod tests {
         for (size, tol) in [(1.0 / 1200.0, 1e-6), (1.0, 1e-4)] {
             let (lat, lon) = (31.2, 121.4);
             let ours = lonlat_rectangle_area(size, lat, lat + size);
-            let rect = Rect::new(
-                coord! { x: lon, y: lat },
-                coord! { x: lon + size, y: lat + size },
-            )
-            .to_polygon();
+            let rect =
+                Rect::new(coord! { x: lon, y: lat }, coord! { x: lon + size, y: lat + size }).to_polygon();
             let geodesic = rect.geodesic_area_unsigned();
             assert!(
                 (ours - geodesic).abs() / geodesic < tol,
@@ -799,17 +757,13 @@ mod tests {
         }
         // The whole ellipsoid.
         let earth = lonlat_rectangle_area(360.0, -90.0, 90.0);
-        assert!(
-            (earth - 5.100_656_217_24e14).abs() / earth < 1e-9,
-            "{earth}"
-        );
+        assert!((earth - 5.100_656_217_24e14).abs() / earth < 1e-9, "{earth}");
     }
 
     #[test]
     fn fixture_grids_nodata_and_negative_values() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cases/grids");
-        let reader =
-            GridReader::open(&dir.join("worldpop_4326.tif"), &GridOptions::default()).unwrap();
+        let reader = GridReader::open(&dir.join("worldpop_4326.tif"), &GridOptions::default()).unwrap();
         let g = reader.grid().clone();
         let (x1, y1) = g.transform.pixel_to_xy(g.width as f64, g.height as f64);
         let whole = Rect::new(
@@ -827,25 +781,18 @@ mod tests {
             s.covered_area_m2
         );
 
-        let reader =
-            GridReader::open(&dir.join("bad_negative.tif"), &GridOptions::default()).unwrap();
+        let reader = GridReader::open(&dir.join("bad_negative.tif"), &GridOptions::default()).unwrap();
         let cell = |c: f64, r: f64| {
             let (x0, y0) = reader.grid().transform.pixel_to_xy(c, r);
             let (x1, y1) = reader.grid().transform.pixel_to_xy(c + 1.0, r + 1.0);
-            MultiPolygon::new(vec![Rect::new(
-                coord! { x: x0, y: y0 },
-                coord! { x: x1, y: y1 },
-            )
-            .to_polygon()])
+            MultiPolygon::new(vec![
+                Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 }).to_polygon()
+            ])
         };
         assert!(zonal_one(&reader, 0, &cell(11.0, 15.0)).is_ok());
-        let e = zonal_one(&reader, 7, &cell(10.2, 15.2))
-            .unwrap_err()
-            .to_string();
+        let e = zonal_one(&reader, 7, &cell(10.2, 15.2)).unwrap_err().to_string();
         assert!(
-            e.contains("bad_negative.tif")
-                && e.contains("row 15, column 10")
-                && e.contains("polygon 7"),
+            e.contains("bad_negative.tif") && e.contains("row 15, column 10") && e.contains("polygon 7"),
             "{e}"
         );
     }

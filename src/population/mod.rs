@@ -107,10 +107,7 @@ pub fn read_points_csv(
     let Some((_, header)) = lines.next() else {
         return Err(Error::format(path, "empty CSV (no header)"));
     };
-    let fields: Vec<&str> = header
-        .split(',')
-        .map(|f| f.trim().trim_matches('"'))
-        .collect();
+    let fields: Vec<&str> = header.split(',').map(|f| f.trim().trim_matches('"')).collect();
     let column = |name: &str| {
         fields
             .iter()
@@ -121,20 +118,13 @@ pub fn read_points_csv(
                 available: fields.join(", "),
             })
     };
-    let (xi, yi, pi) = (
-        column(x_field)?,
-        column(y_field)?,
-        column(population_field)?,
-    );
+    let (xi, yi, pi) = (column(x_field)?, column(y_field)?, column(population_field)?);
     let mut points = Vec::new();
     for (n, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
-        let cells: Vec<&str> = line
-            .split(',')
-            .map(|c| c.trim().trim_matches('"'))
-            .collect();
+        let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
         let number = |i: usize, name: &str| -> Result<f64> {
             let text = cells.get(i).copied().unwrap_or("");
             match text.parse::<f64>() {
@@ -224,13 +214,9 @@ mod tests {
             vec![(Point::new(0.5, 0.5), 10.0), (Point::new(1.5, 0.5), 2.5)]
         );
         std::fs::write(&path, "x,y,pop\n0,0,-1\n").unwrap();
-        let e = read_points_csv(&path, "x", "y", "pop")
-            .unwrap_err()
-            .to_string();
+        let e = read_points_csv(&path, "x", "y", "pop").unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("negative"), "{e}");
-        let e = read_points_csv(&path, "lon", "y", "pop")
-            .unwrap_err()
-            .to_string();
+        let e = read_points_csv(&path, "lon", "y", "pop").unwrap_err().to_string();
         assert!(e.contains("`lon`"), "{e}");
     }
 }

@@ -203,13 +203,20 @@ impl ZonalTable {
                     };
                     s.push_str(&format!(
                         "{id},{},{},{},{}\n",
-                        r.stats.population, r.stats.covered_cells, r.stats.nodata_cells, r.stats.covered_area_m2
+                        r.stats.population,
+                        r.stats.covered_cells,
+                        r.stats.nodata_cells,
+                        r.stats.covered_area_m2
                     ));
                 }
                 atomic::write_bytes(out, s.as_bytes())
             }
             "json" => {
-                let rows: Vec<Value> = self.rows.iter().map(|r| Value::Object(Self::properties(r))).collect();
+                let rows: Vec<Value> = self
+                    .rows
+                    .iter()
+                    .map(|r| Value::Object(Self::properties(r)))
+                    .collect();
                 let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::format(out, e.to_string()))?;
                 atomic::write_bytes(out, s.as_bytes())
             }

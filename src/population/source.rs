@@ -2,14 +2,14 @@
 //!
 //! A grid is read in its own CRS: polygons are densified (so that reprojected edges stay accurate — a straight
 //! edge in UTM is curved in lon/lat) and transformed into the grid's CRS before exact cell fractions are taken, as
-//! exactextract does. Points are counted in the polygon that contains them. Block counts are areally weighted.
+//! exactextract does. Points are counted in the polygon that contains them. Block counts are areally weighted ([`crate::validate::BlockCounts`]).
 
 use super::{point_sums, zonal_sums, ZonalStats};
 use crate::crs::{Crs, Transformer};
 use crate::raster::{GridOptions, GridReader};
 use crate::{Error, Result};
 use geo::line_measures::Densify;
-use geo::{Area, BooleanOps, BoundingRect, Euclidean, Geometry, Intersects, MultiPolygon, Point};
+use geo::{BoundingRect, Euclidean, Geometry, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +49,11 @@ impl GridSource {
             path: path.to_path_buf(),
             reader,
             to_grid,
-            densify: if polygons_crs.is_geographic() { DENSIFY_DEG } else { DENSIFY_M },
+            densify: if polygons_crs.is_geographic() {
+                DENSIFY_DEG
+            } else {
+                DENSIFY_M
+            },
         })
     }
 
@@ -90,7 +94,10 @@ impl GridSource {
                 .filter_map(|p| p.bounding_rect())
                 .any(|r| r.intersects(&extent))
         {
-            return Err(Error::grid(&self.path, "does not overlap the polygons (wrong CRS or wrong area?)"));
+            return Err(Error::grid(
+                &self.path,
+                "does not overlap the polygons (wrong CRS or wrong area?)",
+            ));
         }
         zonal_sums(&self.reader, &in_grid)
     }
@@ -120,39 +127,5 @@ impl PopulationSource for PointSource {
 
     fn describe(&self) -> String {
         format!("points {} (point in polygon)", self.path.display())
-    }
-}
-
-/// Blocks that carry a count: a polygon gets Σ count × (area of block ∩ polygon ÷ block area).
-pub struct BlockCounts {
-    pub blocks: Vec<(MultiPolygon<f64>, f64)>,
-}
-
-impl PopulationSource for BlockCounts {
-    fn population(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<f64>> {
-        let boxes: Vec<_> = self.blocks.iter().map(|(g, _)| g.bounding_rect()).collect();
-        Ok(polygons
-            .par_iter()
-            .map(|poly| {
-                let Some(pb) = poly.bounding_rect() else { return 0.0 };
-                self.blocks
-                    .iter()
-                    .zip(&boxes)
-                    .filter(|(_, b)| b.is_some_and(|b| b.intersects(&pb)))
-                    .map(|((g, count), _)| {
-                        let a = g.unsigned_area();
-                        if a <= 0.0 {
-                            0.0
-                        } else {
-                            count * (g.intersection(poly).unsigned_area() / a).min(1.0)
-                        }
-                    })
-                    .sum()
-            })
-            .collect())
-    }
-
-    fn describe(&self) -> String {
-        "block counts (areal weighting)".into()
     }
 }

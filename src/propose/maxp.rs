@@ -183,14 +183,7 @@ pub(crate) fn grow(
                 front.push(v);
             }
         };
-        add(
-            seed,
-            scratch,
-            &mut acc,
-            &mut services,
-            &mut frontier,
-            &mut front,
-        );
+        add(seed, scratch, &mut acc, &mut services, &mut frontier, &mut front);
         let complete = loop {
             let missing = bounds.required & !services;
             if acc.meets(bounds) && missing == 0 {
@@ -199,9 +192,7 @@ pub(crate) fn grow(
             if frontier.is_empty() {
                 break false;
             }
-            let (cx, cy) = acc
-                .centroid()
-                .unwrap_or((g.x[seed as usize], g.y[seed as usize]));
+            let (cx, cy) = acc.centroid().unwrap_or((g.x[seed as usize], g.y[seed as usize]));
             let mut best = 0;
             let mut best_score = f64::INFINITY;
             for (i, &v) in frontier.iter().enumerate() {
@@ -219,14 +210,7 @@ pub(crate) fn grow(
                 }
             }
             let b = frontier.swap_remove(best);
-            add(
-                b,
-                scratch,
-                &mut acc,
-                &mut services,
-                &mut frontier,
-                &mut front,
-            );
+            add(b, scratch, &mut acc, &mut services, &mut frontier, &mut front);
         };
         if complete {
             units.push(acc);
@@ -294,13 +278,7 @@ fn pick_front_seed(
 
 /// Gives every enclave of the subset to the adjacent unit with the nearest centroid, in breadth-first order from the
 /// units. Returns false if some enclave is not connected to any unit within the subset.
-fn assign_enclaves(
-    g: &Graph,
-    subset: &[u32],
-    scratch: &mut Scratch,
-    inside: u32,
-    units: &mut [Acc],
-) -> bool {
+fn assign_enclaves(g: &Graph, subset: &[u32], scratch: &mut Scratch, inside: u32, units: &mut [Acc]) -> bool {
     let mut queue: std::collections::VecDeque<u32> = subset
         .iter()
         .copied()
@@ -318,9 +296,7 @@ fn assign_enclaves(
                 continue;
             }
             let unit = scratch.state[vi];
-            let (cx, cy) = units[unit as usize]
-                .centroid()
-                .unwrap_or((g.x[vi], g.y[vi]));
+            let (cx, cy) = units[unit as usize].centroid().unwrap_or((g.x[vi], g.y[vi]));
             let (dx, dy) = (g.x[b as usize] - cx, g.y[b as usize] - cy);
             let d = dx * dx + dy * dy;
             if best.is_none_or(|(bd, bu)| d < bd || (d == bd && unit < bu)) {
@@ -496,14 +472,7 @@ impl Layout {
     }
 
     /// Replaces `units` by the units the last [`grow`] over `blocks` produced (at least as many).
-    fn replace(
-        &mut self,
-        g: &Graph,
-        units: &[u32],
-        blocks: &[u32],
-        scratch: &Scratch,
-        grown: usize,
-    ) {
+    fn replace(&mut self, g: &Graph, units: &[u32], blocks: &[u32], scratch: &Scratch, grown: usize) {
         for &u in units {
             self.members[u as usize].clear();
             self.acc[u as usize] = Acc::default();
@@ -543,22 +512,14 @@ pub(crate) fn improve(
         let before = (layout.p(), layout.compactness());
         increase_p(g, bounds, layout, scratch, rng);
         anneal(g, bounds, layout, rng);
-        if layout.p() == before.0
-            && layout.compactness() >= before.1 - 1e-9 * before.1.abs().max(1.0)
-        {
+        if layout.p() == before.0 && layout.compactness() >= before.1 - 1e-9 * before.1.abs().max(1.0) {
             break;
         }
     }
 }
 
 /// Dissolves each unit with its neighbours and regrows them; keeps the regrowth when it holds more units.
-fn increase_p(
-    g: &Graph,
-    bounds: &Bounds,
-    layout: &mut Layout,
-    scratch: &mut Scratch,
-    rng: &mut ChaCha8Rng,
-) {
+fn increase_p(g: &Graph, bounds: &Bounds, layout: &mut Layout, scratch: &mut Scratch, rng: &mut ChaCha8Rng) {
     const MAX_PASSES: usize = 8;
     for _ in 0..MAX_PASSES {
         let mut improved = false;
@@ -570,9 +531,7 @@ fn increase_p(
                 .iter()
                 .fold(Acc::default(), |t, &u| t.merged(&layout.acc[u as usize]));
             let wanted = units.len() as f64 + 1.0;
-            if total.population < wanted * bounds.min_population
-                || total.area < wanted * bounds.min_area
-            {
+            if total.population < wanted * bounds.min_population || total.area < wanted * bounds.min_area {
                 continue;
             }
             let blocks: Vec<u32> = units
@@ -593,9 +552,9 @@ fn increase_p(
                     continue;
                 }
                 let compactness: f64 = grown.iter().map(Acc::inertia).sum();
-                let better = best.as_ref().is_none_or(|(p, c, _)| {
-                    grown.len() > *p || (grown.len() == *p && compactness < *c)
-                });
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(p, c, _)| grown.len() > *p || (grown.len() == *p && compactness < *c));
                 if better {
                     let labels = blocks.iter().map(|&b| scratch.unit(b)).collect();
                     best = Some((grown.len(), compactness, labels));
@@ -705,9 +664,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let units = grow(&g, &bounds, &all, &mut scratch, &mut rng, Growth::CLASSIC).unwrap();
         assert!(units.iter().all(|u| u.meets(&bounds)));
-        assert!(all
-            .iter()
-            .all(|&b| (scratch.unit(b) as usize) < units.len()));
+        assert!(all.iter().all(|&b| (scratch.unit(b) as usize) < units.len()));
         let total: f64 = units.iter().map(|u| u.population).sum();
         assert_eq!(total, 100.0);
     }
@@ -731,12 +688,8 @@ mod tests {
     #[test]
     fn a_square_is_more_compact_than_a_strip() {
         let g = lattice(4, 1.0);
-        let square = [0u32, 1, 4, 5]
-            .iter()
-            .fold(Acc::default(), |a, &b| a.with(&g, b));
-        let strip = [0u32, 1, 2, 3]
-            .iter()
-            .fold(Acc::default(), |a, &b| a.with(&g, b));
+        let square = [0u32, 1, 4, 5].iter().fold(Acc::default(), |a, &b| a.with(&g, b));
+        let strip = [0u32, 1, 2, 3].iter().fold(Acc::default(), |a, &b| a.with(&g, b));
         assert!(square.inertia() < strip.inertia());
     }
 }

@@ -152,14 +152,7 @@ pub fn solve(problem: &Problem, settings: &Settings) -> Result<Solution> {
     let mut per_component = Vec::with_capacity(prepared.components.len());
     for (index, component) in prepared.components.iter().enumerate() {
         let ranked = match &component.graph {
-            Some(graph) => solve_component(
-                graph,
-                &prepared.bounds,
-                settings,
-                index as u64,
-                starts,
-                keep,
-            ),
+            Some(graph) => solve_component(graph, &prepared.bounds, settings, index as u64, starts, keep),
             None => Vec::new(),
         };
         per_component.push(ranked);
@@ -233,9 +226,7 @@ impl Prepared {
             {
                 return Err(Error::input(
                     context,
-                    format!(
-                        "block {b}: population, area and centroid must be finite and non-negative"
-                    ),
+                    format!("block {b}: population, area and centroid must be finite and non-negative"),
                 ));
             }
             if let Some(&v) = problem.adjacency[b].iter().find(|&&v| v >= n) {
@@ -295,13 +286,7 @@ impl Prepared {
             for (i, &b) in blocks.iter().enumerate() {
                 local[b] = i as u32;
             }
-            components.push(Self::component(
-                problem,
-                &bounds,
-                &neighbours,
-                &local,
-                blocks,
-            ));
+            components.push(Self::component(problem, &bounds, &neighbours, &local, blocks));
         }
         Ok(Prepared { bounds, components })
     }
@@ -335,9 +320,7 @@ impl Prepared {
         }
         let missing = bounds.required & !services;
         if missing != 0 {
-            reasons.push(format!(
-                "lacks required facility types (bitmask {missing:#x})"
-            ));
+            reasons.push(format!("lacks required facility types (bitmask {missing:#x})"));
         }
         let graph = reasons.is_empty().then(|| {
             let list: Vec<Vec<u32>> = blocks
@@ -367,19 +350,12 @@ impl Prepared {
 
     /// Combines per-component ranked partitions into whole-map candidates: the best of every component, then
     /// variants that swap one component's partition for its next best, ranked by score.
-    fn assemble(
-        &self,
-        problem: &Problem,
-        per_component: Vec<Vec<Vec<u32>>>,
-        keep: usize,
-    ) -> Solution {
+    fn assemble(&self, problem: &Problem, per_component: Vec<Vec<Vec<u32>>>, keep: usize) -> Solution {
         let n = problem.population.len();
         let build = |choice: &[usize]| {
             let mut labels = vec![None; n];
             let mut offset = 0u32;
-            for ((component, ranked), &pick) in
-                self.components.iter().zip(&per_component).zip(choice)
-            {
+            for ((component, ranked), &pick) in self.components.iter().zip(&per_component).zip(choice) {
                 if let Some(local) = ranked.get(pick) {
                     for (&b, &l) in component.blocks.iter().zip(local) {
                         labels[b] = Some(offset + l);

@@ -67,7 +67,10 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
         ),
         None => {
             let town = area.town.as_ref().ok_or_else(|| {
-                Error::input("propose", "needs a town boundary (--town) or a blocks layer (--blocks)")
+                Error::input(
+                    "propose",
+                    "needs a town boundary (--town) or a blocks layer (--blocks)",
+                )
             })?;
             let recognisable = classes(&area.config.thresholds.recognisable_classes);
             let lines: Vec<LineString<f64>> = area
@@ -87,7 +90,10 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
             let polygons = derive_blocks(&town.geometry, &cleaned.network(), p.min_block_area_m2)?;
             (
                 (1..=polygons.len()).map(|i| format!("B{i:03}")).collect(),
-                polygons.into_iter().map(|poly| MultiPolygon(vec![poly])).collect(),
+                polygons
+                    .into_iter()
+                    .map(|poly| MultiPolygon(vec![poly]))
+                    .collect(),
                 None,
                 true,
                 cleaned.inferred,
@@ -108,9 +114,9 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
     let mut services = vec![0u32; geometry.len()];
     let boxes: Vec<_> = geometry.iter().map(|g| g.bounding_rect()).collect();
     for f in &area.facilities {
-        if let Some(i) = (0..geometry.len()).find(|&i| {
-            boxes[i].is_some_and(|r| r.contains(&f.location)) && geometry[i].contains(&f.location)
-        }) {
+        if let Some(i) = (0..geometry.len())
+            .find(|&i| boxes[i].is_some_and(|r| r.contains(&f.location)) && geometry[i].contains(&f.location))
+        {
             services[i] |= f.kind.bit();
         }
     }
@@ -140,7 +146,12 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
     } else {
         Vec::new()
     };
-    let graph = adjacency(&blocks.geometry, p.min_shared_boundary_m, &barriers, t.boundary_tolerance_m);
+    let graph = adjacency(
+        &blocks.geometry,
+        p.min_shared_boundary_m,
+        &barriers,
+        t.boundary_tolerance_m,
+    );
     let centroid: Vec<[f64; 2]> = blocks
         .geometry
         .iter()
@@ -158,7 +169,9 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
         adjacency: &graph.neighbours,
         min_population: t.min_population,
         min_area: t.min_area_km2 * 1e6,
-        services: p.require_facilities.then_some((blocks.services.as_slice(), required)),
+        services: p
+            .require_facilities
+            .then_some((blocks.services.as_slice(), required)),
     };
     let settings = Settings {
         seed: p.seed,
@@ -167,11 +180,7 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
         candidates: p.candidates,
     };
     let solution = solve(&problem, &settings)?;
-    let units = solution
-        .candidates
-        .iter()
-        .map(|c| units_of(&blocks, c))
-        .collect();
+    let units = solution.candidates.iter().map(|c| units_of(&blocks, c)).collect();
     Ok(Proposal {
         blocks,
         adjacency: graph,
@@ -231,7 +240,12 @@ pub mod output {
 
     /// Every block with the unit it joined in candidate `k` (null when unassigned).
     pub fn block_features(p: &Proposal, k: usize) -> Vec<OutFeature> {
-        let labels = p.solution.candidates.get(k).map(|c| c.labels.clone()).unwrap_or_default();
+        let labels = p
+            .solution
+            .candidates
+            .get(k)
+            .map(|c| c.labels.clone())
+            .unwrap_or_default();
         (0..p.blocks.ids.len())
             .map(|b| {
                 let unit = labels
@@ -277,7 +291,9 @@ pub mod output {
 
     /// Blocks left out of every unit, with the reason (their component cannot reach the bounds).
     pub fn unassigned_blocks(p: &Proposal, k: usize) -> Vec<Value> {
-        let Some(c) = p.solution.candidates.get(k) else { return Vec::new() };
+        let Some(c) = p.solution.candidates.get(k) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for comp in &p.solution.components {
             for &b in &comp.blocks {

@@ -88,11 +88,7 @@ fn check(problem: &Problem, solution: &Solution, partition: &Partition) {
     }
     for component in &solution.components {
         for &b in &component.blocks {
-            assert_eq!(
-                partition.labels[b].is_some(),
-                component.feasible,
-                "block {b}"
-            );
+            assert_eq!(partition.labels[b].is_some(), component.feasible, "block {b}");
         }
         assert_eq!(component.feasible, component.reason.is_none());
     }
@@ -195,12 +191,8 @@ fn islands_are_solved_apart_and_an_infeasible_one_is_reported() {
     for (b, list) in strip.adjacency.iter().enumerate() {
         lattice.population.push(strip.population[b]);
         lattice.area.push(strip.area[b]);
-        lattice
-            .centroid
-            .push([strip.centroid[b][0] + 10_000.0, 0.0]);
-        lattice
-            .adjacency
-            .push(list.iter().map(|v| v + 16).collect());
+        lattice.centroid.push([strip.centroid[b][0] + 10_000.0, 0.0]);
+        lattice.adjacency.push(list.iter().map(|v| v + 16).collect());
     }
     let problem = lattice.problem(4.0, 0.0);
     let solution = solve(&problem, &Settings::default()).unwrap();

@@ -153,12 +153,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
     {
         let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let n = f.read(&mut magic).map_err(|e| Error::io(path, "read", e))?;
-        if n < 4
-            || !(magic == *b"II*\0"
-                || magic == *b"MM\0*"
-                || magic == *b"II+\0"
-                || magic == *b"MM\0+")
-        {
+        if n < 4 || !(magic == *b"II*\0" || magic == *b"MM\0*" || magic == *b"II+\0" || magic == *b"MM\0+") {
             return Err(Error::grid(path, "not a TIFF file (bad magic bytes)"));
         }
         f.seek(SeekFrom::Start(0))
@@ -166,9 +161,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
     }
     let mut d = new_decoder(path)?;
 
-    let (width, height) = d
-        .dimensions()
-        .map_err(|e| tiff_err(path, "image size", e))?;
+    let (width, height) = d.dimensions().map_err(|e| tiff_err(path, "image size", e))?;
     let samples: u16 = d
         .find_tag_unsigned(Tag::SamplesPerPixel)
         .map_err(|e| tiff_err(path, "SamplesPerPixel", e))?
@@ -194,9 +187,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         _ => {
             return Err(Error::grid(
                 path,
-                format!(
-                "unsupported compression {compression} (supported: none, LZW, Deflate, PackBits)"
-            ),
+                format!("unsupported compression {compression} (supported: none, LZW, Deflate, PackBits)"),
             ))
         }
     }
@@ -240,9 +231,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
 
     let nodata = match d.find_tag(Tag::Unknown(GDAL_NODATA)) {
         Ok(Some(v)) => {
-            let text = v
-                .into_string()
-                .map_err(|e| tiff_err(path, "GDAL_NODATA", e))?;
+            let text = v.into_string().map_err(|e| tiff_err(path, "GDAL_NODATA", e))?;
             Some(parse_nodata(path, &text, sample_type)?)
         }
         Ok(None) => None,
@@ -343,10 +332,7 @@ fn parse_nodata(path: &Path, text: &str, sample_type: SampleType) -> Result<f64>
 fn read_transform(d: &mut TiffDecoder, path: &Path) -> Result<GeoTransform> {
     if let Some(m) = find_f64s(d, path, MODEL_TRANSFORMATION)? {
         if m.len() < 16 {
-            return Err(Error::grid(
-                path,
-                "ModelTransformation has fewer than 16 values",
-            ));
+            return Err(Error::grid(path, "ModelTransformation has fewer than 16 values"));
         }
         if m[1] != 0.0 || m[4] != 0.0 {
             return Err(Error::grid(
@@ -438,13 +424,9 @@ impl GeoKeys {
         let count = dir.get(3).copied().unwrap_or(0) as usize;
         for k in 0..count {
             let Some(entry) = dir.get(4 + 4 * k..8 + 4 * k) else {
-                return Err(Error::grid(
-                    path,
-                    "GeoKeyDirectory is shorter than its key count",
-                ));
+                return Err(Error::grid(path, "GeoKeyDirectory is shorter than its key count"));
             };
-            let (id, location, n, value) =
-                (entry[0], entry[1], entry[2] as usize, entry[3] as usize);
+            let (id, location, n, value) = (entry[0], entry[1], entry[2] as usize, entry[3] as usize);
             match location {
                 0 => keys.shorts.push((id, entry[3])),
                 GEO_DOUBLE_PARAMS => {
@@ -579,10 +561,7 @@ impl TiffSource {
         let last_chunk_row = (window.row_off + window.height - 1) / ch;
         let (first_chunk_col, last_chunk_col) = match self.chunk_type {
             ChunkType::Strip => (0, 0),
-            ChunkType::Tile => (
-                window.col_off / cw,
-                (window.col_off + window.width - 1) / cw,
-            ),
+            ChunkType::Tile => (window.col_off / cw, (window.col_off + window.width - 1) / cw),
         };
         for chunk_row in first_chunk_row..=last_chunk_row {
             for chunk_col in first_chunk_col..=last_chunk_col {
@@ -690,10 +669,8 @@ impl ChunkCopy {
         let n = self.col_to - self.col_from;
         for row in self.row_from..self.row_to {
             let src = (row - self.y0) * self.data_w + (self.col_from - self.x0);
-            let dst = (row - self.window.row_off) * self.window.width
-                + (self.col_from - self.window.col_off);
-            let (Some(src), Some(dst)) = (chunk.get(src..src + n), out.get_mut(dst..dst + n))
-            else {
+            let dst = (row - self.window.row_off) * self.window.width + (self.col_from - self.window.col_off);
+            let (Some(src), Some(dst)) = (chunk.get(src..src + n), out.get_mut(dst..dst + n)) else {
                 return false;
             };
             for (o, &v) in dst.iter_mut().zip(src) {

@@ -249,11 +249,7 @@ impl GridReader {
         if out.len() != window.len() {
             return Err(Error::grid(
                 &self.path,
-                format!(
-                    "buffer of {} cells for a window of {}",
-                    out.len(),
-                    window.len()
-                ),
+                format!("buffer of {} cells for a window of {}", out.len(), window.len()),
             ));
         }
         if window.is_empty() {
@@ -347,11 +343,7 @@ mod tests {
                 None => assert_eq!(g.nodata, None, "{name}"),
             }
             let nodata_cells = got.iter().filter(|v| g.is_nodata(**v)).count();
-            assert_eq!(
-                nodata_cells as u64,
-                f["nodata_cells"].as_u64().unwrap(),
-                "{name}"
-            );
+            assert_eq!(nodata_cells as u64, f["nodata_cells"].as_u64().unwrap(), "{name}");
             let sum: f64 = got.iter().filter(|v| !g.is_nodata(**v)).sum();
             let want_sum = f["sum"].as_f64().unwrap();
             assert!(
@@ -453,9 +445,7 @@ mod tests {
     #[test]
     fn override_crs_wins() {
         let options = GridOptions {
-            grid_crs: Some(
-                "+proj=lcc +lat_1=30 +lat_2=33 +lat_0=31 +lon_0=121.5 +ellps=WGS84".into(),
-            ),
+            grid_crs: Some("+proj=lcc +lat_1=30 +lat_2=33 +lat_0=31 +lon_0=121.5 +ellps=WGS84".into()),
         };
         let reader = GridReader::open(&dir().join("user_defined_lcc.tif"), &options).unwrap();
         assert!(reader.grid().crs.starts_with("+proj=lcc"));
@@ -510,9 +500,7 @@ mod tests {
             "ncols 2\nnrows 1\nxllcorner 0\nyllcorner 0\ncellsize 10\n1 2\n",
         )
         .unwrap();
-        let e = read_grid(&path, &GridOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = read_grid(&path, &GridOptions::default()).unwrap_err().to_string();
         assert!(e.contains("no CRS") && e.contains("g.asc"), "{e}");
     }
 

@@ -31,9 +31,7 @@ impl Lattice {
     fn new(side: usize, bound: f64) -> Self {
         let n = side * side;
         let (population, bound, source) = match read_peer_lattice(side) {
-            Some((population, bound)) if population.len() == n => {
-                (population, bound, "peer lattice file")
-            }
+            Some((population, bound)) if population.len() == n => (population, bound, "peer lattice file"),
             _ => {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
                 let population = (0..n)

@@ -27,10 +27,7 @@ fn read_polygons(path: &Path) -> (Vec<String>, Vec<MultiPolygon<f64>>) {
     let mut ids = Vec::new();
     let mut polygons = Vec::new();
     for feature in collection.features {
-        let id = feature
-            .property("rec")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+        let id = feature.property("rec").map(|v| v.to_string()).unwrap_or_default();
         let geometry: geo::Geometry<f64> = feature.geometry.unwrap().try_into().unwrap();
         let multi = match geometry {
             geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
@@ -57,12 +54,9 @@ fn to_mollweide(polygons: &[MultiPolygon<f64>], densify: bool) -> Vec<MultiPolyg
                 p.clone()
             };
             p.map_coords(|c| {
-                let (x, y) = proj4rs::adaptors::transform_vertex_2d(
-                    &src,
-                    &dst,
-                    (c.x.to_radians(), c.y.to_radians()),
-                )
-                .unwrap();
+                let (x, y) =
+                    proj4rs::adaptors::transform_vertex_2d(&src, &dst, (c.x.to_radians(), c.y.to_radians()))
+                        .unwrap();
                 coord! { x: x, y: y }
             })
         })
@@ -144,9 +138,7 @@ fn compare(c: &mut Criterion, dir: &Path) {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            group.bench_function(format!("threads_{threads}"), |b| {
-                b.iter(|| pool.install(run))
-            });
+            group.bench_function(format!("threads_{threads}"), |b| b.iter(|| pool.install(run)));
         }
         group.finish();
     }

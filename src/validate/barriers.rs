@@ -1,0 +1,180 @@
+//! Check `barriers`: no expressway or railway runs through a unit — RULES.md, from the Shanghai 2024 draft technical
+//! standard ("units must not be split by expressways or railways"), read together with 一(一)'s clear boundaries.
+//!
+//! A barrier may *bound* a unit but not cross it. The unit is shrunk by `boundary_tolerance_m` (geo `Buffer` with a
+//! negative distance) so that a barrier running along the boundary never counts; the barrier lines (classes in
+//! `barrier_classes`) are clipped to the shrunk unit (geo `BooleanOps::clip`) and their length inside summed per
+//! class. OSM splits one expressway into many ways, so lengths are summed per class rather than per feature; more
+//! than `barrier_tolerance_m` of a class inside fails the check, and the clipped lines are reported.
+
+use super::{CheckResult, Problem, ProblemKind, Unit};
+use crate::config::Thresholds;
+use crate::model::{FeatureClass, StudyArea};
+use geo::{BooleanOps, BoundingRect, Buffer, Euclidean, Intersects, Length, MultiLineString, Rect};
+use std::collections::BTreeSet;
+
+/// One barrier line: class, name (or id), geometry, bounding box.
+type BarrierLine = (FeatureClass, String, MultiLineString<f64>, Option<Rect<f64>>);
+
+/// What lies inside a unit of one barrier class: clipped lines, their length, feature names.
+type Inside = (FeatureClass, Vec<geo::LineString<f64>>, f64, BTreeSet<String>);
+
+/// The barrier lines of a study area.
+#[derive(Debug)]
+pub struct Barriers {
+    lines: Vec<BarrierLine>,
+}
+
+impl Barriers {
+    /// The lines of `area` whose class is in `barrier_classes`.
+    pub fn new(area: &StudyArea) -> Self {
+        let classes: Vec<FeatureClass> = area
+            .config
+            .thresholds
+            .barrier_classes
+            .iter()
+            .filter_map(|c| FeatureClass::parse(c))
+            .collect();
+        Barriers {
+            lines: area
+                .lines
+                .iter()
+                .filter(|l| classes.contains(&l.class))
+                .map(|l| {
+                    let name = l.name.clone().unwrap_or_else(|| l.id.clone());
+                    (l.class, name, l.geometry.clone(), l.geometry.bounding_rect())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Length of barrier lines through the unit's interior, per class, against `barrier_tolerance_m`.
+pub fn barriers(unit: &Unit, barriers: &Option<Barriers>, t: &Thresholds) -> (CheckResult, Vec<Problem>) {
+    let Some(barriers) = barriers else {
+        return (
+            CheckResult::not_evaluated("no linear feature layers (expressways, railways): give --features"),
+            Vec::new(),
+        );
+    };
+    let Some(unit_box) = unit.geometry.bounding_rect() else {
+        return (
+            CheckResult::evaluated(true, 0.0, Some(t.barrier_tolerance_m)),
+            Vec::new(),
+        );
+    };
+    let inner = if t.boundary_tolerance_m > 0.0 {
+        unit.geometry.buffer(-t.boundary_tolerance_m)
+    } else {
+        unit.geometry.clone()
+    };
+    // class → (clipped lines, total length, names)
+    let mut per_class: Vec<Inside> = Vec::new();
+    for (class, name, lines, rect) in &barriers.lines {
+        if !rect.is_some_and(|r| r.intersects(&unit_box)) {
+            continue;
+        }
+        let clipped = inner.clip(lines, false);
+        let len = Euclidean.length(&clipped);
+        if len <= 0.0 {
+            continue;
+        }
+        let entry = match per_class.iter().position(|e| e.0 == *class) {
+            Some(i) => &mut per_class[i],
+            None => {
+                per_class.push((*class, Vec::new(), 0.0, BTreeSet::new()));
+                let last = per_class.len() - 1;
+                &mut per_class[last]
+            }
+        };
+        entry.1.extend(clipped.0);
+        entry.2 += len;
+        entry.3.insert(name.clone());
+    }
+    per_class.sort_by_key(|e| e.0);
+    let worst = per_class.iter().map(|e| e.2).fold(0.0, f64::max);
+    let pass = worst <= t.barrier_tolerance_m;
+    let mut r = CheckResult::evaluated(pass, worst, Some(t.barrier_tolerance_m));
+    let mut problems = Vec::new();
+    for (class, lines, len, names) in per_class {
+        r = r.with_detail(format!("{class}_m"), len);
+        if len > t.barrier_tolerance_m {
+            let names: Vec<String> = names.into_iter().collect();
+            r = r.with_reason(format!(
+                "{class} runs {len:.0} m through the interior ({})",
+                names.join(", ")
+            ));
+            problems.push(
+                Problem::length(
+                    ProblemKind::BarrierCrossing,
+                    &unit.id,
+                    MultiLineString(lines),
+                    len,
+                )
+                .with("class", class.name())
+                .with("features", names.join(",")),
+            );
+        }
+    }
+    (r, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testing::{area, line, rect, unit};
+
+    fn setup(lines: Vec<crate::model::LineFeature>) -> Option<Barriers> {
+        let mut a = area(None);
+        a.lines = lines;
+        Some(Barriers::new(&a))
+    }
+
+    #[test]
+    fn a_railway_through_the_middle_splits_the_unit() {
+        let t = Thresholds::default();
+        let u = unit("a", rect(0.0, 0.0, 1000.0, 1000.0));
+        let b = setup(vec![line(
+            "r",
+            FeatureClass::Railway,
+            &[(500.0, -200.0), (500.0, 1200.0)],
+        )]);
+        let (r, problems) = barriers(&u, &b, &t);
+        assert_eq!(r.pass(), Some(false));
+        // 1000 m minus 30 m at each end.
+        approx::assert_relative_eq!(r.value().unwrap(), 940.0, epsilon = 0.5);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].detail["class"], "railway");
+    }
+
+    #[test]
+    fn a_boundary_expressway_and_a_crossing_road_pass() {
+        let t = Thresholds::default();
+        let u = unit("a", rect(0.0, 0.0, 1000.0, 1000.0));
+        let b = setup(vec![
+            line("e", FeatureClass::Expressway, &[(-100.0, 10.0), (1100.0, 10.0)]),
+            line("r", FeatureClass::Road, &[(500.0, -200.0), (500.0, 1200.0)]),
+        ]);
+        let (r, problems) = barriers(&u, &b, &t);
+        assert_eq!(r.pass(), Some(true), "{r:?}");
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn split_ways_of_one_expressway_add_up() {
+        let t = Thresholds::default();
+        let u = unit("a", rect(0.0, 0.0, 1000.0, 1000.0));
+        let ways = (0..5)
+            .map(|i| {
+                let y = i as f64 * 200.0;
+                line(
+                    &i.to_string(),
+                    FeatureClass::Expressway,
+                    &[(500.0, y), (500.0, y + 200.0)],
+                )
+            })
+            .collect();
+        let (r, _) = barriers(&u, &setup(ways), &t);
+        assert_eq!(r.pass(), Some(false));
+    }
+}

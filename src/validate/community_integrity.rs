@@ -1,0 +1,144 @@
+//! Check `community_integrity`: 沪民区划〔2018〕6号 一(一) weighs 社区认同 (community identity) — RULES.md: residential
+//! committees / villages (居委/村) or compounds given as blocks are never split.
+//!
+//! A block is whole when at least `community_share` (95 %) of its area lies in one unit. For every block split that
+//! way, each unit holding a piece of it of at least `partition_tolerance_m2` fails, and the piece is reported with
+//! the block id and its share. Candidate block–unit pairs come from an R-tree of block boxes. Without blocks the
+//! check is not evaluated.
+
+use super::{box_tree, envelope, CheckResult, Problem, ProblemKind, Unit};
+use crate::config::Thresholds;
+use crate::model::StudyArea;
+use geo::{Area, BooleanOps, BoundingRect, MultiPolygon};
+use rayon::prelude::*;
+
+/// Per-unit results and the pieces of split blocks.
+#[derive(Clone, Debug)]
+pub struct CommunityIntegrity {
+    pub checks: Vec<CheckResult>,
+    pub problems: Vec<Problem>,
+}
+
+/// Whether any block is divided between units.
+pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> CommunityIntegrity {
+    let Some(blocks) = area.blocks.as_ref().filter(|b| !b.is_empty()) else {
+        return CommunityIntegrity {
+            checks: vec![
+                CheckResult::not_evaluated(
+                    "no blocks layer (residential committees / villages): give --blocks"
+                );
+                units.len()
+            ],
+            problems: Vec::new(),
+        };
+    };
+    let tree = box_tree(blocks.iter().map(|b| &b.geometry));
+    let block_area: Vec<f64> = blocks.iter().map(|b| b.geometry.unsigned_area()).collect();
+    // For each unit: (block index, share of the block, piece).
+    let pieces: Vec<Vec<(usize, f64, MultiPolygon<f64>)>> = units
+        .par_iter()
+        .map(|u| {
+            let Some(r) = u.geometry.bounding_rect() else {
+                return Vec::new();
+            };
+            let mut out: Vec<_> = tree
+                .locate_in_envelope_intersecting(envelope(r, 0.0))
+                .filter_map(|item| {
+                    let b = item.data;
+                    if block_area[b] <= 0.0 {
+                        return None;
+                    }
+                    let piece = blocks[b].geometry.intersection(&u.geometry);
+                    let a = piece.unsigned_area();
+                    (a > 0.0).then(|| (b, a / block_area[b], piece))
+                })
+                .collect();
+            out.sort_by_key(|p| p.0);
+            out
+        })
+        .collect();
+    let mut best = vec![0.0_f64; blocks.len()];
+    for unit_pieces in &pieces {
+        for (b, share, _) in unit_pieces {
+            best[*b] = best[*b].max(*share);
+        }
+    }
+    let mut checks = Vec::with_capacity(units.len());
+    let mut problems = Vec::new();
+    for (u, unit_pieces) in units.iter().zip(pieces) {
+        let mut split = Vec::new();
+        for (b, share, piece) in unit_pieces {
+            if best[b] < t.community_share && piece.unsigned_area() >= t.partition_tolerance_m2 {
+                split.push(blocks[b].id.clone());
+                problems.push(
+                    Problem::area(ProblemKind::SplitBlock, &u.id, piece)
+                        .with("block_id", &blocks[b].id)
+                        .with("share", format!("{share:.3}")),
+                );
+            }
+        }
+        let mut r = CheckResult::evaluated(split.is_empty(), split.len() as f64, Some(0.0))
+            .with_detail("split_blocks", split.clone());
+        if !split.is_empty() {
+            r = r.with_reason(format!(
+                "splits {} block(s) (no unit holds {:.0} % of them): {}",
+                split.len(),
+                t.community_share * 100.0,
+                split.join(", ")
+            ));
+        }
+        checks.push(r);
+    }
+    CommunityIntegrity { checks, problems }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Block;
+    use crate::validate::testing::{area, rect, unit};
+
+    #[test]
+    fn a_split_block_fails_both_units() {
+        let mut a = area(None);
+        a.blocks = Some(vec![
+            Block {
+                id: "whole".into(),
+                geometry: rect(0.0, 0.0, 100.0, 100.0),
+                population: None,
+            },
+            // Straddles the line x = 200 between units: 60 % west, 40 % east.
+            Block {
+                id: "split".into(),
+                geometry: rect(140.0, 0.0, 240.0, 100.0),
+                population: None,
+            },
+            // 97 % in the east unit: whole by the 95 % rule.
+            Block {
+                id: "nearly".into(),
+                geometry: rect(197.0, 200.0, 297.0, 300.0),
+                population: None,
+            },
+        ]);
+        let units = [
+            unit("w", rect(0.0, 0.0, 200.0, 400.0)),
+            unit("e", rect(200.0, 0.0, 400.0, 400.0)),
+        ];
+        let c = community_integrity(&a, &units, &Thresholds::default());
+        assert_eq!(c.checks[0].pass(), Some(false));
+        assert_eq!(c.checks[1].pass(), Some(false));
+        assert_eq!(c.problems.len(), 2);
+        assert!(c.problems.iter().all(|p| p.detail["block_id"] == "split"));
+        approx::assert_relative_eq!(c.problems[0].area_m2.unwrap(), 6000.0, epsilon = 1e-6);
+    }
+
+    #[test]
+    fn without_blocks_it_is_not_evaluated() {
+        let c = community_integrity(
+            &area(None),
+            &[unit("u", rect(0.0, 0.0, 1.0, 1.0))],
+            &Thresholds::default(),
+        );
+        assert_eq!(c.checks[0].pass(), None);
+    }
+}

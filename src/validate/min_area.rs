@@ -1,0 +1,37 @@
+//! Check `min_area`: 沪民区划〔2018〕6号 一(一) "地域面积在2平方公里以上" — area above 2 km² (RULES.md).
+//!
+//! Planar area in the working CRS (metres); `inspect` shows the geodesic area beside it, so a distorted working CRS
+//! is visible there. Holes are subtracted.
+
+use super::{CheckResult, Unit};
+use crate::config::Thresholds;
+use geo::Area;
+
+/// Area of the unit in km² against `min_area_km2`.
+pub fn min_area(unit: &Unit, t: &Thresholds) -> CheckResult {
+    let km2 = unit.geometry.unsigned_area() / 1e6;
+    let pass = km2 >= t.min_area_km2;
+    let r = CheckResult::evaluated(pass, km2, Some(t.min_area_km2));
+    if pass {
+        r
+    } else {
+        r.with_reason(format!("area {km2:.2} km² is below {} km²", t.min_area_km2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::testing::{rect, unit};
+
+    #[test]
+    fn known_areas_against_the_bound() {
+        let t = Thresholds::default();
+        let big = min_area(&unit("a", rect(0.0, 0.0, 2000.0, 1500.0)), &t);
+        assert_eq!(big.pass(), Some(true));
+        approx::assert_relative_eq!(big.value().unwrap(), 3.0);
+        let small = min_area(&unit("b", rect(0.0, 0.0, 1000.0, 1000.0)), &t);
+        assert_eq!(small.pass(), Some(false));
+        approx::assert_relative_eq!(small.value().unwrap(), 1.0);
+    }
+}

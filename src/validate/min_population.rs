@@ -1,0 +1,37 @@
+//! Check `min_population`: 沪民区划〔2018〕6号 一(一) "常住人口在2万人以上" — resident population generally above
+//! 20,000 (RULES.md).
+//!
+//! The population comes from the [`PopulationSource`](super::PopulationSource) (block counts or exact grid cell
+//! fractions); without one the check is not evaluated, with the reason.
+
+use super::CheckResult;
+use crate::config::Thresholds;
+
+/// Population of the unit (None when there is no source) against `min_population`.
+pub fn min_population(population: Option<f64>, t: &Thresholds, no_source: &str) -> CheckResult {
+    let Some(p) = population else {
+        return CheckResult::not_evaluated(no_source);
+    };
+    let pass = p >= t.min_population;
+    let r = CheckResult::evaluated(pass, p, Some(t.min_population));
+    if pass {
+        r
+    } else {
+        r.with_reason(format!("population {p:.0} is below {:.0}", t.min_population))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_and_missing_source() {
+        let t = Thresholds::default();
+        assert_eq!(min_population(Some(20_000.0), &t, "").pass(), Some(true));
+        assert_eq!(min_population(Some(19_999.0), &t, "").pass(), Some(false));
+        let r = min_population(None, &t, "no grid");
+        assert_eq!(r.pass(), None);
+        assert_eq!(serde_json::to_value(&r).unwrap()["reason"], "no grid");
+    }
+}

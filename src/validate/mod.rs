@@ -1,0 +1,650 @@
+//! `bmu validate`: every rule of 沪民区划〔2018〕6号 that geometry can check, per unit.
+//!
+//! The table in `shared/policy/RULES.md` maps each clause to one check; each check lives in its own file here and
+//! cites its clause. Following geo's `Validation`, a broken rule is a *value* ([`CheckResult::Evaluated`] with
+//! `pass: false`, reasons and problem geometries), never an `Err`; a check whose input layer is missing is
+//! [`CheckResult::NotEvaluated`] with the reason, never a silent pass. Errors are reserved for unusable input.
+//!
+//! | check | clause | file |
+//! |---|---|---|
+//! | `geometry` | (precondition) valid polygon, one part | [`geometry`] |
+//! | `partition` | 一(一) units lie inside the town, no gaps or overlaps | [`partition`] |
+//! | `min_population` | 一(一) 常住人口在2万人以上 | [`min_population`] |
+//! | `min_area` | 一(一) 地域面积在2平方公里以上 | [`min_area`] |
+//! | `boundary_clarity` | 一(一) 区域边界清晰可辨 | [`boundary_clarity`] |
+//! | `barriers` | 2024 draft: not split by expressways or railways | [`barriers`] |
+//! | `facilities` | 一(三) "3+3" | [`facilities`] |
+//! | `service_coverage` | service radii (card) | [`service_coverage`] |
+//! | `community_integrity` | 一(一) 社区认同 | [`community_integrity`] |
+//! | `compactness`, `overlays` | reported only | [`compactness`], [`overlays`] |
+//!
+//! Population enters through [`PopulationSource`], so block counts ([`BlockCounts`]) and exact grid zonal sums
+//! plug in the same way.
+
+pub mod barriers;
+pub mod block_counts;
+pub mod boundary_clarity;
+pub mod community_integrity;
+pub mod compactness;
+pub mod facilities;
+pub mod geometry;
+pub mod min_area;
+pub mod min_population;
+pub mod output;
+pub mod overlays;
+pub mod partition;
+pub mod service_coverage;
+pub mod units;
+
+pub use block_counts::BlockCounts;
+pub use units::read_units;
+
+use crate::config::Thresholds;
+use crate::model::StudyArea;
+use crate::{Error, Result};
+use geo::{Area, BoundingRect, Geometry, MultiPolygon, Rect};
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A unit to validate, in the working CRS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unit {
+    pub id: String,
+    pub geometry: MultiPolygon<f64>,
+}
+
+pub use crate::population::source::PopulationSource;
+
+/// The checks, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    Geometry,
+    Partition,
+    MinPopulation,
+    MinArea,
+    BoundaryClarity,
+    Barriers,
+    Facilities,
+    ServiceCoverage,
+    CommunityIntegrity,
+    Compactness,
+    Overlays,
+}
+
+impl CheckName {
+    pub const ALL: [CheckName; 11] = [
+        CheckName::Geometry,
+        CheckName::Partition,
+        CheckName::MinPopulation,
+        CheckName::MinArea,
+        CheckName::BoundaryClarity,
+        CheckName::Barriers,
+        CheckName::Facilities,
+        CheckName::ServiceCoverage,
+        CheckName::CommunityIntegrity,
+        CheckName::Compactness,
+        CheckName::Overlays,
+    ];
+
+    /// The stable name used in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckName::Geometry => "geometry",
+            CheckName::Partition => "partition",
+            CheckName::MinPopulation => "min_population",
+            CheckName::MinArea => "min_area",
+            CheckName::BoundaryClarity => "boundary_clarity",
+            CheckName::Barriers => "barriers",
+            CheckName::Facilities => "facilities",
+            CheckName::ServiceCoverage => "service_coverage",
+            CheckName::CommunityIntegrity => "community_integrity",
+            CheckName::Compactness => "compactness",
+            CheckName::Overlays => "overlays",
+        }
+    }
+
+    /// Whether the policy requires it; `compactness` and `overlays` are reported only and always "pass".
+    pub fn required(self) -> bool {
+        !matches!(self, CheckName::Compactness | CheckName::Overlays)
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of one check on one unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CheckResult {
+    Evaluated(Evaluated),
+    NotEvaluated(NotEvaluated),
+}
+
+/// A check that ran: its measured value against its threshold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluated {
+    pub pass: bool,
+    pub value: f64,
+    /// None for checks that are reported only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Why it failed (or what limited it), in words a planner can act on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Check-specific measurements (shares per service type, missing facility types…).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub detail: BTreeMap<String, serde_json::Value>,
+}
+
+/// A check that could not run, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NotEvaluated {
+    /// Always false; present so JSON readers can tell the two shapes apart.
+    pub evaluated: bool,
+    pub reason: String,
+}
+
+impl CheckResult {
+    /// A check that ran.
+    pub fn evaluated(pass: bool, value: f64, threshold: Option<f64>) -> Self {
+        CheckResult::Evaluated(Evaluated {
+            pass,
+            value,
+            threshold,
+            reasons: Vec::new(),
+            detail: BTreeMap::new(),
+        })
+    }
+
+    /// A check that could not run.
+    pub fn not_evaluated(reason: impl Into<String>) -> Self {
+        CheckResult::NotEvaluated(NotEvaluated {
+            evaluated: false,
+            reason: reason.into(),
+        })
+    }
+
+    /// Adds a reason (evaluated checks only).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        if let CheckResult::Evaluated(e) = &mut self {
+            e.reasons.push(reason.into());
+        }
+        self
+    }
+
+    /// Adds a detail (evaluated checks only).
+    pub fn with_detail(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        if let CheckResult::Evaluated(e) = &mut self {
+            e.detail.insert(key.into(), value.into());
+        }
+        self
+    }
+
+    /// `Some(pass)` when evaluated.
+    pub fn pass(&self) -> Option<bool> {
+        match self {
+            CheckResult::Evaluated(e) => Some(e.pass),
+            CheckResult::NotEvaluated(_) => None,
+        }
+    }
+
+    /// The measured value when evaluated.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            CheckResult::Evaluated(e) => Some(e.value),
+            CheckResult::NotEvaluated(_) => None,
+        }
+    }
+
+    /// The threshold when evaluated against one.
+    pub fn threshold(&self) -> Option<f64> {
+        match self {
+            CheckResult::Evaluated(e) => e.threshold,
+            CheckResult::NotEvaluated(_) => None,
+        }
+    }
+}
+
+/// What kind of problem a problem geometry shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    Gap,
+    Overlap,
+    Spill,
+    UnclearBoundary,
+    BarrierCrossing,
+    Uncovered,
+    SplitBlock,
+}
+
+impl ProblemKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProblemKind::Gap => "gap",
+            ProblemKind::Overlap => "overlap",
+            ProblemKind::Spill => "spill",
+            ProblemKind::UnclearBoundary => "unclear_boundary",
+            ProblemKind::BarrierCrossing => "barrier_crossing",
+            ProblemKind::Uncovered => "uncovered",
+            ProblemKind::SplitBlock => "split_block",
+        }
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A located problem: a gap, an overlap, an unclear stretch of boundary…
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// The unit it belongs to; for gaps, the units that border it, comma-separated (empty when none does).
+    pub unit_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area_m2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length_m: Option<f64>,
+    /// Extra attributes: the other unit of an overlap, the service type, the barrier class, the block id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub detail: BTreeMap<String, String>,
+    /// In the working CRS.
+    #[serde(skip)]
+    pub geometry: Geometry<f64>,
+}
+
+impl Problem {
+    /// A polygonal problem measured by its area.
+    pub fn area(kind: ProblemKind, unit_id: impl Into<String>, geometry: MultiPolygon<f64>) -> Self {
+        Problem {
+            kind,
+            unit_id: unit_id.into(),
+            area_m2: Some(geometry.unsigned_area()),
+            length_m: None,
+            detail: BTreeMap::new(),
+            geometry: Geometry::MultiPolygon(geometry),
+        }
+    }
+
+    /// A linear problem measured by its length.
+    pub fn length(
+        kind: ProblemKind,
+        unit_id: impl Into<String>,
+        geometry: geo::MultiLineString<f64>,
+        length_m: f64,
+    ) -> Self {
+        Problem {
+            kind,
+            unit_id: unit_id.into(),
+            area_m2: None,
+            length_m: Some(length_m),
+            detail: BTreeMap::new(),
+            geometry: Geometry::MultiLineString(geometry),
+        }
+    }
+
+    /// Adds an attribute.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.detail.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// The result for one unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitReport {
+    pub unit_id: String,
+    /// None when no population source was given.
+    pub population: Option<f64>,
+    pub area_km2: f64,
+    /// Every evaluated required check passed.
+    pub pass: bool,
+    pub checks: BTreeMap<CheckName, CheckResult>,
+}
+
+/// Counts over all units.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub units: usize,
+    pub passing: usize,
+    /// Problem geometries by kind.
+    pub problems: BTreeMap<ProblemKind, usize>,
+    /// Checks not evaluated for any unit, with the reason (the first one met).
+    pub not_evaluated: BTreeMap<CheckName, String>,
+}
+
+/// Everything `validate` found: the report JSON is this struct (problem geometries go to their own layer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Validation {
+    pub summary: Summary,
+    pub units: Vec<UnitReport>,
+    pub thresholds: Thresholds,
+    #[serde(skip)]
+    pub problems: Vec<Problem>,
+}
+
+impl Validation {
+    /// True when every unit passes every evaluated required check.
+    pub fn pass(&self) -> bool {
+        self.units.iter().all(|u| u.pass)
+    }
+}
+
+/// The reason population checks give when no source is configured.
+pub const NO_POPULATION: &str =
+    "no population source: give --population GRID, or --blocks with --population-field";
+
+/// Validates `units` against every rule, with the study area's thresholds and layers. Population checks are "not
+/// evaluated" when `population` is None.
+pub fn validate(
+    area: &StudyArea,
+    units: &[Unit],
+    population: Option<&dyn PopulationSource>,
+) -> Result<Validation> {
+    let no_population_reason = NO_POPULATION;
+    if units.is_empty() {
+        return Err(Error::input("units", "no units to validate"));
+    }
+    let t = &area.config.thresholds;
+    let town = area.town_or_blocks();
+    if let Some(town) = &town {
+        units::check_overlap_town(units, town, |u, problem| {
+            Error::input(format!("unit {}", u.id), problem)
+        })?;
+    }
+    let ctx = Context::new(area);
+    let geoms: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
+    let populations = match population {
+        Some(p) => {
+            let v = p.population(&geoms)?;
+            if v.len() != units.len() {
+                return Err(Error::input(
+                    "population source",
+                    format!("returned {} values for {} units", v.len(), units.len()),
+                ));
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let partition = partition::partition(units, town.as_ref(), t.partition_tolerance_m2);
+    let blocks = community_integrity::community_integrity(area, units, t);
+
+    let per_unit: Vec<(BTreeMap<CheckName, CheckResult>, Vec<Problem>)> = units
+        .par_iter()
+        .enumerate()
+        .map(|(i, unit)| {
+            let mut checks = BTreeMap::new();
+            let mut problems = Vec::new();
+            checks.insert(CheckName::Geometry, geometry::geometry(unit));
+            checks.insert(CheckName::Partition, partition.checks[i].clone());
+            let pop = populations.as_ref().map(|p| p[i]);
+            checks.insert(
+                CheckName::MinPopulation,
+                min_population::min_population(pop, t, no_population_reason),
+            );
+            checks.insert(CheckName::MinArea, min_area::min_area(unit, t));
+            let (c, p) = boundary_clarity::boundary_clarity(unit, &ctx.recognisable, t);
+            checks.insert(CheckName::BoundaryClarity, c);
+            problems.extend(p);
+            let (c, p) = barriers::barriers(unit, &ctx.barriers, t);
+            checks.insert(CheckName::Barriers, c);
+            problems.extend(p);
+            checks.insert(CheckName::Facilities, facilities::facilities(unit, area, t));
+            let (c, p) =
+                service_coverage::service_coverage(unit, area, population, pop, t, no_population_reason)?;
+            checks.insert(CheckName::ServiceCoverage, c);
+            problems.extend(p);
+            checks.insert(CheckName::CommunityIntegrity, blocks.checks[i].clone());
+            checks.insert(CheckName::Compactness, compactness::compactness(unit));
+            checks.insert(CheckName::Overlays, overlays::overlays(unit, area));
+            Ok((checks, problems))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut problems = partition.problems;
+    let mut reports = Vec::with_capacity(units.len());
+    for ((unit, (checks, unit_problems)), i) in units.iter().zip(per_unit).zip(0..) {
+        problems.extend(unit_problems);
+        let pass = checks
+            .iter()
+            .all(|(name, c)| !name.required() || c.pass() != Some(false));
+        reports.push(UnitReport {
+            unit_id: unit.id.clone(),
+            population: populations.as_ref().map(|p| p[i]),
+            area_km2: unit.geometry.unsigned_area() / 1e6,
+            pass,
+            checks,
+        });
+    }
+    problems.extend(blocks.problems);
+
+    let mut by_kind = BTreeMap::new();
+    for p in &problems {
+        *by_kind.entry(p.kind).or_insert(0) += 1;
+    }
+    let mut not_evaluated = BTreeMap::new();
+    for r in &reports {
+        for (name, c) in &r.checks {
+            if let CheckResult::NotEvaluated(n) = c {
+                not_evaluated.entry(*name).or_insert_with(|| n.reason.clone());
+            }
+        }
+    }
+    Ok(Validation {
+        summary: Summary {
+            units: reports.len(),
+            passing: reports.iter().filter(|r| r.pass).count(),
+            problems: by_kind,
+            not_evaluated,
+        },
+        units: reports,
+        thresholds: t.clone(),
+        problems,
+    })
+}
+
+/// Indexes built once and shared by the per-unit checks.
+struct Context {
+    recognisable: Option<boundary_clarity::FeatureIndex>,
+    barriers: Option<barriers::Barriers>,
+}
+
+impl Context {
+    fn new(area: &StudyArea) -> Self {
+        let has_features = !area.config.features.is_empty() || !area.lines.is_empty();
+        Context {
+            recognisable: has_features.then(|| boundary_clarity::FeatureIndex::new(area)),
+            barriers: has_features.then(|| barriers::Barriers::new(area)),
+        }
+    }
+}
+
+/// An R-tree item: a bounding box and the index of what it bounds.
+pub(crate) type BoxItem = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+/// The R-tree item of a geometry's bounding box, or None for an empty geometry.
+pub(crate) fn box_item(rect: Option<Rect<f64>>, index: usize) -> Option<BoxItem> {
+    let r = rect?;
+    Some(GeomWithData::new(
+        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+        index,
+    ))
+}
+
+/// An R-tree over the bounding boxes of polygons, bulk-loaded.
+pub(crate) fn box_tree<'a>(polygons: impl Iterator<Item = &'a MultiPolygon<f64>>) -> rstar::RTree<BoxItem> {
+    rstar::RTree::bulk_load(
+        polygons
+            .enumerate()
+            .filter_map(|(i, p)| box_item(p.bounding_rect(), i))
+            .collect(),
+    )
+}
+
+/// The envelope of a rectangle grown by `margin`, for R-tree queries.
+pub(crate) fn envelope(rect: Rect<f64>, margin: f64) -> rstar::AABB<[f64; 2]> {
+    rstar::AABB::from_corners(
+        [rect.min().x - margin, rect.min().y - margin],
+        [rect.max().x + margin, rect.max().y + margin],
+    )
+}
+
+/// The parts of a polygonal result at least `tolerance` m² in area.
+pub(crate) fn significant_parts(mp: MultiPolygon<f64>, tolerance: f64) -> Vec<MultiPolygon<f64>> {
+    mp.0.into_iter()
+        .filter(|p| p.unsigned_area() >= tolerance && p.unsigned_area() > 0.0)
+        .map(|p| MultiPolygon(vec![p]))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Small synthetic study areas for the unit tests of each check.
+    use crate::config::Config;
+    use crate::crs::Crs;
+    use crate::model::{FeatureClass, LineFeature, StudyArea, Town};
+    use geo::{LineString, MultiLineString, MultiPolygon, Rect};
+
+    /// An axis-aligned square (or rectangle) as a multipolygon.
+    pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()])
+    }
+
+    /// A unit.
+    pub fn unit(id: &str, geometry: MultiPolygon<f64>) -> super::Unit {
+        super::Unit {
+            id: id.into(),
+            geometry,
+        }
+    }
+
+    /// A line feature.
+    pub fn line(id: &str, class: FeatureClass, coords: &[(f64, f64)]) -> LineFeature {
+        LineFeature {
+            id: id.into(),
+            class,
+            name: None,
+            geometry: MultiLineString(vec![LineString::from(coords.to_vec())]),
+            inferred: false,
+        }
+    }
+
+    /// A study area in UTM 51N with a town and nothing else.
+    pub fn area(town: Option<MultiPolygon<f64>>) -> StudyArea {
+        StudyArea {
+            name: "test".into(),
+            config: Config::default(),
+            working_crs: Crs::parse("EPSG:32651").unwrap(),
+            town: town.map(|geometry| Town {
+                id: "t".into(),
+                name: "t".into(),
+                geometry,
+            }),
+            blocks: None,
+            lines: Vec::new(),
+            facilities: Vec::new(),
+            overlays: Vec::new(),
+            layers: Vec::new(),
+            warnings: Vec::new(),
+            inputs: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{area, line, rect, unit};
+    use super::*;
+    use crate::model::{Block, FeatureClass};
+
+    /// A 4 × 2 km town cut into two 2 × 2 km units along a road, with blocks of 12,000 people per km².
+    fn two_units() -> (StudyArea, Vec<Unit>, BlockCounts) {
+        let mut a = area(Some(rect(0.0, 0.0, 4000.0, 2000.0)));
+        a.lines.push(line(
+            "mid",
+            FeatureClass::Road,
+            &[(2000.0, -50.0), (2000.0, 2050.0)],
+        ));
+        let mut blocks = Vec::new();
+        for i in 0..4 {
+            for j in 0..2 {
+                let (x, y) = (i as f64 * 1000.0, j as f64 * 1000.0);
+                blocks.push(Block {
+                    id: format!("b{i}{j}"),
+                    geometry: rect(x, y, x + 1000.0, y + 1000.0),
+                    population: Some(12_000.0),
+                });
+            }
+        }
+        a.blocks = Some(blocks);
+        let counts = BlockCounts::from_area(&a).unwrap();
+        let units = vec![
+            unit("W", rect(0.0, 0.0, 2000.0, 2000.0)),
+            unit("E", rect(2000.0, 0.0, 4000.0, 2000.0)),
+        ];
+        (a, units, counts)
+    }
+
+    #[test]
+    fn missing_layers_are_not_evaluated_and_do_not_fail() {
+        let (a, units, counts) = two_units();
+        let v = validate(&a, &units, Some(&counts)).unwrap();
+        assert!(v.pass(), "{:#?}", v.units);
+        let w = &v.units[0];
+        assert_eq!(w.population, Some(48_000.0));
+        assert_eq!(w.checks[&CheckName::BoundaryClarity].pass(), Some(true));
+        assert_eq!(w.checks[&CheckName::Facilities].pass(), None);
+        assert_eq!(w.checks[&CheckName::ServiceCoverage].pass(), None);
+        assert!(v.summary.not_evaluated.contains_key(&CheckName::Facilities));
+        assert!(v.problems.is_empty());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["units"][0]["checks"]["facilities"]["evaluated"], false);
+        assert_eq!(json["units"][0]["checks"]["min_area"]["threshold"], 2.0);
+    }
+
+    #[test]
+    fn a_failing_rule_fails_the_unit_and_the_run() {
+        let (mut a, units, counts) = two_units();
+        a.config.thresholds.min_population = 50_000.0;
+        let v = validate(&a, &units, Some(&counts)).unwrap();
+        assert!(!v.pass());
+        assert_eq!(v.summary.passing, 0);
+        assert_eq!(v.units[1].checks[&CheckName::MinPopulation].pass(), Some(false));
+    }
+
+    #[test]
+    fn output_is_identical_at_one_and_two_threads() {
+        let (a, mut units, counts) = two_units();
+        // Add an overlap and a spill so that problems exist.
+        units[1].geometry = rect(1900.0, 0.0, 4100.0, 2000.0);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| validate(&a, &units, Some(&counts)).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one, two);
+        assert!(one.problems.iter().any(|p| p.kind == ProblemKind::Overlap));
+        assert!(one.problems.iter().any(|p| p.kind == ProblemKind::Spill));
+    }
+
+    #[test]
+    fn units_outside_the_town_are_an_error() {
+        let (a, _, _) = two_units();
+        let e = validate(&a, &[unit("far", rect(1e5, 1e5, 1e5 + 10.0, 1e5 + 10.0))], None).unwrap_err();
+        assert!(e.to_string().contains("far"), "{e}");
+    }
+}

@@ -1,0 +1,165 @@
+//! Check `service_coverage`: RULES.md "card" rule — share of the unit's population within `service_radius_m`
+//! (1,000 m, GB 50180-2018's 15-minute life circle) of the nearest facility of each service type (affairs, health,
+//! culture) ≥ 80 %, serving the "3+3" centres of 沪民区划〔2018〕6号 一(三).
+//!
+//! Any facility of the type counts, inside the unit or not, existing or planned. Coverage is
+//! `population(unit ∩ ⋃ discs) / population(unit)`, both from the [`PopulationSource`] — exact cell fractions for a
+//! grid, areal weighting for blocks — so coverage is never approximated by cell centres. Discs are 128-gons
+//! (geo `Buffer`; area within 0.04 % of the circle). The uncovered part of the unit (unit − discs) is reported per
+//! service type. Without a population source or a facilities layer the check is not evaluated.
+
+use super::{significant_parts, CheckResult, PopulationSource, Problem, ProblemKind, Unit};
+use crate::config::Thresholds;
+use crate::model::{FacilityType, StudyArea};
+use crate::Result;
+use geo::algorithm::buffer::{BufferStyle, LineCap};
+use geo::{Area, BooleanOps, BoundingRect, Buffer, MultiPolygon};
+
+/// Sides of the polygon standing for a service disc.
+const DISC_SIDES: f64 = 128.0;
+
+/// Population share within reach of each service type, the minimum against `service_share`.
+pub fn service_coverage(
+    unit: &Unit,
+    area: &StudyArea,
+    population: Option<&dyn PopulationSource>,
+    unit_population: Option<f64>,
+    t: &Thresholds,
+    no_population: &str,
+) -> Result<(CheckResult, Vec<Problem>)> {
+    if area.config.facilities.is_none() && area.facilities.is_empty() {
+        return Ok((
+            CheckResult::not_evaluated("no facilities layer: give --facilities"),
+            Vec::new(),
+        ));
+    }
+    let (Some(source), Some(total)) = (population, unit_population) else {
+        return Ok((CheckResult::not_evaluated(no_population), Vec::new()));
+    };
+    let Some(unit_box) = unit.geometry.bounding_rect() else {
+        return Ok((
+            CheckResult::evaluated(true, 1.0, Some(t.service_share)),
+            Vec::new(),
+        ));
+    };
+    let types: Vec<FacilityType> = t
+        .service_types
+        .iter()
+        .filter_map(|k| FacilityType::parse(k))
+        .collect();
+    let radius = t.service_radius_m;
+    let mut covered = Vec::with_capacity(types.len());
+    let mut problems = Vec::new();
+    for kind in &types {
+        let discs: Vec<MultiPolygon<f64>> = area
+            .facilities
+            .iter()
+            .filter(|f| f.kind == *kind)
+            .filter(|f| {
+                let p = f.location;
+                p.x() >= unit_box.min().x - radius
+                    && p.x() <= unit_box.max().x + radius
+                    && p.y() >= unit_box.min().y - radius
+                    && p.y() <= unit_box.max().y + radius
+            })
+            .map(|f| {
+                let style = BufferStyle::new(radius)
+                    .line_cap(LineCap::Round(2.0 * std::f64::consts::PI / DISC_SIDES));
+                f.location.buffer_with_style(style)
+            })
+            .collect();
+        let reach = geo::unary_union(discs.iter());
+        covered.push(unit.geometry.intersection(&reach));
+        for piece in significant_parts(unit.geometry.difference(&reach), t.partition_tolerance_m2) {
+            problems
+                .push(Problem::area(ProblemKind::Uncovered, &unit.id, piece).with("service", kind.name()));
+        }
+    }
+    let reached = source.population(&covered)?;
+    let mut worst = 1.0_f64;
+    let mut r_detail = Vec::new();
+    let mut reasons = Vec::new();
+    for (kind, (pop, cover)) in types.iter().zip(reached.iter().zip(&covered)) {
+        let share = if total > 0.0 {
+            (pop / total).min(1.0)
+        } else {
+            // No residents: fall back to the covered share of the area, so an empty unit is still judged.
+            let a = unit.geometry.unsigned_area();
+            if a > 0.0 {
+                cover.unsigned_area() / a
+            } else {
+                1.0
+            }
+        };
+        worst = worst.min(share);
+        r_detail.push((format!("{kind}_share"), share));
+        if share < t.service_share {
+            reasons.push(format!(
+                "{:.0} % of residents within {radius:.0} m of a {kind} facility (needs {:.0} %)",
+                share * 100.0,
+                t.service_share * 100.0
+            ));
+        }
+    }
+    let mut r = CheckResult::evaluated(worst >= t.service_share, worst, Some(t.service_share));
+    if total <= 0.0 {
+        r = r.with_reason("the unit has no residents: shares are of its area");
+    }
+    for (k, v) in r_detail {
+        r = r.with_detail(k, v);
+    }
+    for reason in reasons {
+        r = r.with_reason(reason);
+    }
+    Ok((r, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FacilitiesConfig;
+    use crate::model::{Facility, FacilityStatus};
+    use crate::validate::testing::{area, rect, unit};
+    use crate::validate::BlockCounts;
+    use geo::Point;
+
+    #[test]
+    fn population_share_within_the_radius() {
+        let t = Thresholds {
+            service_types: vec!["health".into()],
+            ..Default::default()
+        };
+        let mut a = area(None);
+        a.config.facilities = Some(FacilitiesConfig::default());
+        // A health centre at the west edge: reaches the western block (1,000 people) but not the eastern (3,000).
+        a.facilities.push(Facility {
+            id: "h".into(),
+            kind: FacilityType::Health,
+            status: FacilityStatus::Planned,
+            name: None,
+            location: Point::new(0.0, 250.0),
+        });
+        let blocks = BlockCounts::new(vec![
+            (rect(0.0, 0.0, 500.0, 500.0), 1000.0),
+            (rect(3000.0, 0.0, 3500.0, 500.0), 3000.0),
+        ]);
+        let u = unit("u", rect(0.0, 0.0, 3500.0, 500.0));
+        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(4000.0), &t, "").unwrap();
+        approx::assert_relative_eq!(r.value().unwrap(), 0.25, epsilon = 1e-6);
+        assert_eq!(r.pass(), Some(false));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].detail["service"], "health");
+        // Uncovered: the unit minus the part of the disc inside it (x from 0 to between 968 m and 1,000 m).
+        let uncovered = problems[0].area_m2.unwrap();
+        assert!((1.25e6..1.267e6).contains(&uncovered), "{uncovered}");
+    }
+
+    #[test]
+    fn no_population_is_not_evaluated() {
+        let mut a = area(None);
+        a.config.facilities = Some(FacilitiesConfig::default());
+        let u = unit("u", rect(0.0, 0.0, 1.0, 1.0));
+        let (r, _) = service_coverage(&u, &a, None, None, &Thresholds::default(), "why").unwrap();
+        assert_eq!(r.pass(), None);
+    }
+}
