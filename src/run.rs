@@ -36,6 +36,12 @@ pub struct Outcome {
     /// Every unit passes every evaluated check.
     pub all_pass: bool,
     pub report: Value,
+    /// The units checked (best candidate for `propose`).
+    pub units: Vec<Unit>,
+    /// The validation of `units` (None when there were no units).
+    pub validation: Option<Validation>,
+    /// The proposal (`propose` only): blocks, candidates, components.
+    pub proposal: Option<pipeline::Proposal>,
 }
 
 /// The population source of a study area: its grid or points when configured, else the blocks' counts.
@@ -128,6 +134,9 @@ pub fn validate(
         summary,
         all_pass: v.pass(),
         report,
+        units,
+        validation: Some(v),
+        proposal: None,
     })
 }
 
@@ -263,5 +272,8 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         summary,
         all_pass: v.as_ref().is_some_and(|v| v.pass()) && unassigned.is_empty(),
         report,
+        units,
+        validation: v,
+        proposal: Some(proposal),
     })
 }

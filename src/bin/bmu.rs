@@ -196,6 +196,9 @@ impl AreaArgs {
         }
         if let Some(p) = &self.population {
             c.population.get_or_insert_with(PopulationConfig::default).grid = Some(p.clone());
+        } else if self.population_field.is_some() {
+            // Block counts named on the command line replace a grid named in bmu.toml.
+            c.population = None;
         }
         if self.crs.is_some() {
             c.crs = self.crs.clone();

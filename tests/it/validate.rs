@@ -225,19 +225,40 @@ fn demo_outputs_as_shapefiles_and_quiet_hides_the_table() {
     }
     let layer = read_layer(&dir.path().join("u.shp"), &ReadOptions::default()).unwrap();
     assert_eq!(layer.features.len(), 4);
-    // Without --id-field the units are named by feature index; population has no source here.
-    let report_missing = bmu(
+    // Without block counts the population comes from the study area's grid (exact cell fractions).
+    let report_path = dir.path().join("grid_report.json");
+    let from_grid = bmu(
         &[
             "validate",
             demo().to_str().unwrap(),
             "--units",
             units.to_str().unwrap(),
+            "--report",
+            report_path.to_str().unwrap(),
         ],
         dir.path(),
     );
-    let err = stderr(&report_missing);
-    assert!(err.contains("min_population"), "{err}");
-    assert!(err.contains("population.synthetic.tif"), "{err}");
+    assert!(
+        matches!(from_grid.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&from_grid)
+    );
+    let report = json_file(&report_path);
+    assert!(report["population_source"]
+        .as_str()
+        .unwrap()
+        .contains("population.synthetic.tif"));
+    let grid_total: f64 = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["checks"]["min_population"]["value"].as_f64().unwrap())
+        .sum();
+    // The grid's documented total inside the town (data/README.md): 170,462.16.
+    assert!(
+        (grid_total - 170_462.16).abs() / 170_462.16 < 1e-3,
+        "{grid_total}"
+    );
 }
 
 #[test]
