@@ -119,6 +119,10 @@ pub fn validate(
 ) -> Result<Outcome> {
     let units = crate::validate::read_units(units_path, id_field, area)?;
     let source = population_source(area)?;
+    if let Some(s) = &source {
+        let all: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
+        s.check_covers(&all)?;
+    }
     let v = crate::validate::validate(area, &units, source.as_deref())?;
     let mut ins = inputs(area);
     ins.push(units_path);
@@ -147,6 +151,9 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         Some(s) => s.population(polys),
         None => Err(Error::input("propose", "no population source")),
     };
+    if let (Some(s), Some(town)) = (&source, area.town_or_blocks()) {
+        s.check_covers(&[town])?;
+    }
     let has_source = source.is_some();
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
     let ins = inputs(area);

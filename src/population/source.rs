@@ -24,6 +24,11 @@ pub trait PopulationSource: Sync {
     fn population(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<f64>>;
     /// What the source is, for reports.
     fn describe(&self) -> String;
+    /// Fails when the source cannot hold anyone inside `polygons` at all (a grid that misses them).
+    fn check_covers(&self, polygons: &[MultiPolygon<f64>]) -> Result<()> {
+        let _ = polygons;
+        Ok(())
+    }
 }
 
 /// A population grid opened for polygons in a given CRS.
@@ -81,9 +86,8 @@ impl GridSource {
             .collect()
     }
 
-    /// Exact zonal statistics of each polygon. Fails when no polygon touches the grid.
-    pub fn stats(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<ZonalStats>> {
-        let in_grid = self.to_grid_crs(polygons)?;
+    /// Fails when no polygon (already in the grid's CRS) touches the grid's extent.
+    fn check_extent(&self, in_grid: &[MultiPolygon<f64>]) -> Result<()> {
         let g = self.reader.grid();
         let (x0, y0) = g.transform.pixel_to_xy(0.0, 0.0);
         let (x1, y1) = g.transform.pixel_to_xy(g.width as f64, g.height as f64);
@@ -99,13 +103,29 @@ impl GridSource {
                 "does not overlap the polygons (wrong CRS or wrong area?)",
             ));
         }
+        Ok(())
+    }
+
+    /// Exact zonal statistics of each polygon. Fails when no polygon touches the grid.
+    pub fn stats(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<ZonalStats>> {
+        let in_grid = self.to_grid_crs(polygons)?;
+        self.check_extent(&in_grid)?;
         zonal_sums(&self.reader, &in_grid)
     }
 }
 
 impl PopulationSource for GridSource {
+    /// Population of each polygon; polygons off the grid get 0 (a check on a subset may hold only such polygons).
     fn population(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<f64>> {
-        Ok(self.stats(polygons)?.into_iter().map(|s| s.population).collect())
+        let in_grid = self.to_grid_crs(polygons)?;
+        Ok(zonal_sums(&self.reader, &in_grid)?
+            .into_iter()
+            .map(|s| s.population)
+            .collect())
+    }
+
+    fn check_covers(&self, polygons: &[MultiPolygon<f64>]) -> Result<()> {
+        self.check_extent(&self.to_grid_crs(polygons)?)
     }
 
     fn describe(&self) -> String {

@@ -84,24 +84,29 @@ pub fn read_units(path: &Path, id_field: Option<&str>, area: &StudyArea) -> Resu
     Ok(units)
 }
 
-/// Refuses the first unit with no area in common with the town; `error` builds the message's context.
+/// Refuses a units layer none of whose units has area in common with the town; `error` builds the message's
+/// context.
 pub(crate) fn check_overlap_town(
     units: &[Unit],
     town: &MultiPolygon<f64>,
     error: impl Fn(&Unit, String) -> Error,
 ) -> Result<()> {
     let town_box = town.bounding_rect();
-    for u in units {
-        let overlaps = match (u.geometry.bounding_rect(), town_box) {
-            (Some(a), Some(b)) if a.intersects(&b) => {
-                u.geometry.intersects(town) && u.geometry.intersection(town).unsigned_area() > 0.0
-            }
-            _ => false,
-        };
-        if !overlaps {
+    let overlaps = |u: &Unit| match (u.geometry.bounding_rect(), town_box) {
+        (Some(a), Some(b)) if a.intersects(&b) => {
+            u.geometry.intersects(town) && u.geometry.intersection(town).unsigned_area() > 0.0
+        }
+        _ => false,
+    };
+    // One stray unit (a polygon of another vintage, an exclave) is a partition problem — its whole area spills —
+    // and is reported by the `partition` check. Only a layer none of whose units touch the town is an error: wrong
+    // CRS, or units of another town.
+    if !units.iter().any(overlaps) {
+        if let Some(u) = units.first() {
             return Err(error(
                 u,
-                "does not overlap the town at all (wrong CRS, or units of another town?)".into(),
+                "does not overlap the town at all, nor does any other unit (wrong CRS, or units of another town?)"
+                    .into(),
             ));
         }
     }

@@ -415,15 +415,26 @@ fn non_polygon_units_are_an_error() {
 }
 
 #[test]
-fn units_outside_the_town_are_an_error() {
+fn units_that_all_miss_the_town_are_an_error() {
     let out = validate_bad(json!([
-        {"type": "Feature", "properties": {"id": "A"}, "geometry": square(121.30, 31.26, 0.01)},
         {"type": "Feature", "properties": {"id": "FAR"}, "geometry": square(121.80, 31.00, 0.01)},
+        {"type": "Feature", "properties": {"id": "FAR2"}, "geometry": square(121.85, 31.00, 0.01)},
     ]));
     assert_error(
         &out,
         &["bad_units.geojson", "id FAR", "does not overlap the town"],
     );
+}
+
+#[test]
+fn one_unit_outside_the_town_is_reported_as_spill() {
+    let out = validate_bad(json!([
+        {"type": "Feature", "properties": {"id": "A"}, "geometry": square(121.30, 31.26, 0.01)},
+        {"type": "Feature", "properties": {"id": "FAR"}, "geometry": square(121.80, 31.00, 0.01)},
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("spill"), "{err}");
 }
 
 #[test]
