@@ -406,6 +406,20 @@ mod tests {
     }
 
     #[test]
+    fn every_crs_is_checked_at_load_and_the_working_crs_must_be_projected() {
+        let file = Path::new("area/bmu.toml");
+        let e = Config::parse("[town]\npath = \"t.geojson\"\ncrs = \"EPSG:999999\"\n", file)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "area/bmu.toml: town.crs = `EPSG:999999`: unknown code");
+        let e = Config::parse("working_crs = \"EPSG:4326\"\n", file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("geographic"), "{e}");
+        assert!(Config::parse("working_crs = \"utm\"\ncrs = \"EPSG:4490\"\n", file).is_ok());
+    }
+
+    #[test]
     fn paths_are_relative_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bmu.toml"), "[town]\npath = \"town.geojson\"\n").unwrap();

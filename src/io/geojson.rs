@@ -355,6 +355,44 @@ mod tests {
         assert_eq!(layer.crs_source, CrsSource::Declared);
     }
 
+    /// Fuzz regression (geojson target, `tests/fuzz/regressions/geojson/crash-b0bdae54…`): a one-number position
+    /// inside a ring panicked in the `geojson` crate's conversion, which indexes `[x, y]` unchecked.
+    #[test]
+    fn a_position_with_one_number_is_an_error_naming_the_feature() {
+        for geometry in [
+            r#"{"type":"Polygon","coordinates":[[[121.3,31.23],[3]]]}"#,
+            r#"{"type":"LineString","coordinates":[[121.3,31.23],[]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[[1,2],[3,4],[5],[1,2]]]]}"#,
+            r#"{"type":"GeometryCollection","geometries":[{"type":"MultiPoint","coordinates":[[1]]}]}"#,
+        ] {
+            let text = format!(r#"{{"type":"Feature","id":"T","properties":{{}},"geometry":{geometry}}}"#);
+            let e = from_bytes(Path::new("t.geojson"), text.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.geojson: feature 0 (id T)") && e.contains("at least x and y"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_rings_are_refused_and_a_byte_order_mark_is_accepted() {
+        let open = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}"#;
+        let e = from_bytes(Path::new("t.geojson"), open.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not closed"), "{e}");
+        let closed = "\u{feff}{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}";
+        assert_eq!(
+            from_bytes(Path::new("t.geojson"), closed.as_bytes())
+                .unwrap()
+                .features
+                .len(),
+            1
+        );
+    }
+
     #[test]
     fn empty_and_garbage_files_are_format_errors() {
         let dir = tempfile::tempdir().unwrap();

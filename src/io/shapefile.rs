@@ -462,6 +462,13 @@ mod tests {
         std::fs::write(path.with_extension("cpg"), "GBK").unwrap();
         let layer = read(&path, &ReadOptions::default()).unwrap();
         assert_eq!(layer.features[0].text("name").as_deref(), Some("江桥镇"));
+        // A .cpg that says UTF-8 over GBK text is an error naming the record and field, suggesting GBK.
+        std::fs::write(path.with_extension("cpg"), "UTF-8").unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("p.dbf: feature 0: field `name`") && e.contains("decodes as GBK"),
+            "{e}"
+        );
         // Without a .cpg the UTF-8 attempt fails and GBK is used, with a warning.
         std::fs::remove_file(path.with_extension("cpg")).unwrap();
         let layer = read(&path, &ReadOptions::default()).unwrap();
