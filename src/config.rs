@@ -226,28 +226,39 @@ impl Default for ProposeConfig {
 impl Config {
     /// Reads `bmu.toml` from a study-area folder (or a file path), resolving layer paths against its folder.
     pub fn load(path: &Path) -> Result<Config> {
+        if !path.exists() {
+            return Err(Error::config(path, "no such study-area folder or bmu.toml"));
+        }
         let file = if path.is_dir() {
             path.join("bmu.toml")
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "open", e))?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| {
-            let msg = e.message().to_string();
+        if !file.exists() {
+            return Err(Error::config(&file, "the study-area folder has no bmu.toml"));
+        }
+        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, "open", e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| Error::config(&file, format!("not UTF-8 text (TOML must be UTF-8): {e}")))?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses the text of a `bmu.toml`; `file` names it in messages and anchors relative paths.
+    pub fn parse(text: &str, file: &Path) -> Result<Config> {
+        // A byte-order mark from a Windows editor is not TOML, but it is not the planner's mistake either.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim().replace('\n', " ");
             let at = e
                 .span()
-                .map(|s| {
-                    format!(
-                        " (line {})",
-                        text[..s.start.min(text.len())].lines().count().max(1)
-                    )
-                })
+                .and_then(|s| text.get(..s.start))
+                .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
                 .unwrap_or_default();
-            Error::config(&file, format!("{msg}{at}"))
+            Error::config(file, format!("{msg}{at}"))
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths(&base);
-        config.check(&file)?;
+        config.check(file)?;
         Ok(config)
     }
 
@@ -309,8 +320,60 @@ impl Config {
                 return bad(&format!("unknown facility type `{kind}` in thresholds"));
             }
         }
+        self.check_crs(source)?;
         if self.propose.candidates == 0 || self.propose.starts == 0 {
             return bad("propose.candidates and propose.starts must be ≥ 1");
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Every CRS the configuration names must parse, and the working CRS must be projected: caught here, a wrong
+    /// code names the `bmu.toml` key rather than surfacing later without a file.
+    fn check_crs(&self, source: &Path) -> Result<()> {
+        let mut named: Vec<(String, String)> = Vec::new();
+        let mut add = |key: String, v: &Option<String>| {
+            if let Some(v) = v {
+                named.push((key, v.clone()));
+            }
+        };
+        add("crs".into(), &self.crs);
+        if let Some(t) = &self.town {
+            add("town.crs".into(), &t.crs);
+        }
+        if let Some(b) = &self.blocks {
+            add("blocks.crs".into(), &b.crs);
+        }
+        for (i, f) in self.features.iter().enumerate() {
+            add(format!("features[{i}].crs"), &f.crs);
+        }
+        if let Some(f) = &self.facilities {
+            add("facilities.crs".into(), &f.crs);
+        }
+        for (i, o) in self.overlays.iter().enumerate() {
+            add(format!("overlays[{i}].crs"), &o.crs);
+        }
+        if let Some(p) = &self.population {
+            add("population.grid_crs".into(), &p.grid_crs);
+        }
+        let working = self
+            .working_crs
+            .as_ref()
+            .filter(|w| !w.trim().eq_ignore_ascii_case("utm"));
+        add("working_crs".into(), &working.cloned());
+        for (key, value) in named {
+            let crs = crate::crs::Crs::parse(&value)
+                .map_err(|e| Error::config(source, format!("{key} = {}", crate::io::crs_problem(e))))?;
+            if key == "working_crs" && crs.is_geographic() {
+                return Err(Error::config(
+                    source,
+                    format!(
+                        "working_crs = `{crs}` is geographic (degrees); bmu measures in metres: \
+                         choose a projected CRS such as EPSG:32651 (UTM 51N) or EPSG:4549, or `utm`"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -335,9 +398,25 @@ mod tests {
         std::fs::write(&path, "[thresholds]\nmin_populaton = 1\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("bmu.toml") && e.contains("min_populaton"), "{e}");
+        // A key at the start of its line is on that line, not the one before (regression: "line 1" was reported).
+        assert!(e.contains("line 2"), "{e}");
         std::fs::write(&path, "[thresholds]\nmin_population = \"many\"\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn every_crs_is_checked_at_load_and_the_working_crs_must_be_projected() {
+        let file = Path::new("area/bmu.toml");
+        let e = Config::parse("[town]\npath = \"t.geojson\"\ncrs = \"EPSG:999999\"\n", file)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "area/bmu.toml: town.crs = `EPSG:999999`: unknown code");
+        let e = Config::parse("working_crs = \"EPSG:4326\"\n", file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("geographic"), "{e}");
+        assert!(Config::parse("working_crs = \"utm\"\ncrs = \"EPSG:4490\"\n", file).is_ok());
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::config::Config;
 use crate::crs::{Crs, Transformer};
 use crate::io::{read_layer, CrsSource, Feature, Layer, ReadOptions};
 use crate::{Error, Result};
-use geo::{BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect};
+use geo::{
+    BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect, Validation,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -322,8 +324,19 @@ impl StudyArea {
                     .chain(feature_layers.iter())
                     .chain(facility_layer.iter())
                     .find_map(wgs84_extent)
-                    .ok_or_else(|| {
-                        Error::input("study area", "no layer with geometry to place the working CRS")
+                    .ok_or_else(|| match (&town_layer, &block_layer) {
+                        // Name the layer that should have placed it, rather than the study area as a whole.
+                        (Some(town), _) => without_geometry(
+                            town,
+                            "town",
+                            config.town.as_ref().and_then(|t| t.id_field.as_deref()),
+                        ),
+                        (None, Some(blocks)) => without_geometry(
+                            blocks,
+                            "blocks",
+                            config.blocks.as_ref().and_then(|b| b.id_field.as_deref()),
+                        ),
+                        _ => Error::input("study area", "no layer with geometry to place the working CRS"),
                     })?;
                 Crs::utm_for((anchor[0] + anchor[2]) / 2.0, (anchor[1] + anchor[3]) / 2.0)?
             }
@@ -461,6 +474,17 @@ impl StudyArea {
     }
 }
 
+/// Why a layer that must have geometry has none: no features, or the first feature's geometry is null.
+fn without_geometry(layer: &Layer, role: &str, id_field: Option<&str>) -> Error {
+    if layer.features.is_empty() {
+        return Error::format(&layer.path, format!("{role} layer has no features"));
+    }
+    match layer.features.iter().find(|f| f.geometry.is_none()) {
+        Some(f) => layer.error(f, id_field, "geometry is null"),
+        None => Error::format(&layer.path, format!("{role} layer has no usable geometry")),
+    }
+}
+
 /// Distance between two rectangles (0 when they overlap).
 fn rect_gap(a: &Rect<f64>, b: &Rect<f64>) -> f64 {
     let dx = (b.min().x - a.max().x).max(a.min().x - b.max().x).max(0.0);
@@ -545,13 +569,41 @@ fn build_town(loaded: Loaded, tc: &crate::config::TownConfig) -> Result<Town> {
             &layer.path,
             format!(
                 "no feature matches town select `{}`",
-                tc.select.as_deref().unwrap_or("")
+                crate::io::shown(tc.select.as_deref().unwrap_or(""))
             ),
         ));
     }
     let mut parts = Vec::new();
     for &i in &chosen {
-        parts.extend(polygonal(&layer, &layer.features[i], &geometries[i], tc.id_field.as_deref())?.0);
+        let f = &layer.features[i];
+        let polygons = polygonal(&layer, f, &geometries[i], tc.id_field.as_deref())?;
+        // Every unit is cut from the town, so a bowtie or a stray hole would corrupt every area and partition
+        // check downstream: an invalid town is an error, not a warning. geo's `Validation` lists every problem.
+        // One polygon is validated as such, so the message does not begin "polygon at index 0 is invalid".
+        let problems: Vec<String> = match polygons.0.as_slice() {
+            [one] => one.validation_errors().iter().map(ToString::to_string).collect(),
+            _ => polygons
+                .validation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        };
+        if !problems.is_empty() {
+            let listed: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+            let more = match problems.len() {
+                n if n > 3 => format!(" (and {} more)", n - 3),
+                _ => String::new(),
+            };
+            return Err(layer.error(
+                f,
+                tc.id_field.as_deref(),
+                format!(
+                    "town polygon is invalid: {}{more}; repair it (e.g. QGIS \"Fix geometries\")",
+                    listed.join("; ")
+                ),
+            ));
+        }
+        parts.extend(polygons.0);
     }
     let first = &layer.features[chosen[0]];
     let id = tc
@@ -588,7 +640,11 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
             .and_then(|k| f.text(k))
             .unwrap_or_else(|| f.index.to_string());
         if !seen.insert(id.clone()) {
-            return Err(layer.error(f, id_field, format!("duplicate block id `{id}`")));
+            return Err(layer.error(
+                f,
+                id_field,
+                format!("duplicate block id `{}`", crate::io::shown(&id)),
+            ));
         }
         let population = match bc.population_field.as_deref() {
             None => None,
@@ -758,7 +814,8 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
                     f,
                     id_field,
                     format!(
-                        "facility type `{raw}` is not in the vocabulary (map it in [facilities.type_map])"
+                        "facility type `{}` is not in the vocabulary (map it in [facilities.type_map])",
+                        crate::io::shown(&raw)
                     ),
                 )
             })?;
@@ -770,7 +827,10 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
                     layer.error(
                         f,
                         id_field,
-                        format!("status `{s}` is neither existing nor planned"),
+                        format!(
+                            "status `{}` is neither existing nor planned",
+                            crate::io::shown(&s)
+                        ),
                     )
                 })?
             }

@@ -246,12 +246,7 @@ impl fmt::Display for Crs {
 }
 
 fn short(label: &str) -> String {
-    if label.chars().count() > 60 {
-        let head: String = label.chars().take(57).collect();
-        format!("{head}...")
-    } else {
-        label.to_string()
-    }
+    crate::io::shown(label)
 }
 
 fn looks_like_wkt(upper: &str) -> bool {

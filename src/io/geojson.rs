@@ -15,33 +15,75 @@ use std::path::Path;
 
 /// Reads a GeoJSON file into a [`Layer`].
 pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
-    let text = std::fs::read(path).map_err(|e| Error::io(path, "open", e))?;
-    if text.iter().all(|b| b.is_ascii_whitespace()) {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "open", e))?;
+    let _ = options; // the CRS override is applied by `read_layer`
+    from_bytes(path, &bytes)
+}
+
+/// Parses GeoJSON text; `path` only names the source in messages.
+///
+/// Features are decoded one by one, so a malformed feature is reported by its index (and id) rather than as a
+/// position in a multi-megabyte file. Positions are checked before conversion (the `geojson` crate indexes
+/// `[x, y]` without checking, and panics on `[x]`), and polygon rings must be closed (RFC 7946 §3.1.6): an open
+/// ring usually means a truncated or hand-edited file, and closing it silently would invent an edge.
+pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Layer> {
+    // Windows tools (ArcGIS, Excel exports) prefix a UTF-8 byte-order mark that JSON parsers reject.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::format(path, "file is empty"));
     }
-    let value: Value =
-        serde_json::from_slice(&text).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
     let (crs, crs_source) = match declared_crs(&value) {
         Some(name) => (
-            Crs::parse(&name).map_err(|e| Error::format(path, format!("`crs` member: {e}")))?,
+            Crs::parse(&name)
+                .map_err(|e| Error::format(path, format!("`crs` member {}", super::crs_problem(e))))?,
             CrsSource::Declared,
         ),
         None => (Crs::wgs84(), CrsSource::Rfc7946),
     };
-    let _ = options; // the CRS override is applied by `read_layer`
-    let gj: geojson::GeoJson =
-        serde_json::from_value(value).map_err(|e| Error::format(path, format!("not GeoJSON: {e}")))?;
-    let raw: Vec<geojson::Feature> = match gj {
-        geojson::GeoJson::FeatureCollection(fc) => fc.features,
-        geojson::GeoJson::Feature(f) => vec![f],
-        geojson::GeoJson::Geometry(g) => vec![geojson::Feature {
-            geometry: Some(g),
-            ..Default::default()
-        }],
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let raw: Vec<Value> = match kind.as_str() {
+        "FeatureCollection" => match value.get_mut("features").map(Value::take) {
+            Some(Value::Array(features)) => features,
+            _ => {
+                return Err(Error::format(
+                    path,
+                    "not GeoJSON: a FeatureCollection needs a `features` array",
+                ))
+            }
+        },
+        "Feature" => vec![value],
+        "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
+        | "GeometryCollection" => vec![serde_json::json!({
+            "type": "Feature", "properties": null, "geometry": value
+        })],
+        "" => return Err(Error::format(path, "not GeoJSON: no `type` member")),
+        other => {
+            return Err(Error::format(
+                path,
+                format!("not GeoJSON: unknown type `{}`", super::shown(other)),
+            ))
+        }
     };
     let mut fields: Vec<String> = Vec::new();
     let mut features = Vec::with_capacity(raw.len());
-    for (index, f) in raw.into_iter().enumerate() {
+    for (index, v) in raw.into_iter().enumerate() {
+        // Name the feature by its id in messages, when it has a readable one.
+        let label = match v.get("id").and_then(super::value_text) {
+            Some(id) => format!("{index} (id {})", super::shown(&id)),
+            None => index.to_string(),
+        };
+        let bad = |problem: String| Error::feature(path, &label, problem);
+        if let Some(g) = v.get("geometry") {
+            check_positions(g).map_err(bad)?;
+        }
+        let f: geojson::Feature =
+            serde_json::from_value(v).map_err(|e| bad(format!("not a GeoJSON feature: {e}")))?;
         let properties = f.properties.unwrap_or_default();
         for k in properties.keys() {
             if !fields.iter().any(|x| x == k) {
@@ -54,10 +96,9 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         });
         let geometry = match f.geometry {
             None => None,
-            Some(g) => Some(
-                Geometry::<f64>::try_from(g)
-                    .map_err(|e| Error::feature(path, index, format!("geometry not usable: {e}")))?,
-            ),
+            Some(g) => {
+                Some(Geometry::<f64>::try_from(g).map_err(|e| bad(format!("geometry not usable: {e}")))?)
+            }
         };
         features.push(Feature {
             index,
@@ -74,6 +115,64 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         fields,
         warnings: Vec::new(),
     })
+}
+
+/// Checks the raw `coordinates` of a geometry (recursing into collections): every position has at least two
+/// numbers, and every polygon ring ends where it starts. Anything else malformed is left to the `geojson` crate.
+fn check_positions(geometry: &Value) -> std::result::Result<(), String> {
+    let kind = geometry.get("type").and_then(Value::as_str).unwrap_or_default();
+    if kind == "GeometryCollection" {
+        if let Some(Value::Array(members)) = geometry.get("geometries") {
+            for (i, g) in members.iter().enumerate() {
+                check_positions(g).map_err(|e| format!("member {i} of the collection: {e}"))?;
+            }
+        }
+        return Ok(());
+    }
+    let Some(coordinates) = geometry.get("coordinates") else {
+        return Ok(());
+    };
+    // Nesting above the positions: Point 0, LineString/MultiPoint 1, Polygon 2, MultiPolygon 3; for polygons the
+    // arrays one level above the positions are rings.
+    let (depth, rings) = match kind {
+        "Point" => (0, false),
+        "LineString" | "MultiPoint" => (1, false),
+        "MultiLineString" => (2, false),
+        "Polygon" => (2, true),
+        "MultiPolygon" => (3, true),
+        _ => return Ok(()),
+    };
+    walk_positions(coordinates, depth, rings)
+}
+
+fn walk_positions(v: &Value, depth: usize, rings: bool) -> std::result::Result<(), String> {
+    let Value::Array(items) = v else {
+        return Ok(()); // a wrong shape is reported by the `geojson` crate
+    };
+    if depth == 0 {
+        if items.len() < 2 {
+            return Err(format!(
+                "position {v} has {} number(s); a position needs at least x and y",
+                items.len()
+            ));
+        }
+        return Ok(());
+    }
+    for item in items {
+        walk_positions(item, depth - 1, rings)?;
+    }
+    if rings && depth == 1 {
+        // `items` is one ring, its positions already known to be well formed.
+        if let (Some(first), Some(last)) = (items.first(), items.last()) {
+            if first != last {
+                return Err(format!(
+                    "polygon ring is not closed: it starts at {first} and ends at {last} \
+                     (RFC 7946: the first and last positions must be the same)"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The name in a legacy `{"crs": {"type": "name", "properties": {"name": …}}}` member.
@@ -254,6 +353,44 @@ mod tests {
         let layer = read(&path, &ReadOptions::default()).unwrap();
         assert_eq!(layer.crs.code().as_deref(), Some("EPSG:32651"));
         assert_eq!(layer.crs_source, CrsSource::Declared);
+    }
+
+    /// Fuzz regression (geojson target, `tests/fuzz/regressions/geojson/crash-b0bdae54…`): a one-number position
+    /// inside a ring panicked in the `geojson` crate's conversion, which indexes `[x, y]` unchecked.
+    #[test]
+    fn a_position_with_one_number_is_an_error_naming_the_feature() {
+        for geometry in [
+            r#"{"type":"Polygon","coordinates":[[[121.3,31.23],[3]]]}"#,
+            r#"{"type":"LineString","coordinates":[[121.3,31.23],[]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[[1,2],[3,4],[5],[1,2]]]]}"#,
+            r#"{"type":"GeometryCollection","geometries":[{"type":"MultiPoint","coordinates":[[1]]}]}"#,
+        ] {
+            let text = format!(r#"{{"type":"Feature","id":"T","properties":{{}},"geometry":{geometry}}}"#);
+            let e = from_bytes(Path::new("t.geojson"), text.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.geojson: feature 0 (id T)") && e.contains("at least x and y"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_rings_are_refused_and_a_byte_order_mark_is_accepted() {
+        let open = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}"#;
+        let e = from_bytes(Path::new("t.geojson"), open.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not closed"), "{e}");
+        let closed = "\u{feff}{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}";
+        assert_eq!(
+            from_bytes(Path::new("t.geojson"), closed.as_bytes())
+                .unwrap()
+                .features
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -64,9 +64,36 @@ impl Feature {
             .and_then(|f| self.text(f))
             .or_else(|| self.id.as_ref().and_then(value_text));
         match id {
-            Some(id) => format!("{} (id {id})", self.index),
+            Some(id) => format!("{} (id {})", self.index, shown(&id)),
             None => self.index.to_string(),
         }
+    }
+}
+
+/// Input text quoted in a message: control characters escaped (a newline in an attribute must not break the
+/// one-line error), and cut to 60 characters.
+pub fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 57 && text.chars().count() > 60 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The problem of a CRS error without its context (`` `EPSG:999999`: unknown code ``), for readers and the
+/// configuration to prefix with where the CRS was named.
+pub fn crs_problem(e: Error) -> String {
+    match e {
+        Error::Crs { crs, problem, .. } => format!("`{crs}`: {problem}"),
+        other => other.to_string(),
     }
 }
 
@@ -159,6 +186,12 @@ impl Format {
 
 /// Reads a GeoJSON or Shapefile layer.
 pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
+    if path.is_dir() {
+        return Err(Error::format(path, "is a directory, not a layer file"));
+    }
+    if !path.exists() {
+        return Err(Error::format(path, "no such file"));
+    }
     let mut layer = match Format::of(path)? {
         Format::GeoJson => geojson::read(path, options)?,
         Format::Shapefile => shapefile::read(path, options)?,
@@ -182,13 +215,19 @@ fn check_coordinates(layer: &Layer) -> Result<()> {
                 return Err(layer.error(feature, None, "coordinate is NaN or infinite"));
             }
             if geographic && (c.x.abs() > 180.0 || c.y.abs() > 90.0) {
+                // (31.2, 121.3) is Shanghai written latitude first, as many spreadsheets and some WFS servers do.
+                let hint = if c.x.abs() <= 90.0 && c.y.abs() <= 180.0 {
+                    "latitude out of range: longitude and latitude swapped? GeoJSON is [longitude, latitude]"
+                } else {
+                    "projected coordinates? declare the CRS (`crs` in bmu.toml or --crs)"
+                };
                 return Err(layer.error(
                     feature,
                     None,
                     format!(
-                        "coordinate ({}, {}) is not a longitude/latitude but the layer's CRS is {} — \
-                         projected coordinates? declare the CRS (`crs` in bmu.toml or --crs)",
-                        c.x, c.y, layer.crs
+                        "coordinate {} is not a longitude/latitude but the layer's CRS is {}: {hint}",
+                        coordinate_text(c),
+                        layer.crs
                     ),
                 ));
             }
@@ -196,12 +235,24 @@ fn check_coordinates(layer: &Layer) -> Result<()> {
                 return Err(layer.error(
                     feature,
                     None,
-                    format!("coordinate ({}, {}) is out of range", c.x, c.y),
+                    format!("coordinate {} is out of range", coordinate_text(c)),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// `(x, y)` for messages: exponent notation for absurd magnitudes, which `{}` would print as 300 digits.
+fn coordinate_text(c: geo::Coord<f64>) -> String {
+    let one = |v: f64| {
+        if v.abs() >= 1e9 {
+            format!("{v:e}")
+        } else {
+            format!("{v}")
+        }
+    };
+    format!("({}, {})", one(c.x), one(c.y))
 }
 
 /// A feature to write: geometry plus ordered attributes.

@@ -64,9 +64,25 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         ));
     }
     let mut warnings = Vec::new();
-    let (crs, crs_source) = match std::fs::read_to_string(sibling(path, "prj")) {
-        Ok(wkt) if !wkt.trim().is_empty() => (
-            Crs::parse(wkt.trim()).map_err(|e| Error::format(path, format!(".prj: {e}")))?,
+    let shx = sibling(path, "shx");
+    if !shx.exists() {
+        // The index only speeds up random access; shapes read in file order are complete without it.
+        warnings.push(format!(
+            "{}: no .shx index (expected {}); shapes read in file order",
+            path.display(),
+            shx.display()
+        ));
+    }
+    let prj = sibling(path, "prj");
+    let (crs, crs_source) = match std::fs::read(&prj) {
+        // Lossy: a .prj is ASCII WKT, and garbage bytes should fail as WKT (naming the .prj), not as UTF-8.
+        Ok(bytes) if !String::from_utf8_lossy(&bytes).trim().is_empty() => (
+            Crs::parse(String::from_utf8_lossy(&bytes).trim()).map_err(|e| {
+                Error::format(
+                    &prj,
+                    format!("not a CRS bmu understands: {}", super::crs_problem(e)),
+                )
+            })?,
             CrsSource::Declared,
         ),
         _ => match &options.default_crs {
@@ -74,16 +90,46 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
             None => (Crs::wgs84(), CrsSource::Assumed),
         },
     };
-    let cpg = std::fs::read_to_string(sibling(path, "cpg")).ok();
+    let cpg_path = sibling(path, "cpg");
+    let cpg = std::fs::read(&cpg_path).ok().map(|b| {
+        String::from_utf8_lossy(&b)
+            .trim_start_matches('\u{feff}')
+            .to_string()
+    });
     let label = options.encoding.clone().or(cpg);
     let shapes = ShapeReader::from_path(path)
         .and_then(|r| r.read())
         .map_err(|e| Error::format(path, format!("cannot read shapes: {e}")))?;
     let records = match &label {
         Some(l) => {
-            let enc = encoding_for(l)
-                .ok_or_else(|| Error::format(&dbf, format!("unknown text encoding `{}`", l.trim())))?;
-            read_dbf(&dbf, enc)?
+            let enc = encoding_for(l).ok_or_else(|| {
+                Error::format(
+                    &dbf,
+                    format!("unknown text encoding `{}`", super::shown(l.trim())),
+                )
+            })?;
+            let records = read_dbf(&dbf, enc)?;
+            // A .cpg that says UTF-8 over GBK text (a common export mistake) would otherwise turn every Chinese
+            // name into U+FFFD silently; undecodable bytes under a declared UTF-8 are an error, with a suggestion.
+            if enc == encoding_rs::UTF_8 && has_replacement(&records.1) {
+                let suggestion = match read_dbf(&dbf, encoding_rs::GBK) {
+                    Ok(r) if !has_replacement(&r.1) => format!(
+                        "it decodes as GBK: write `GBK` in {} (or delete it)",
+                        cpg_path.display()
+                    ),
+                    _ => "give the file's real encoding (e.g. GBK, GB18030) in its .cpg".to_string(),
+                };
+                let (record, field) = first_replacement(&records.1).unwrap_or_default();
+                return Err(Error::feature(
+                    &dbf,
+                    record,
+                    format!(
+                        "field `{field}` is not valid UTF-8 although the encoding is `{}`; {suggestion}",
+                        l.trim()
+                    ),
+                ));
+            }
+            records
         }
         None => match read_dbf(&dbf, encoding_rs::UTF_8) {
             Ok(r) if !has_replacement(&r.1) => r,
@@ -140,6 +186,15 @@ fn has_replacement(records: &[Map<String, Value>]) -> bool {
         .iter()
         .flat_map(|r| r.values())
         .any(|v| v.as_str().is_some_and(|s| s.contains('\u{FFFD}')))
+}
+
+/// The first record and field whose text holds U+FFFD.
+fn first_replacement(records: &[Map<String, Value>]) -> Option<(usize, String)> {
+    records.iter().enumerate().find_map(|(i, r)| {
+        r.iter()
+            .find(|(_, v)| v.as_str().is_some_and(|s| s.contains('\u{FFFD}')))
+            .map(|(k, _)| (i, k.clone()))
+    })
 }
 
 /// Reads every DBF record in `encoding` (undecodable bytes become U+FFFD, which the caller checks for).
@@ -407,6 +462,13 @@ mod tests {
         std::fs::write(path.with_extension("cpg"), "GBK").unwrap();
         let layer = read(&path, &ReadOptions::default()).unwrap();
         assert_eq!(layer.features[0].text("name").as_deref(), Some("江桥镇"));
+        // A .cpg that says UTF-8 over GBK text is an error naming the record and field, suggesting GBK.
+        std::fs::write(path.with_extension("cpg"), "UTF-8").unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("p.dbf: feature 0: field `name`") && e.contains("decodes as GBK"),
+            "{e}"
+        );
         // Without a .cpg the UTF-8 attempt fails and GBK is used, with a warning.
         std::fs::remove_file(path.with_extension("cpg")).unwrap();
         let layer = read(&path, &ReadOptions::default()).unwrap();

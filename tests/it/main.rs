@@ -1,6 +1,7 @@
 //! Integration tests: the real `bmu` binary run on the demo study area and on bad inputs in temporary folders.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bad_inputs;
 mod dirty_realdata;
 mod foundation;
 mod validate;
