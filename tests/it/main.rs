@@ -1,7 +1,9 @@
 //! Integration tests: the real `bmu` binary run on the demo study area and on bad inputs in temporary folders.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod determinism;
 mod foundation;
+mod propose;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -28,12 +30,17 @@ pub fn realdata() -> Option<PathBuf> {
     }
 }
 
-/// Runs `bmu` with arguments in `cwd`.
+/// Runs `bmu` with arguments in `cwd`, on two threads.
 pub fn bmu(args: &[&str], cwd: &Path) -> Output {
+    bmu_threads(args, cwd, 2)
+}
+
+/// Runs `bmu` with arguments in `cwd` on `threads` rayon threads.
+pub fn bmu_threads(args: &[&str], cwd: &Path, threads: usize) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bmu"))
         .args(args)
         .current_dir(cwd)
-        .env("RAYON_NUM_THREADS", "2")
+        .env("RAYON_NUM_THREADS", threads.to_string())
         .output()
         .expect("bmu runs")
 }
