@@ -144,7 +144,21 @@ pub fn validate(
     })
 }
 
-/// `bmu propose`: blocks, max-p, dissolved units, outputs.
+/// Where candidate `rank` (2, 3, …) of `propose` goes, beside the main units layer: `units.geojson` →
+/// `units.cand2.geojson`.
+pub fn candidate_path(units: &Path, rank: usize) -> PathBuf {
+    let stem = units
+        .file_stem()
+        .map_or_else(|| "units".into(), |s| s.to_string_lossy().into_owned());
+    let ext = units
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    units.with_file_name(format!("{stem}.cand{rank}{ext}"))
+}
+
+/// `bmu propose`: blocks, max-p, dissolved units, every candidate validated, outputs. The best candidate is the
+/// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`].
 pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let source = population_source(area)?;
     let population = |polys: &[MultiPolygon<f64>]| match &source {
@@ -158,14 +172,6 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
     let ins = inputs(area);
 
-    let best = proposal.units.first().cloned().unwrap_or_default();
-    let units: Vec<Unit> = best
-        .iter()
-        .map(|u| Unit {
-            id: u.id.clone(),
-            geometry: u.geometry.clone(),
-        })
-        .collect();
     // Validate with the lines the cleaning step inferred, so boundary clarity can count them when configured.
     let mut checked_area = area.clone();
     checked_area.lines.extend(
@@ -182,15 +188,29 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
                 inferred: true,
             }),
     );
-    let v = if units.is_empty() {
-        None
-    } else {
-        Some(crate::validate::validate(
-            &checked_area,
-            &units,
-            source.as_deref(),
-        )?)
-    };
+    // Every candidate through the validate engine: its units and their validation (None without units).
+    let mut checked: Vec<(Vec<Unit>, Option<Validation>)> = Vec::with_capacity(proposal.units.len());
+    for candidate in &proposal.units {
+        let units: Vec<Unit> = candidate
+            .iter()
+            .map(|u| Unit {
+                id: u.id.clone(),
+                geometry: u.geometry.clone(),
+            })
+            .collect();
+        let v = if units.is_empty() {
+            None
+        } else {
+            Some(crate::validate::validate(
+                &checked_area,
+                &units,
+                source.as_deref(),
+            )?)
+        };
+        checked.push((units, v));
+    }
+    let best = proposal.units.first().cloned().unwrap_or_default();
+    let (units, v) = checked.first().cloned().unwrap_or_default();
     let unassigned = output::unassigned_blocks(&proposal, 0);
     let t = &area.config.thresholds;
     let mut report = match &v {
@@ -203,29 +223,61 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     report["settings"] = json!(area.config.propose);
     report["proposal"] = output::proposal_json(&proposal);
     report["unassigned_blocks"] = json!(unassigned);
+    report["candidates"] = json!(proposal
+        .solution
+        .candidates
+        .iter()
+        .zip(&checked)
+        .enumerate()
+        .map(|(k, (c, (_, v)))| {
+            let path = if k == 0 {
+                outputs.units.clone()
+            } else {
+                candidate_path(&outputs.units, k + 1)
+            };
+            json!({
+                "rank": k + 1,
+                "p": c.p,
+                "passing": v.as_ref().map_or(0, |v| v.summary.passing),
+                "score": {
+                    "p": c.score.p,
+                    "compactness": (c.score.compactness * 1e4).round() / 1e4,
+                    "balance": (c.score.balance * 1e4).round() / 1e4,
+                },
+                "units": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            })
+        })
+        .collect::<Vec<_>>());
+    let members_of = |k: usize| {
+        let candidate = proposal.units.get(k).cloned().unwrap_or_default();
+        let ids = proposal.blocks.ids.clone();
+        move |i: usize, props: &mut serde_json::Map<String, Value>| {
+            if let Some(u) = candidate.get(i) {
+                props.insert(
+                    "blocks".into(),
+                    Value::Array(u.members.iter().map(|&b| json!(ids[b])).collect()),
+                );
+            }
+        }
+    };
     if let Some(v) = &v {
         let vouts = ValidateOutputs {
             units: Some(outputs.units.clone()),
             problems: outputs.problems.clone(),
             report: outputs.report.clone(),
         };
-        write_validation(
-            area,
-            v,
-            &units,
-            &vouts,
-            |i, props| {
-                let u = &best[i];
-                props.insert(
-                    "blocks".into(),
-                    Value::Array(u.members.iter().map(|&b| json!(proposal.blocks.ids[b])).collect()),
-                );
-            },
-            &report,
-            &ins,
-        )?;
+        write_validation(area, v, &units, &vouts, members_of(0), &report, &ins)?;
     } else if let Some(path) = &outputs.report {
         write_json(path, &report, &ins)?;
+    }
+    for (k, (cand_units, cand_v)) in checked.iter().enumerate().skip(1) {
+        if let Some(cv) = cand_v {
+            let vouts = ValidateOutputs {
+                units: Some(candidate_path(&outputs.units, k + 1)),
+                ..Default::default()
+            };
+            write_validation(area, cv, cand_units, &vouts, members_of(k), &report, &ins)?;
+        }
     }
     if let Some(path) = &outputs.blocks {
         io::write_layer(
@@ -261,14 +313,35 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         passing,
         unassigned.len()
     );
-    for c in proposal.solution.components.iter().filter(|c| !c.feasible) {
+    let _ = writeln!(
+        summary,
+        "  max-p: {} components, {} candidate(s), solved in {:.3} s",
+        proposal.solution.components.len(),
+        proposal.solution.candidates.len(),
+        proposal.solve_seconds
+    );
+    for c in proposal.solution.components.iter().filter(|c| c.reason.is_some()) {
+        let merged = c
+            .merged_into
+            .and_then(|l| best.get(l as usize))
+            .map_or(String::new(), |u| format!("; merged into {}", u.id));
         let _ = writeln!(
             summary,
-            "  component of {} blocks ({:.0} people, {:.2} km²) cannot form a unit: {}",
+            "  component of {} blocks ({:.0} people, {:.2} km²) cannot form a unit: {}{merged}",
             c.blocks.len(),
             c.population,
             c.area / 1e6,
             c.reason.as_deref().unwrap_or("")
+        );
+    }
+    for (k, (_, cv)) in checked.iter().enumerate().skip(1) {
+        let _ = writeln!(
+            summary,
+            "  candidate {}: {} units, {} passing -> {}",
+            k + 1,
+            proposal.units[k].len(),
+            cv.as_ref().map_or(0, |v| v.summary.passing),
+            candidate_path(&outputs.units, k + 1).display()
         );
     }
     if let Some(v) = &v {

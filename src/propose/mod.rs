@@ -7,7 +7,8 @@
 //!
 //! Compared with spopt's `MaxPHeuristic` this engine keeps memory O(blocks + adjacencies) (no n×n distance matrix),
 //! enforces both bounds together, and solves each connected component on its own: a component that cannot reach the
-//! bounds (an island too small) is reported with a reason and its blocks left unassigned instead of failing the run.
+//! bounds (an island too small) is reported with a reason and its blocks left unassigned instead of failing the run
+//! — or, with [`Settings::merge_infeasible`], merged into the unit with the nearest centroid.
 //!
 //! [`solve`] runs `starts` randomised constructions in parallel (rayon), improves the best of them (increase-p by
 //! regrowing neighbourhoods, then compactness by simulated annealing; see [`maxp`]) and returns the `candidates` best
@@ -60,6 +61,9 @@ pub struct Settings {
     pub improve_iterations: usize,
     /// Number of best distinct partitions to return; at least 1.
     pub candidates: usize,
+    /// Merge each component that cannot form a unit into the unit with the nearest centroid (even if not adjacent)
+    /// instead of leaving its blocks unassigned.
+    pub merge_infeasible: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +73,7 @@ impl Default for Settings {
             starts: 32,
             improve_iterations: 2,
             candidates: 3,
+            merge_infeasible: false,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct ComponentReport {
     pub units: usize,
     /// Why it is infeasible.
     pub reason: Option<String>,
+    /// With [`Settings::merge_infeasible`], the unit (label in the best candidate) its blocks were merged into.
+    pub merged_into: Option<u32>,
 }
 
 /// The result of [`solve`].
@@ -157,7 +164,7 @@ pub fn solve(problem: &Problem, settings: &Settings) -> Result<Solution> {
         };
         per_component.push(ranked);
     }
-    Ok(prepared.assemble(problem, per_component, keep))
+    Ok(prepared.assemble(problem, per_component, keep, settings.merge_infeasible))
 }
 
 /// The classic single-start greedy max-p (random seeds, growth towards the centroid, enclave assignment, no
@@ -175,7 +182,7 @@ pub fn greedy_baseline(problem: &Problem, seed: u64) -> Result<Partition> {
             None => Vec::new(),
         })
         .collect();
-    let solution = prepared.assemble(problem, per_component, 1);
+    let solution = prepared.assemble(problem, per_component, 1, false);
     solution
         .candidates
         .into_iter()
@@ -349,8 +356,15 @@ impl Prepared {
     }
 
     /// Combines per-component ranked partitions into whole-map candidates: the best of every component, then
-    /// variants that swap one component's partition for its next best, ranked by score.
-    fn assemble(&self, problem: &Problem, per_component: Vec<Vec<Vec<u32>>>, keep: usize) -> Solution {
+    /// variants that swap one component's partition for its next best, ranked by score. With `merge`, every
+    /// component left without a partition joins the unit of that candidate whose centroid is nearest its own.
+    fn assemble(
+        &self,
+        problem: &Problem,
+        per_component: Vec<Vec<Vec<u32>>>,
+        keep: usize,
+        merge: bool,
+    ) -> Solution {
         let n = problem.population.len();
         let build = |choice: &[usize]| {
             let mut labels = vec![None; n];
@@ -361,6 +375,18 @@ impl Prepared {
                         labels[b] = Some(offset + l);
                     }
                     offset += local.iter().map(|&l| l + 1).max().unwrap_or(0);
+                }
+            }
+            if merge {
+                let units = Centroids::of(problem, &labels, offset as usize);
+                for (component, ranked) in self.components.iter().zip(&per_component) {
+                    if ranked.is_empty() {
+                        if let Some(unit) = units.nearest(centroid_of(problem, &component.blocks)) {
+                            for &b in &component.blocks {
+                                labels[b] = Some(unit);
+                            }
+                        }
+                    }
                 }
             }
             partition(problem, labels)
@@ -389,13 +415,74 @@ impl Prepared {
                 units: ranked
                     .first()
                     .map_or(0, |l| l.iter().map(|&x| x as usize + 1).max().unwrap_or(0)),
-                reason: component.reason.clone(),
+                reason: component.reason.clone().or_else(|| {
+                    ranked
+                        .is_empty()
+                        .then(|| "no partition meeting every bound was found".to_string())
+                }),
+                merged_into: if ranked.is_empty() {
+                    component
+                        .blocks
+                        .first()
+                        .and_then(|&b| candidates.first().and_then(|c| c.labels[b]))
+                } else {
+                    None
+                },
             })
             .collect();
         Solution {
             candidates,
             components,
         }
+    }
+}
+
+/// Area-weighted centroid of some blocks (the mean of their centroids when they have no area).
+fn centroid_of(problem: &Problem, blocks: &[usize]) -> [f64; 2] {
+    let mut s = [0.0f64; 5]; // area, Σa·x, Σa·y, Σx, Σy
+    for &b in blocks {
+        let (a, [x, y]) = (problem.area[b], problem.centroid[b]);
+        s = [s[0] + a, s[1] + a * x, s[2] + a * y, s[3] + x, s[4] + y];
+    }
+    if s[0] > 0.0 {
+        [s[1] / s[0], s[2] / s[0]]
+    } else {
+        let k = blocks.len().max(1) as f64;
+        [s[3] / k, s[4] / k]
+    }
+}
+
+/// Centroids of the units of a labelling, for merging infeasible components.
+struct Centroids(Vec<Option<[f64; 2]>>);
+
+impl Centroids {
+    fn of(problem: &Problem, labels: &[Option<u32>], p: usize) -> Self {
+        let mut members = vec![Vec::new(); p];
+        for (b, l) in labels.iter().enumerate() {
+            if let Some(l) = l {
+                members[*l as usize].push(b);
+            }
+        }
+        Centroids(
+            members
+                .iter()
+                .map(|m| (!m.is_empty()).then(|| centroid_of(problem, m)))
+                .collect(),
+        )
+    }
+
+    /// The unit whose centroid is nearest `at` (lowest label among ties); None when there is no unit.
+    fn nearest(&self, at: [f64; 2]) -> Option<u32> {
+        let mut best: Option<(f64, u32)> = None;
+        for (u, c) in self.0.iter().enumerate() {
+            if let Some([x, y]) = c {
+                let d = (x - at[0]).powi(2) + (y - at[1]).powi(2);
+                if best.is_none_or(|(bd, _)| d < bd) {
+                    best = Some((d, u as u32));
+                }
+            }
+        }
+        best.map(|(_, u)| u)
     }
 }
 

@@ -4,7 +4,7 @@
 //! A unit made of blocks follows features by construction — the reason blocks are cut along roads, rivers, canals
 //! and railways (沪民区划〔2018〕6号 一(一): 区域边界清晰可辨).
 
-use super::{solve, Partition, Problem, Settings, Solution};
+use super::{greedy_baseline, solve, Partition, Problem, Settings, Solution};
 use crate::blocks::{adjacency, clean_lines, derive_blocks, dissolve, Adjacency, CleanSettings};
 use crate::model::{FacilityType, FeatureClass, StudyArea};
 use crate::{Error, Result};
@@ -37,6 +37,12 @@ pub struct Proposal {
     pub solution: Solution,
     /// Per candidate, the units in label order.
     pub units: Vec<Vec<ProposedUnit>>,
+    /// Wall time of the max-p solve alone, seconds (reported on the terminal, never in output files, so that
+    /// outputs stay byte-identical between runs).
+    pub solve_seconds: f64,
+    /// p of the single-start greedy construction on the same problem ([`greedy_baseline`]): what the multi-start
+    /// search is measured against, reported as `proposal.greedy_baseline_p`.
+    pub baseline_p: usize,
 }
 
 /// One unit of one candidate partition.
@@ -178,14 +184,20 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
         starts: p.starts,
         improve_iterations: p.improve_iterations,
         candidates: p.candidates,
+        merge_infeasible: p.merge_infeasible,
     };
+    let started = std::time::Instant::now();
     let solution = solve(&problem, &settings)?;
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let baseline_p = greedy_baseline(&problem, p.seed)?.p;
     let units = solution.candidates.iter().map(|c| units_of(&blocks, c)).collect();
     Ok(Proposal {
         blocks,
         adjacency: graph,
         solution,
         units,
+        solve_seconds,
+        baseline_p,
     })
 }
 
@@ -319,6 +331,7 @@ pub mod output {
                 "inferred_segments": p.blocks.inferred.len(),
                 "adjacent_pairs": p.adjacency.pairs().count(),
             },
+            "greedy_baseline_p": p.baseline_p,
             "candidates": p.solution.candidates.iter().enumerate().map(|(k, c)| json!({
                 "rank": k + 1,
                 "p": c.p,
@@ -338,6 +351,7 @@ pub mod output {
                 "feasible": c.feasible,
                 "units": c.units,
                 "reason": c.reason,
+                "merged_into": c.merged_into.and_then(|l| p.units.first().and_then(|u| u.get(l as usize))).map(|u| u.id.clone()),
             })).collect::<Vec<_>>(),
             "unassigned_blocks": unassigned_blocks(p, 0),
         })

@@ -209,6 +209,82 @@ fn islands_are_solved_apart_and_an_infeasible_one_is_reported() {
     assert_eq!(solution.components[0].units, 4);
 }
 
+/// A 4×4 lattice (16 people) and, unconnected and `offset` metres along x, a 1×2 strip (2 people).
+fn lattice_with_island(offset: f64) -> Lattice {
+    let mut lattice = Lattice::new(4, 4, vec![1.0; 16]);
+    let strip = Lattice::new(1, 2, vec![1.0; 2]);
+    for (b, list) in strip.adjacency.iter().enumerate() {
+        lattice.population.push(strip.population[b]);
+        lattice.area.push(strip.area[b]);
+        lattice.centroid.push([strip.centroid[b][0] + offset, 0.0]);
+        lattice.adjacency.push(list.iter().map(|v| v + 16).collect());
+    }
+    lattice
+}
+
+#[test]
+fn merge_infeasible_joins_the_unit_with_the_nearest_centroid() {
+    for offset in [-10_000.0, 10_000.0] {
+        let lattice = lattice_with_island(offset);
+        let problem = lattice.problem(4.0, 0.0);
+        // One candidate: merging changes scores, so with several the ranking of the variants could change.
+        let one = Settings {
+            candidates: 1,
+            ..Settings::default()
+        };
+        let apart = solve(&problem, &one).unwrap();
+        let merged = solve(
+            &problem,
+            &Settings {
+                merge_infeasible: true,
+                ..one.clone()
+            },
+        )
+        .unwrap();
+        // The expected unit: nearest centroid (area-weighted) to the island's, by brute force.
+        let best = &apart.candidates[0];
+        let island = [(lattice.centroid[16][0] + lattice.centroid[17][0]) / 2.0, 0.0];
+        let nearest = (0..best.p as u32)
+            .min_by(|&a, &b| {
+                let d = |u: u32| {
+                    let m: Vec<usize> = (0..16).filter(|&i| best.labels[i] == Some(u)).collect();
+                    let x = m.iter().map(|&i| lattice.centroid[i][0]).sum::<f64>() / m.len() as f64;
+                    let y = m.iter().map(|&i| lattice.centroid[i][1]).sum::<f64>() / m.len() as f64;
+                    (x - island[0]).powi(2) + (y - island[1]).powi(2)
+                };
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap();
+        let m = &merged.candidates[0];
+        assert_eq!(m.p, best.p, "merging adds no unit");
+        assert_eq!(m.labels[..16], best.labels[..16]);
+        assert_eq!(m.labels[16], Some(nearest), "offset {offset}");
+        assert_eq!(m.labels[17], Some(nearest));
+        let component = &merged.components[1];
+        assert!(!component.feasible);
+        assert!(component.reason.is_some(), "the reason is still reported");
+        assert_eq!(component.merged_into, Some(nearest));
+        assert_eq!(apart.components[1].merged_into, None);
+    }
+}
+
+#[test]
+fn merge_infeasible_without_any_unit_leaves_blocks_unassigned() {
+    let lattice = Lattice::new(2, 2, vec![1.0; 4]);
+    let problem = lattice.problem(100.0, 0.0);
+    let solution = solve(
+        &problem,
+        &Settings {
+            merge_infeasible: true,
+            ..Settings::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(solution.candidates[0].p, 0);
+    assert!(solution.candidates[0].labels.iter().all(Option::is_none));
+    assert_eq!(solution.components[0].merged_into, None);
+}
+
 #[test]
 fn enclaves_join_a_neighbouring_unit() {
     // A 5×5 lattice with bound 6: 25 people give at most 4 units, and one block at least is left over by any
@@ -314,7 +390,7 @@ proptest! {
         let n = rows * cols;
         let lattice = Lattice::new(rows, cols, seeded_population(n, seed));
         let problem = lattice.problem(550.0 * bound_blocks, 10_000.0 * area_blocks as f64);
-        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2 };
+        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2, merge_infeasible: false };
         let solution = solve(&problem, &settings).unwrap();
         for candidate in &solution.candidates {
             check(&problem, &solution, candidate);

@@ -3,7 +3,9 @@
 
 mod bad_inputs;
 mod dirty_realdata;
+mod determinism;
 mod foundation;
+mod propose;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -30,12 +32,17 @@ pub fn realdata() -> Option<PathBuf> {
     }
 }
 
-/// Runs `bmu` with arguments in `cwd`.
+/// Runs `bmu` with arguments in `cwd`, on two threads.
 pub fn bmu(args: &[&str], cwd: &Path) -> Output {
+    bmu_threads(args, cwd, 2)
+}
+
+/// Runs `bmu` with arguments in `cwd` on `threads` rayon threads.
+pub fn bmu_threads(args: &[&str], cwd: &Path, threads: usize) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bmu"))
         .args(args)
         .current_dir(cwd)
-        .env("RAYON_NUM_THREADS", "2")
+        .env("RAYON_NUM_THREADS", threads.to_string())
         .output()
         .expect("bmu runs")
 }
