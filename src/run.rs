@@ -8,6 +8,7 @@ use crate::model::StudyArea;
 use crate::model::{FeatureClass, LineFeature};
 use crate::population::report::open_source;
 use crate::population::source::PopulationSource;
+use crate::progress::{self, Stage};
 use crate::propose::pipeline::{self, output};
 use crate::validate::output as vout;
 use crate::validate::BlockCounts;
@@ -119,11 +120,13 @@ pub fn validate(
 ) -> Result<Outcome> {
     let units = crate::validate::read_units(units_path, id_field, area)?;
     let source = population_source(area)?;
+    progress::stage(Stage::Validate);
     let v = crate::validate::validate(area, &units, source.as_deref())?;
     let mut ins = inputs(area);
     ins.push(units_path);
     let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
+    progress::stage(Stage::Write);
     let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
     let mut summary = vout::table(&v, 80);
     if written.len() > 1 {
@@ -143,11 +146,18 @@ pub fn validate(
 /// `bmu propose`: blocks, max-p, dissolved units, outputs.
 pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let source = population_source(area)?;
-    let population = |polys: &[MultiPolygon<f64>]| match &source {
-        Some(s) => s.population(polys),
-        None => Err(Error::input("propose", "no population source")),
+    let population = |polys: &[MultiPolygon<f64>]| {
+        progress::stage(Stage::Population);
+        let counts = match &source {
+            Some(s) => s.population(polys),
+            None => Err(Error::input("propose", "no population source")),
+        };
+        // Population is the last step before max-p.
+        progress::stage(Stage::Propose);
+        counts
     };
     let has_source = source.is_some();
+    progress::stage(Stage::Blocks);
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
     let ins = inputs(area);
 
@@ -175,6 +185,7 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
                 inferred: true,
             }),
     );
+    progress::stage(Stage::Validate);
     let v = if units.is_empty() {
         None
     } else {
@@ -196,6 +207,7 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     report["settings"] = json!(area.config.propose);
     report["proposal"] = output::proposal_json(&proposal);
     report["unassigned_blocks"] = json!(unassigned);
+    progress::stage(Stage::Write);
     if let Some(v) = &v {
         let vouts = ValidateOutputs {
             units: Some(outputs.units.clone()),
