@@ -667,13 +667,13 @@ fn legend_entries(data: &MapData, lang: Lang) -> Vec<(Swatch, String)> {
         if of_type.iter().any(|f| f.status == FacilityStatus::Existing) {
             e.push((
                 Swatch::Point(facility_colour(t), true),
-                format!("{}（{}）", i18n::facility(lang, t), Label::Existing.text(lang)),
+                status_label(lang, t, Label::Existing),
             ));
         }
         if of_type.iter().any(|f| f.status == FacilityStatus::Planned) {
             e.push((
                 Swatch::Point(facility_colour(t), false),
-                format!("{}（{}）", i18n::facility(lang, t), Label::Planned.text(lang)),
+                status_label(lang, t, Label::Planned),
             ));
         }
     }
@@ -710,6 +710,14 @@ fn legend_entries(data: &MapData, lang: Lang) -> Vec<(Swatch, String)> {
         }
     }
     e
+}
+
+/// "社区卫生服务中心（现状）" / "Community health centre (existing)".
+fn status_label(lang: Lang, t: FacilityType, status: Label) -> String {
+    match lang {
+        Lang::Zh => format!("{}（{}）", i18n::facility(lang, t), status.text(lang)),
+        Lang::English => format!("{} ({})", i18n::facility(lang, t), status.text(lang)),
+    }
 }
 
 fn draw_legend(
