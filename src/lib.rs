@@ -14,6 +14,9 @@
 //! | blocks | [`blocks`], [`index`] | clean feature lines, cut the town into blocks, adjacency, dissolve |
 //! | check | [`validate`] | one file per policy rule; values, thresholds, reasons, problem geometries |
 //! | regionalise | [`propose`] | max-p with population and area bounds, multi-start, seeded, deterministic |
+//! | report | [`report`] | the HTML dossier (map, checks by unit, policy basis), maps as SVG or PNG |
+//!
+//! Long runs mark their stages through [`progress`]; the binary draws them.
 //!
 //! Every error is an [`Error`] naming the file, the feature and the problem; broken policy rules are check results,
 //! not errors.
@@ -28,8 +31,10 @@ pub mod inspect;
 pub mod io;
 pub mod model;
 pub mod population;
+pub mod progress;
 pub mod propose;
 pub mod raster;
+pub mod report;
 pub mod run;
 pub mod validate;
 

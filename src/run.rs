@@ -8,6 +8,7 @@ use crate::model::StudyArea;
 use crate::model::{FeatureClass, LineFeature};
 use crate::population::report::open_source;
 use crate::population::source::PopulationSource;
+use crate::progress::{self, Stage};
 use crate::propose::pipeline::{self, output};
 use crate::validate::output as vout;
 use crate::validate::BlockCounts;
@@ -123,11 +124,13 @@ pub fn validate(
         let all: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
         s.check_covers(&all)?;
     }
+    progress::stage(Stage::Validate);
     let v = crate::validate::validate(area, &units, source.as_deref())?;
     let mut ins = inputs(area);
     ins.push(units_path);
     let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
+    progress::stage(Stage::Write);
     let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
     let mut summary = vout::table(&v, 80);
     if written.len() > 1 {
@@ -161,14 +164,21 @@ pub fn candidate_path(units: &Path, rank: usize) -> PathBuf {
 /// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`].
 pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let source = population_source(area)?;
-    let population = |polys: &[MultiPolygon<f64>]| match &source {
-        Some(s) => s.population(polys),
-        None => Err(Error::input("propose", "no population source")),
+    let population = |polys: &[MultiPolygon<f64>]| {
+        progress::stage(Stage::Population);
+        let counts = match &source {
+            Some(s) => s.population(polys),
+            None => Err(Error::input("propose", "no population source")),
+        };
+        // Population is the last step before max-p.
+        progress::stage(Stage::Propose);
+        counts
     };
     if let (Some(s), Some(town)) = (&source, area.town_or_blocks()) {
         s.check_covers(&[town])?;
     }
     let has_source = source.is_some();
+    progress::stage(Stage::Blocks);
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
     let ins = inputs(area);
 
@@ -188,6 +198,7 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
                 inferred: true,
             }),
     );
+    progress::stage(Stage::Validate);
     // Every candidate through the validate engine: its units and their validation (None without units).
     let mut checked: Vec<(Vec<Unit>, Option<Validation>)> = Vec::with_capacity(proposal.units.len());
     for candidate in &proposal.units {
@@ -260,6 +271,7 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
             }
         }
     };
+    progress::stage(Stage::Write);
     if let Some(v) = &v {
         let vouts = ValidateOutputs {
             units: Some(outputs.units.clone()),

@@ -4,9 +4,13 @@
 
 use anyhow::Context;
 use bmu::config::{BlocksConfig, Config, FacilitiesConfig, FeatureLayerConfig, PopulationConfig, TownConfig};
+use bmu::progress::{Progress, Stage};
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -17,10 +21,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// No progress bars or summaries on stderr.
+    /// No progress spinners or summaries on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
-    /// More detail on stderr.
+    /// More detail on stderr: the time of every stage, the files written.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -84,6 +88,8 @@ enum Command {
         /// Problem geometries of the best candidate. Default: next to --out as problems.geojson.
         #[arg(long)]
         problems: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Check units against every policy rule; exit 1 when any unit fails a check.
     ///
@@ -104,7 +110,135 @@ enum Command {
         /// The full report as JSON.
         #[arg(long)]
         report: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
+}
+
+/// The dossier and maps people hand in.
+#[derive(Args, Clone, Debug, Default)]
+struct ReportArgs {
+    /// Self-contained HTML dossier: map, summary, checks by unit, policy basis (prints on A4).
+    #[arg(long, value_name = "FILE")]
+    report_html: Option<PathBuf>,
+    /// The map alone, as .svg or .png.
+    #[arg(long, value_name = "FILE.svg|.png")]
+    map: Option<PathBuf>,
+    /// Language of the dossier and the map.
+    #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+    lang: String,
+}
+
+impl ReportArgs {
+    /// Refuses a map format before the run rather than after it.
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(m) = &self.map {
+            let ext = m.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if !matches!(ext.as_deref(), Some("svg" | "png")) {
+                anyhow::bail!("{}: --map writes .svg or .png", m.display());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the dossier and the map of an outcome.
+    fn write(
+        &self,
+        study: &bmu::model::StudyArea,
+        outcome: &bmu::run::Outcome,
+        progress: &Spinners,
+    ) -> anyhow::Result<()> {
+        if self.report_html.is_none() && self.map.is_none() {
+            return Ok(());
+        }
+        progress.enter(Stage::Report);
+        let lang: bmu::report::Lang = self.lang.parse().map_err(anyhow::Error::msg)?;
+        if let Some(p) = &self.report_html {
+            bmu::report::write_html(p, study, outcome, lang)?;
+            progress.note(&format!("dossier -> {}", p.display()));
+        }
+        if let Some(p) = &self.map {
+            bmu::report::write_map(p, study, outcome, lang)?;
+            progress.note(&format!("map -> {}", p.display()));
+        }
+        Ok(())
+    }
+}
+
+/// Spinners on stderr, one line per stage: hidden when stderr is not a terminal or with `--quiet`; with `-v` each
+/// finished stage prints its time (also when stderr is not a terminal).
+struct Spinners {
+    bar: ProgressBar,
+    verbose: bool,
+    quiet: bool,
+    current: Mutex<Option<(Stage, Instant)>>,
+}
+
+impl Spinners {
+    fn new(quiet: bool, verbose: u8) -> Self {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Spinners {
+            bar,
+            verbose: verbose > 0 && !quiet,
+            quiet,
+            current: Mutex::new(None),
+        }
+    }
+
+    fn enter(&self, stage: Stage) {
+        self.close_stage();
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some((stage, Instant::now()));
+        }
+        self.bar.set_message(stage.describe());
+    }
+
+    /// Ends the running stage, printing its time with `-v`.
+    fn close_stage(&self) {
+        let previous = self.current.lock().ok().and_then(|mut c| c.take());
+        if let (Some((stage, start)), true) = (previous, self.verbose) {
+            let line = format!("bmu: {stage}: {:.2} s", start.elapsed().as_secs_f64());
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
+    }
+
+    /// A line of detail with `-v`.
+    fn note(&self, text: &str) {
+        if self.verbose {
+            self.bar.suspend(|| eprintln!("bmu: {text}"));
+        }
+    }
+
+    fn finish(&self) {
+        self.close_stage();
+        self.bar.finish_and_clear();
+    }
+
+    fn quiet(&self) -> bool {
+        self.quiet
+    }
+}
+
+impl Progress for Spinners {
+    fn stage(&self, stage: Stage) {
+        self.enter(stage);
+    }
+}
+
+impl Drop for Spinners {
+    /// An error leaves no half-drawn spinner above its message.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// The study area: a folder with `bmu.toml`, and flags that override it.
@@ -266,7 +400,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocks_out,
             report,
             problems,
+            reports,
         } => {
+            reports.check()?;
+            let progress = Arc::new(Spinners::new(quiet, cli.verbose));
+            progress.enter(Stage::Read);
             let mut config = area.config()?;
             if let Some(s) = seed {
                 config.propose.seed = s;
@@ -285,18 +423,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let sibling = |name: &str| out.with_file_name(name);
             let blocks_out = blocks_out.unwrap_or_else(|| sibling("blocks.geojson"));
             let report = report.unwrap_or_else(|| sibling("report.json"));
-            let outcome = bmu::run::propose(
-                &study,
-                &bmu::run::Outputs {
-                    units: out.clone(),
-                    blocks: Some(blocks_out),
-                    report: Some(report),
-                    inferred: Some(sibling("inferred.geojson")),
-                    problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
-                },
-            )?;
-            if !quiet {
-                eprint!("{}", outcome.summary);
+            let outputs = bmu::run::Outputs {
+                units: out.clone(),
+                blocks: Some(blocks_out),
+                report: Some(report),
+                inferred: Some(sibling("inferred.geojson")),
+                problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
+            };
+            let outcome = bmu::progress::observe(progress.clone(), || bmu::run::propose(&study, &outputs))?;
+            reports.write(&study, &outcome, &progress)?;
+            progress.finish();
+            if !progress.quiet() {
+                eprint!("{}", fit_terminal(&outcome.summary, 80));
             }
             Ok(if outcome.all_pass {
                 ExitCode::SUCCESS
@@ -324,22 +462,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             problems,
             report,
+            reports,
         } => {
+            reports.check()?;
+            let progress = Arc::new(Spinners::new(quiet, cli.verbose));
+            progress.enter(Stage::Read);
             let id_field = area.id_field.take();
             let config = area.config()?;
             let study = bmu::model::StudyArea::load(&config)?;
-            let outcome = bmu::run::validate(
-                &study,
-                &units,
-                id_field.as_deref(),
-                &bmu::run::ValidateOutputs {
-                    units: out,
-                    problems,
-                    report,
-                },
-            )?;
-            if !quiet {
-                eprint!("{}", outcome.summary);
+            let outputs = bmu::run::ValidateOutputs {
+                units: out,
+                problems,
+                report,
+            };
+            let outcome = bmu::progress::observe(progress.clone(), || {
+                bmu::run::validate(&study, &units, id_field.as_deref(), &outputs)
+            })?;
+            reports.write(&study, &outcome, &progress)?;
+            progress.finish();
+            if !progress.quiet() {
+                eprint!("{}", fit_terminal(&outcome.summary, 80));
             }
             Ok(if outcome.all_pass {
                 ExitCode::SUCCESS
@@ -348,6 +490,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Word-wraps every line longer than `width` columns (continuations indented by two spaces), so that the summary
+/// reads on an 80-column terminal; the check table already fits and passes through unchanged.
+fn fit_terminal(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ') {
+            let extra = usize::from(!current.trim().is_empty());
+            if !current.trim().is_empty() && current.chars().count() + extra + word.chars().count() > width {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current = "  ".to_string();
+            } else if extra == 1 {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -372,5 +542,20 @@ fn main() -> ExitCode {
             eprintln!("bmu: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_terminal;
+
+    #[test]
+    fn long_summary_lines_wrap_to_the_width() {
+        let text = "bmu: 90 blocks (derived from features), 8 units proposed, 0 passing; 0 blocks unassigned\nshort\n";
+        let out = fit_terminal(text, 80);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        assert_eq!(out.lines().count(), 3);
+        assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("  ")));
+        assert_eq!(fit_terminal("a\n  b\n", 80), "a\n  b\n");
     }
 }

@@ -2,10 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_inputs;
-mod dirty_realdata;
 mod determinism;
+mod dirty_realdata;
 mod foundation;
 mod propose;
+mod report;
 mod validate;
 
 use std::path::{Path, PathBuf};
