@@ -16,8 +16,14 @@ use std::path::Path;
 /// Reads a GeoJSON file into a [`Layer`].
 pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "open", e))?;
-    let _ = options; // the CRS override is applied by `read_layer`
-    from_bytes(path, &bytes)
+    let mut layer = from_bytes(path, &bytes)?;
+    // RFC 7946 means lon/lat WGS84 — unless the user configured the CRS of layers that declare none (legacy
+    // projected GeoJSON has no `crs` member either). An explicit override is applied by `read_layer`.
+    if let (CrsSource::Rfc7946, Some(c)) = (layer.crs_source, &options.default_crs) {
+        layer.crs = c.clone();
+        layer.crs_source = CrsSource::Configured;
+    }
+    Ok(layer)
 }
 
 /// Parses GeoJSON text; `path` only names the source in messages.

@@ -195,3 +195,27 @@ fn projected_coordinates_in_a_wgs84_file_are_caught() {
     let out = bmu(&["inspect", "--town", "t.geojson"], dir.path());
     assert_error(&out, &["t.geojson", "feature 0", "not a longitude/latitude"]);
 }
+
+#[test]
+fn configured_crs_applies_to_geojson_without_a_crs_member() {
+    // Legacy projected GeoJSON has no `crs` member; `--crs` (or `crs` in bmu.toml) says what it is.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.geojson"),
+        r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[333000,3456000],[335000,3456000],[335000,3458000],[333000,3456000]]]}}"#,
+    )
+    .unwrap();
+    let out = bmu(
+        &["inspect", "--town", "t.geojson", "--crs", "EPSG:32651", "--json"],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["town"]["area_km2"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    assert_eq!(v["layers"][0]["crs_source"], "configured");
+}
