@@ -22,6 +22,10 @@ pub struct Config {
     pub crs: Option<String>,
     /// Projected CRS in which everything is measured; `utm` or absent = the UTM zone of the town.
     pub working_crs: Option<String>,
+    /// Repair what can be repaired safely while reading polygons (open rings, ring orientation, self-intersections
+    /// through `MakeValid`), listing every change; off by default: bad geometry is an error or a check failure.
+    #[serde(default)]
+    pub repair: bool,
     pub town: Option<TownConfig>,
     pub blocks: Option<BlocksConfig>,
     #[serde(default)]
@@ -379,6 +383,38 @@ impl Config {
     }
 }
 
+/// Applies one `KEY=VALUE` assignment (dotted key, TOML value) to a configuration — the `--set` flag, so that every
+/// setting of `bmu.toml` can be given on the command line. A bare word that is not TOML is taken as a string.
+pub fn set(config: Config, assignment: &str) -> Result<Config> {
+    let flags = Path::new("<flags>");
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| Error::config(flags, format!("--set `{assignment}`: expected KEY=VALUE")))?;
+    let key = key.trim();
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", raw.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let mut root =
+        toml::Value::try_from(&config).map_err(|e| Error::config(flags, format!("--set {key}: {e}")))?;
+    let mut node = &mut root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let table = node
+            .as_table_mut()
+            .ok_or_else(|| Error::config(flags, format!("--set {key}: `{part}` is not inside a table")))?;
+        if i + 1 == parts.len() {
+            table.insert(part.to_string(), value.clone());
+            break;
+        }
+        node = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    root.try_into()
+        .map_err(|e: toml::de::Error| Error::config(flags, format!("--set {key}: {}", e.message())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +453,21 @@ mod tests {
             .to_string();
         assert!(e.contains("geographic"), "{e}");
         assert!(Config::parse("working_crs = \"utm\"\ncrs = \"EPSG:4490\"\n", file).is_ok());
+    }
+
+    #[test]
+    fn set_reaches_every_setting_and_refuses_unknown_keys() {
+        let c = set(Config::default(), "thresholds.boundary_share=0.7").unwrap();
+        assert_eq!(c.thresholds.boundary_share, 0.7);
+        let c = set(c, r#"thresholds.required_facilities=["affairs","health"]"#).unwrap();
+        assert_eq!(c.thresholds.required_facilities, vec!["affairs", "health"]);
+        let c = set(c, "working_crs=EPSG:4549").unwrap();
+        assert_eq!(c.working_crs.as_deref(), Some("EPSG:4549"));
+        let c = set(c, "propose.seed=7").unwrap();
+        assert_eq!(c.propose.seed, 7);
+        assert!(set(c.clone(), "thresholds.min_populaton=1").is_err());
+        assert!(set(c.clone(), "thresholds.min_population=many").is_err());
+        assert!(set(c, "no_equals_sign").is_err());
     }
 
     #[test]

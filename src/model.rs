@@ -285,6 +285,7 @@ impl StudyArea {
         let default_crs = config.crs.as_deref().map(Crs::parse).transpose()?;
         let options = |crs: &Option<String>| -> Result<ReadOptions> {
             Ok(ReadOptions {
+                repair: config.repair,
                 crs: crs.as_deref().map(Crs::parse).transpose()?,
                 default_crs: default_crs.clone(),
                 encoding: None,

@@ -118,7 +118,8 @@ pub fn validate(
     id_field: Option<&str>,
     out: &ValidateOutputs,
 ) -> Result<Outcome> {
-    let units = crate::validate::read_units(units_path, id_field, area)?;
+    let mut notes = Vec::new();
+    let units = crate::validate::read_units(units_path, id_field, area, &mut notes)?;
     let source = population_source(area)?;
     if let Some(s) = &source {
         let all: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
@@ -132,7 +133,11 @@ pub fn validate(
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
     progress::stage(Stage::Write);
     let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
-    let mut summary = vout::table(&v, 80);
+    let mut summary = String::new();
+    for n in &notes {
+        let _ = writeln!(summary, "bmu: {n}");
+    }
+    summary.push_str(&vout::table(&v, 80));
     if written.len() > 1 {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         let _ = writeln!(summary, "problems written to {}", names.join(" and "));

@@ -282,6 +282,13 @@ struct AreaArgs {
     /// Minimum area of a unit, km².
     #[arg(long)]
     min_area_km2: Option<f64>,
+    /// Repair what can be repaired safely (open rings, ring orientation, self-intersections) and list each change.
+    #[arg(long)]
+    repair: bool,
+    /// Any other `bmu.toml` setting, as KEY=VALUE in TOML syntax, e.g. `--set thresholds.boundary_share=0.7`
+    /// or `--set 'thresholds.required_facilities=["affairs","health"]'`. Repeatable; overrides the file.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 impl AreaArgs {
@@ -345,6 +352,10 @@ impl AreaArgs {
         }
         if let Some(v) = self.min_area_km2 {
             c.thresholds.min_area_km2 = v;
+        }
+        c.repair |= self.repair;
+        for assignment in &self.set {
+            c = bmu::config::set(c, assignment)?;
         }
         c.check(Path::new("<flags>"))?;
         Ok(c)
@@ -415,6 +426,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.propose.require_facilities |= require_facilities;
             config.check(Path::new("<flags>"))?;
             let study = bmu::model::StudyArea::load(&config)?;
+            if !quiet {
+                for w in &study.warnings {
+                    eprintln!("bmu: warning: {w}");
+                }
+            }
             let out = out.unwrap_or_else(|| PathBuf::from("out/units.geojson"));
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -445,6 +461,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = bmu::model::StudyArea::load(&config)?;
+            if !quiet {
+                for w in &study.warnings {
+                    eprintln!("bmu: warning: {w}");
+                }
+            }
             let summary = bmu::inspect::inspect(&study)?;
             if json {
                 println!(
@@ -470,6 +491,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let id_field = area.id_field.take();
             let config = area.config()?;
             let study = bmu::model::StudyArea::load(&config)?;
+            if !quiet {
+                for w in &study.warnings {
+                    eprintln!("bmu: warning: {w}");
+                }
+            }
             let outputs = bmu::run::ValidateOutputs {
                 units: out,
                 problems,

@@ -16,7 +16,7 @@ use std::path::Path;
 /// Reads a GeoJSON file into a [`Layer`].
 pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "open", e))?;
-    let mut layer = from_bytes(path, &bytes)?;
+    let mut layer = parse(path, &bytes, options.repair)?;
     // RFC 7946 means lon/lat WGS84 — unless the user configured the CRS of layers that declare none (legacy
     // projected GeoJSON has no `crs` member either). An explicit override is applied by `read_layer`.
     if let (CrsSource::Rfc7946, Some(c)) = (layer.crs_source, &options.default_crs) {
@@ -33,6 +33,11 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
 /// `[x, y]` without checking, and panics on `[x]`), and polygon rings must be closed (RFC 7946 §3.1.6): an open
 /// ring usually means a truncated or hand-edited file, and closing it silently would invent an edge.
 pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Layer> {
+    parse(path, bytes, false)
+}
+
+/// [`from_bytes`], optionally repairing what can be repaired safely (an open ring is closed, and said so).
+fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
     // Windows tools (ArcGIS, Excel exports) prefix a UTF-8 byte-order mark that JSON parsers reject.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -78,6 +83,7 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Layer> {
     };
     let mut fields: Vec<String> = Vec::new();
     let mut features = Vec::with_capacity(raw.len());
+    let mut warnings = Vec::new();
     for (index, v) in raw.into_iter().enumerate() {
         // Name the feature by its id in messages, when it has a readable one.
         let label = match v.get("id").and_then(super::value_text) {
@@ -86,7 +92,15 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Layer> {
         };
         let bad = |problem: String| Error::feature(path, &label, problem);
         if let Some(g) = v.get("geometry") {
-            check_positions(g).map_err(bad)?;
+            let mut open_rings = 0;
+            check_positions(g, repair.then_some(&mut open_rings)).map_err(bad)?;
+            if open_rings > 0 {
+                // geo closes rings on construction; the repair is to accept them, and to say so.
+                warnings.push(format!(
+                    "{}: feature {label}: repaired: closed {open_rings} open polygon ring(s)",
+                    path.display()
+                ));
+            }
         }
         let f: geojson::Feature =
             serde_json::from_value(v).map_err(|e| bad(format!("not a GeoJSON feature: {e}")))?;
@@ -119,18 +133,20 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Layer> {
         crs_source,
         features,
         fields,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
 /// Checks the raw `coordinates` of a geometry (recursing into collections): every position has at least two
 /// numbers, and every polygon ring ends where it starts. Anything else malformed is left to the `geojson` crate.
-fn check_positions(geometry: &Value) -> std::result::Result<(), String> {
+/// With `open_rings`, open rings are counted there instead of refused (`--repair`).
+fn check_positions(geometry: &Value, mut open_rings: Option<&mut usize>) -> std::result::Result<(), String> {
     let kind = geometry.get("type").and_then(Value::as_str).unwrap_or_default();
     if kind == "GeometryCollection" {
         if let Some(Value::Array(members)) = geometry.get("geometries") {
             for (i, g) in members.iter().enumerate() {
-                check_positions(g).map_err(|e| format!("member {i} of the collection: {e}"))?;
+                check_positions(g, open_rings.as_deref_mut())
+                    .map_err(|e| format!("member {i} of the collection: {e}"))?;
             }
         }
         return Ok(());
@@ -148,10 +164,15 @@ fn check_positions(geometry: &Value) -> std::result::Result<(), String> {
         "MultiPolygon" => (3, true),
         _ => return Ok(()),
     };
-    walk_positions(coordinates, depth, rings)
+    walk_positions(coordinates, depth, rings, &mut open_rings)
 }
 
-fn walk_positions(v: &Value, depth: usize, rings: bool) -> std::result::Result<(), String> {
+fn walk_positions(
+    v: &Value,
+    depth: usize,
+    rings: bool,
+    open_rings: &mut Option<&mut usize>,
+) -> std::result::Result<(), String> {
     let Value::Array(items) = v else {
         return Ok(()); // a wrong shape is reported by the `geojson` crate
     };
@@ -165,12 +186,16 @@ fn walk_positions(v: &Value, depth: usize, rings: bool) -> std::result::Result<(
         return Ok(());
     }
     for item in items {
-        walk_positions(item, depth - 1, rings)?;
+        walk_positions(item, depth - 1, rings, open_rings)?;
     }
     if rings && depth == 1 {
         // `items` is one ring, its positions already known to be well formed.
         if let (Some(first), Some(last)) = (items.first(), items.last()) {
             if first != last {
+                if let Some(count) = open_rings.as_deref_mut() {
+                    *count += 1;
+                    return Ok(());
+                }
                 return Err(format!(
                     "polygon ring is not closed: it starts at {first} and ends at {last} \
                      (RFC 7946: the first and last positions must be the same)"

@@ -156,6 +156,9 @@ pub struct ReadOptions {
     pub default_crs: Option<Crs>,
     /// DBF text encoding label (`UTF-8`, `GBK`, …) overriding the `.cpg`.
     pub encoding: Option<String>,
+    /// Repair what can be repaired safely (`--repair`): close open rings, orient rings, make self-intersecting
+    /// polygons valid. Every change is listed in the layer's warnings.
+    pub repair: bool,
 }
 
 /// The vector formats `bmu` reads and writes, chosen by extension.
@@ -201,7 +204,68 @@ pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
         layer.crs_source = CrsSource::Configured;
     }
     check_coordinates(&layer)?;
+    if options.repair {
+        repair_polygons(&mut layer);
+    }
     Ok(layer)
+}
+
+/// `--repair` for polygons: rings oriented (exterior counter-clockwise, holes clockwise) and invalid polygons
+/// (self-intersections, bow-ties, holes outside) rebuilt with geo's `MakeValid`. Each change goes to the layer's
+/// warnings with the feature and, for `MakeValid`, the area before and after, so nothing changes silently.
+fn repair_polygons(layer: &mut Layer) {
+    use geo::orient::{Direction, Orient};
+    use geo::{Area, MakeValid, MultiPolygon, Validation, Winding};
+    let mut notes = Vec::new();
+    for f in &mut layer.features {
+        let Some(g) = &f.geometry else { continue };
+        let mp = match g {
+            Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+            Geometry::MultiPolygon(mp) => mp.clone(),
+            _ => continue,
+        };
+        let label = f.label(None);
+        let mut changed = mp.clone();
+        let misoriented =
+            mp.0.iter()
+                .any(|p| p.exterior().is_cw() || p.interiors().iter().any(|r| r.is_ccw()));
+        if misoriented {
+            changed = changed.orient(Direction::Default);
+            notes.push(format!(
+                "{}: feature {label}: repaired: ring orientation",
+                layer.path.display()
+            ));
+        }
+        if !changed.is_valid() {
+            let problem = changed
+                .validation_errors()
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            match changed.make_valid() {
+                Ok(valid) => {
+                    notes.push(format!(
+                        "{}: feature {label}: repaired: made valid ({problem}); area {:.6} -> {:.6} (layer units²)",
+                        layer.path.display(),
+                        changed.unsigned_area(),
+                        valid.unsigned_area()
+                    ));
+                    changed = valid;
+                }
+                Err(e) => notes.push(format!(
+                    "{}: feature {label}: could not repair ({problem}): {e}",
+                    layer.path.display()
+                )),
+            }
+        }
+        if changed != mp {
+            f.geometry = Some(match (g, changed.0.len()) {
+                (Geometry::Polygon(_), 1) => Geometry::Polygon(changed.0.remove(0)),
+                _ => Geometry::MultiPolygon(changed),
+            });
+        }
+    }
+    layer.warnings.extend(notes);
 }
 
 /// Refuses NaN/infinite coordinates, and projected-looking coordinates in a layer that claims lon/lat.

@@ -17,13 +17,21 @@ use std::path::Path;
 /// Reads a units layer (GeoJSON or Shapefile) into the working CRS of `area`.
 ///
 /// `id_field` names the unit id; without it the GeoJSON `id` member is used, else the 0-based feature index.
-pub fn read_units(path: &Path, id_field: Option<&str>, area: &StudyArea) -> Result<Vec<Unit>> {
+/// Repairs made under `--repair` are appended to `notes`.
+pub fn read_units(
+    path: &Path,
+    id_field: Option<&str>,
+    area: &StudyArea,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Unit>> {
     let options = ReadOptions {
         crs: None,
         default_crs: area.config.crs.as_deref().map(Crs::parse).transpose()?,
         encoding: None,
+        repair: area.config.repair,
     };
     let layer = read_layer(path, &options)?;
+    notes.extend(layer.warnings.iter().cloned());
     if layer.features.is_empty() {
         return Err(Error::format(path, "units layer has no features"));
     }

@@ -219,3 +219,61 @@ fn configured_crs_applies_to_geojson_without_a_crs_member() {
     assert!((v["town"]["area_km2"].as_f64().unwrap() - 2.0).abs() < 1e-9);
     assert_eq!(v["layers"][0]["crs_source"], "configured");
 }
+
+#[test]
+fn repair_makes_a_bowtie_town_valid_and_says_so() {
+    let case = root().join("data/cases/bad/bowtie-town");
+    let refused = bmu(&["inspect", "."], &case);
+    assert_eq!(refused.status.code(), Some(2));
+    let out = bmu(&["inspect", ".", "--repair"], &case);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("repaired: made valid"), "{text}");
+    assert!(text.contains("self-intersection"), "{text}");
+}
+
+#[test]
+fn repair_closes_an_open_ring_and_says_so() {
+    let case = root().join("data/cases/bad/unclosed-ring");
+    let out = bmu(&["inspect", ".", "--repair"], &case);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("repaired: closed 1 open polygon ring"), "{text}");
+}
+
+#[test]
+fn set_overrides_any_setting_from_the_command_line() {
+    let out = bmu(
+        &[
+            "inspect",
+            demo().to_str().unwrap(),
+            "--set",
+            "working_crs=\"EPSG:4549\"",
+            "--json",
+        ],
+        &root(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["working_crs"], "EPSG:4549");
+    // CGCS2000 / 3-degree Gauss-Kruger CM 120E measures the same town within 0.5 % of the geodesic area.
+    assert!((v["town"]["area_km2"].as_f64().unwrap() - 42.371).abs() / 42.371 < 0.005);
+    let bad = bmu(
+        &["inspect", demo().to_str().unwrap(), "--set", "thresholds.nope=1"],
+        &root(),
+    );
+    assert_error(&bad, &["--set thresholds.nope", "unknown field"]);
+}
