@@ -14,12 +14,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be opened, read or written.
-    #[error("{}: {action}: {source}", path.display())]
+    #[error("{}: {action}: {cause}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: std::io::Error,
+        /// Not a `#[source]`: the message already says it, and the binary prints the cause chain — marking it a
+        /// source would print the OS error twice on the one line.
+        cause: std::io::Error,
     },
     /// The file is not in the format its extension or content promises (truncated, garbage, wrong structure).
     #[error("{}: {problem}", path.display())]
@@ -79,7 +80,7 @@ impl Error {
         Error::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            cause: source,
         }
     }
 
