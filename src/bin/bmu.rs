@@ -425,12 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             config.propose.require_facilities |= require_facilities;
             config.check(Path::new("<flags>"))?;
-            let study = bmu::model::StudyArea::load(&config)?;
-            if !quiet {
-                for w in &study.warnings {
-                    eprintln!("bmu: warning: {w}");
-                }
-            }
+            let study = load_study(&config, quiet)?;
             let out = out.unwrap_or_else(|| PathBuf::from("out/units.geojson"));
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -447,25 +442,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
             };
             let outcome = bmu::progress::observe(progress.clone(), || bmu::run::propose(&study, &outputs))?;
-            reports.write(&study, &outcome, &progress)?;
-            progress.finish();
-            if !progress.quiet() {
-                eprint!("{}", fit_terminal(&outcome.summary, 80));
-            }
-            Ok(if outcome.all_pass {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            finish(&study, &outcome, &reports, &progress)
         }
         Command::Inspect { area, json } => {
             let config = area.config()?;
-            let study = bmu::model::StudyArea::load(&config)?;
-            if !quiet {
-                for w in &study.warnings {
-                    eprintln!("bmu: warning: {w}");
-                }
-            }
+            let study = load_study(&config, quiet)?;
             let summary = bmu::inspect::inspect(&study)?;
             if json {
                 println!(
@@ -490,12 +471,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             progress.enter(Stage::Read);
             let id_field = area.id_field.take();
             let config = area.config()?;
-            let study = bmu::model::StudyArea::load(&config)?;
-            if !quiet {
-                for w in &study.warnings {
-                    eprintln!("bmu: warning: {w}");
-                }
-            }
+            let study = load_study(&config, quiet)?;
             let outputs = bmu::run::ValidateOutputs {
                 units: out,
                 problems,
@@ -504,16 +480,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = bmu::progress::observe(progress.clone(), || {
                 bmu::run::validate(&study, &units, id_field.as_deref(), &outputs)
             })?;
-            reports.write(&study, &outcome, &progress)?;
-            progress.finish();
-            if !progress.quiet() {
-                eprint!("{}", fit_terminal(&outcome.summary, 80));
-            }
-            Ok(if outcome.all_pass {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            finish(&study, &outcome, &reports, &progress)
         }
     }
 }
@@ -544,6 +511,36 @@ fn fit_terminal(text: &str, width: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Writes the dossier and map images, prints the summary, and turns the outcome into the exit code.
+fn finish(
+    study: &bmu::model::StudyArea,
+    outcome: &bmu::run::Outcome,
+    reports: &ReportArgs,
+    progress: &Arc<Spinners>,
+) -> anyhow::Result<ExitCode> {
+    reports.write(study, outcome, progress)?;
+    progress.finish();
+    if !progress.quiet() {
+        eprint!("{}", fit_terminal(&outcome.summary, 80));
+    }
+    Ok(if outcome.all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Loads the study area and prints its warnings (unless quiet).
+fn load_study(config: &Config, quiet: bool) -> anyhow::Result<bmu::model::StudyArea> {
+    let study = bmu::model::StudyArea::load(config)?;
+    if !quiet {
+        for w in &study.warnings {
+            eprintln!("bmu: warning: {w}");
+        }
+    }
+    Ok(study)
 }
 
 fn main() -> ExitCode {

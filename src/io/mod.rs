@@ -161,6 +161,13 @@ pub struct ReadOptions {
     pub repair: bool,
 }
 
+/// A path's extension in lower case (`""` when it has none): formats are chosen by it throughout.
+pub fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// The vector formats `bmu` reads and writes, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -171,11 +178,7 @@ pub enum Format {
 impl Format {
     /// The format a path's extension names.
     pub fn of(path: &Path) -> Result<Format> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
+        let ext = extension(path);
         match ext.as_str() {
             "geojson" | "json" => Ok(Format::GeoJson),
             "shp" => Ok(Format::Shapefile),

@@ -34,11 +34,7 @@ pub enum SourceKind {
 
 impl SourceKind {
     pub fn of(path: &Path) -> Result<SourceKind> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
+        let ext = crate::io::extension(path);
         match ext.as_str() {
             "tif" | "tiff" | "asc" => Ok(SourceKind::Grid),
             "csv" => Ok(SourceKind::CsvPoints),
@@ -187,11 +183,7 @@ impl ZonalTable {
     /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension.
     pub fn write(&self, out: &Path, inputs: &[&Path]) -> Result<()> {
         atomic::refuse_input_overwrite(out, inputs)?;
-        let ext = out
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
+        let ext = crate::io::extension(out);
         match ext.as_str() {
             "csv" => {
                 let mut s = String::from("id,population,covered_cells,nodata_cells,covered_area_m2\n");

@@ -193,10 +193,7 @@ pub fn write_html(path: &Path, area: &StudyArea, outcome: &Outcome, lang: Lang) 
 pub fn write_map(path: &Path, area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<()> {
     atomic::refuse_input_overwrite(path, &inputs(area))?;
     let svg = svg::map(&MapData::new(area, outcome), lang, true);
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = crate::io::extension(path);
     match ext.as_str() {
         "svg" => atomic::write_bytes(path, svg.as_bytes()),
         "png" => atomic::write_bytes(path, &png::render(&svg, 2.0)?),
