@@ -117,14 +117,21 @@ pub fn validate(
     id_field: Option<&str>,
     out: &ValidateOutputs,
 ) -> Result<Outcome> {
-    let units = crate::validate::read_units(units_path, id_field, area)?;
-    let source = population_source(area)?;
-    let v = crate::validate::validate(area, &units, source.as_deref())?;
+    use crate::validate::timed;
+    let units = timed("read units", || {
+        crate::validate::read_units(units_path, id_field, area)
+    })?;
+    let source = timed("open population source", || population_source(area))?;
+    let v = timed("validate", || {
+        crate::validate::validate(area, &units, source.as_deref())
+    })?;
     let mut ins = inputs(area);
     ins.push(units_path);
     let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
-    let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
+    let written = timed("write outputs", || {
+        write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)
+    })?;
     let mut summary = vout::table(&v, 80);
     if written.len() > 1 {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();

@@ -327,7 +327,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let id_field = area.id_field.take();
             let config = area.config()?;
-            let study = bmu::model::StudyArea::load(&config)?;
+            let study = bmu::validate::timed("load study area", || bmu::model::StudyArea::load(&config))?;
             let outcome = bmu::run::validate(
                 &study,
                 &units,

@@ -88,12 +88,10 @@ impl GridSource {
         let (x0, y0) = g.transform.pixel_to_xy(0.0, 0.0);
         let (x1, y1) = g.transform.pixel_to_xy(g.width as f64, g.height as f64);
         let extent = geo::Rect::new((x0, y0), (x1, y1));
-        if !in_grid.is_empty()
-            && !in_grid
-                .iter()
-                .filter_map(|p| p.bounding_rect())
-                .any(|r| r.intersects(&extent))
-        {
+        // Empty polygons (e.g. the part of a unit within reach of a service that has none) touch nothing and say
+        // nothing about the grid: only non-empty polygons that all miss it make the grid wrong.
+        let mut boxes = in_grid.iter().filter_map(|p| p.bounding_rect()).peekable();
+        if boxes.peek().is_some() && !boxes.any(|r| r.intersects(&extent)) {
             return Err(Error::grid(
                 &self.path,
                 "does not overlap the polygons (wrong CRS or wrong area?)",

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod foundation;
+mod population;
 mod validate;
 
 use std::path::{Path, PathBuf};
