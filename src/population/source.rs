@@ -127,3 +127,34 @@ impl PopulationSource for PointSource {
         format!("points {} (point in polygon)", self.path.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{coord, Rect};
+
+    fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
+        MultiPolygon::new(vec![
+            Rect::new(coord! { x: w, y: s }, coord! { x: e, y: n }).to_polygon()
+        ])
+    }
+
+    /// Regression (validate on all of Shanghai): a unit out of reach of every facility of a service type asks for the
+    /// population of an empty polygon; that must be zero, not "the grid does not overlap the polygons".
+    #[test]
+    fn empty_polygons_do_not_make_a_grid_miss() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cases/grids");
+        let source = GridSource::open(&dir.join("worldpop_4326.tif"), None, &Crs::wgs84()).unwrap();
+        let empty = MultiPolygon::new(vec![]);
+        assert_eq!(
+            source.population(std::slice::from_ref(&empty)).unwrap(),
+            vec![0.0]
+        );
+        let inside = rect(121.401, 31.24, 121.41, 31.249);
+        let both = source.population(&[empty.clone(), inside]).unwrap();
+        assert!(both[0] == 0.0 && both[1] > 0.0, "{both:?}");
+        let far = rect(100.0, 10.0, 100.1, 10.1);
+        let e = source.population(&[empty, far]).unwrap_err().to_string();
+        assert!(e.contains("does not overlap"), "{e}");
+    }
+}
