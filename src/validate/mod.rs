@@ -593,6 +593,20 @@ pub(crate) fn envelope(rect: Rect<f64>, margin: f64) -> rstar::AABB<[f64; 2]> {
     )
 }
 
+/// The parts of `town` whose bounding boxes meet `rect`: the only ones a polygon inside `rect` can touch, so a
+/// Boolean operation with them equals one with the whole town while staying as small as the neighbourhood (a town of
+/// many parts — a city with its islands, or tiled copies — no longer makes every per-unit operation city-sized).
+pub(crate) fn parts_near(town: &MultiPolygon<f64>, rect: Rect<f64>) -> MultiPolygon<f64> {
+    use geo::Intersects;
+    MultiPolygon(
+        town.0
+            .iter()
+            .filter(|p| p.bounding_rect().is_some_and(|b| b.intersects(&rect)))
+            .cloned()
+            .collect(),
+    )
+}
+
 /// The parts of a polygonal result at least `tolerance` m² in area.
 pub(crate) fn significant_parts(mp: MultiPolygon<f64>, tolerance: f64) -> Vec<MultiPolygon<f64>> {
     mp.0.into_iter()

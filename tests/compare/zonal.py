@@ -13,12 +13,14 @@ Cell values are synthetic, seeded (SEED below): 60 Gaussian town centres over a 
 the cells nodata. Nothing here is real population.
 
 Then, per grid:
-  * exactextract 0.3 (PyPI) through /work/shared/tools/peers-zonal on polygons.geojson: its time is the best of 3
-    in-process calls of `exact_extract(raster, gdf, 'sum')` with the polygons already read and reprojected (the
-    peer's most favourable figure); the script also times a whole `python` process doing read + reproject +
-    exact_extract + write CSV.
+  * exactextract 0.3 (PyPI) through /work/shared/tools/peers-zonal, for its per-polygon sums (and 3 timed calls).
+  * exactextract as a whole `python` process on polygons.geojson (read, reproject, exact_extract, write CSV), N
+    times: the "process" time is the best wall time of those, the "in-process" time the best `exact_extract(raster,
+    gdf, 'sum')` call alone — polygons already read and reprojected — over those N runs and peers-zonal's 3 calls:
+    the peer's most favourable figure.
   * `bmu population --grid G --polygons polygons.geojson --id-field rec --out O.csv` as a whole process (release
-    build), best of N (default 3) wall times, with RAYON_NUM_THREADS=2 and =1.
+    build) with RAYON_NUM_THREADS=2 and =1, alternating with the exactextract process; best of N (default 10) wall
+    times each. "load avg" is the highest 1-minute load average seen before any of these runs.
   * per-polygon sums compared with exactextract's.
 
 Which polygons the peer gets: on the EPSG:4326 grid the polygons are already in the grid's CRS, so bmu does not
@@ -29,7 +31,7 @@ is still taken on polygons.geojson). bmu always reads the original file.
 
 usage: /work/shared/tools/peers-setup      # once: /tmp/bmu-peers with exactextract, rasterio, geopandas
        CARGO_TARGET_DIR=/work/target-bench cargo build --release
-       /tmp/bmu-peers/bin/python tests/compare/zonal.py [--skip-build] [--runs N] [--json results.json]
+       /tmp/bmu-peers/bin/python tests/compare/zonal.py [--skip-build] [--runs N (10)] [--json results.json]
 The bmu binary is $BMU_BIN, else $CARGO_TARGET_DIR/release/bmu (default target dir: target/).
 """
 import json
@@ -141,9 +143,10 @@ def build():
     print(f"ghs_54009.tif: {width} x {height} = {width * height / 1e6:.2f} M cells")
 
 
-# A whole exactextract process, as a user would run it: read, reproject, extract, write.
+# A whole exactextract process, as a user would run it: read, reproject, extract, write. It prints the time of the
+# `exact_extract` call alone, the figure peers-zonal reports.
 EE_PROCESS = """
-import sys, warnings
+import sys, time, warnings
 warnings.filterwarnings('ignore')
 import geopandas as gpd, rasterio
 from exactextract import exact_extract
@@ -153,20 +156,29 @@ with rasterio.open(ras) as r:
     crs = r.crs
 if g.crs != crs:
     g = g.to_crs(crs)
+t = time.perf_counter()
 df = exact_extract(ras, g, 'sum', include_cols=['rec'], output='pandas')
+print(time.perf_counter() - t)
 df.to_csv(out, index=False)
 """
 
 
 def best_of(runs, argv, env=None):
-    """Best wall time of `runs` runs of a process, with the 1-minute load average seen before each run."""
-    times, loads = [], []
+    """Best wall time of `runs` runs of a process, the 1-minute load average seen before each run, and the best of
+    the float each run printed last on stdout (if any)."""
+    times, loads, inner = [], [], []
     for _ in range(runs):
         loads.append(os.getloadavg()[0])
         t = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        p = subprocess.run(argv, env=env, check=True, stdout=subprocess.PIPE, text=True)
         times.append(time.perf_counter() - t)
-    return min(times), loads
+        lines = p.stdout.split()
+        if lines:
+            try:
+                inner.append(float(lines[-1]))
+            except ValueError:
+                pass
+    return min(times), loads, min(inner) if inner else None
 
 
 def bmu_binary():
@@ -191,7 +203,7 @@ def read_bmu_csv(path):
 
 
 def main():
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 10
     json_out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else None
     if "--skip-build" not in sys.argv:
         build()
@@ -210,26 +222,31 @@ def main():
                            stdout=subprocess.DEVNULL)
             peers[polygons] = json.load(open(peer_json))
         ee = peers[peer_polygons]["exactextract"]
-        t_ee = peers["polygons.geojson"]["seconds"]["exactextract"]
-        t_ee_process, _ = best_of(runs, [PEERS_PY, ee_script, raster, os.path.join(OUT, "polygons.geojson"),
-                                          os.path.join(OUT, f"ee_{grid}.csv")])
-        row = {"cells": None, "exactextract_s": t_ee, "exactextract_process_s": t_ee_process,
-               "exactextract_agreement_polygons_s": peers[peer_polygons]["seconds"]["exactextract"]}
+        # Times: N exactextract processes and N bmu processes, alternating so that a burst of load elsewhere hits
+        # both alike; in-process: the best `exact_extract` call over those N processes and peers-zonal's 3 calls.
+        ee_argv = [PEERS_PY, ee_script, raster, os.path.join(OUT, "polygons.geojson"),
+                   os.path.join(OUT, f"ee_{grid}.csv")]
+        bmu_argv = [bmu, "population", "--grid", raster, "--polygons", os.path.join(OUT, "polygons.geojson"),
+                    "--id-field", "rec", "--out", None, "--quiet"]
+        ee_times, ee_inner, bmu_times, loads = [], [peers["polygons.geojson"]["seconds"]["exactextract"]], \
+            {1: [], 2: []}, []
+        for _ in range(runs):
+            t, load, inner = best_of(1, ee_argv)
+            ee_times.append(t)
+            ee_inner.append(inner)
+            loads += load
+            for threads in (2, 1):
+                bmu_argv[-2] = os.path.join(OUT, f"bmu_{grid}_t{threads}.csv")
+                t, load, _ = best_of(1, bmu_argv, dict(os.environ, RAYON_NUM_THREADS=str(threads)))
+                bmu_times[threads].append(t)
+                loads += load
+        row = {"cells": None, "exactextract_s": min(ee_inner), "exactextract_process_s": min(ee_times),
+               "exactextract_agreement_polygons_s": peers[peer_polygons]["seconds"]["exactextract"],
+               "bmu_t2_s": min(bmu_times[2]), "bmu_t1_s": min(bmu_times[1]), "load": max(loads)}
         with rasterio.open(raster) as r:
             row["cells"] = r.width * r.height
-        for threads in (2, 1):
-            out = os.path.join(OUT, f"bmu_{grid}_t{threads}.csv")
-            env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-            t, loads = best_of(runs, [bmu, "population", "--grid", raster, "--polygons",
-                                      os.path.join(OUT, "polygons.geojson"), "--id-field", "rec", "--out", out,
-                                      "--quiet"], env)
-            row[f"bmu_t{threads}_s"] = t
-            row[f"load_t{threads}"] = max(loads)
-            sums = read_bmu_csv(out)
-            if threads == 2:
-                ours = sums
-            else:
-                assert sums == ours, "bmu's sums differ between 1 and 2 threads"
+        ours = read_bmu_csv(os.path.join(OUT, f"bmu_{grid}_t2.csv"))
+        assert read_bmu_csv(os.path.join(OUT, f"bmu_{grid}_t1.csv")) == ours, "sums differ between 1 and 2 threads"
         rel = {k: abs(ours[k] - v) / max(abs(v), 1e-9) for k, v in ee.items()}
         worst = max(rel, key=rel.get)
         row.update(polygons=len(ee), max_rel=rel[worst], worst_rec=worst,
@@ -250,8 +267,7 @@ def main():
         print(f"| {grid} | {r['cells'] / 1e6:.2f} M | {r['exactextract_s'] * 1e3:.0f} ms "
               f"| {r['exactextract_process_s'] * 1e3:.0f} ms | {r['bmu_t2_s'] * 1e3:.0f} ms "
               f"| {r['bmu_t1_s'] * 1e3:.0f} ms | {r['bmu_t2_s'] / r['exactextract_s']:.2f} "
-              f"| {r['bmu_t1_s'] / r['bmu_t2_s']:.2f}× | {r['max_rel']:.1e} "
-              f"| {max(r['load_t1'], r['load_t2']):.1f} |")
+              f"| {r['bmu_t1_s'] / r['bmu_t2_s']:.2f}× | {r['max_rel']:.1e} | {r['load']:.1f} |")
     if json_out:
         with open(json_out, "w") as f:
             json.dump(results, f, indent=1)
