@@ -118,21 +118,28 @@ pub fn validate(
     id_field: Option<&str>,
     out: &ValidateOutputs,
 ) -> Result<Outcome> {
+    use crate::validate::timed;
     let mut notes = Vec::new();
-    let units = crate::validate::read_units(units_path, id_field, area, &mut notes)?;
-    let source = population_source(area)?;
+    let units = timed("read units", || {
+        crate::validate::read_units(units_path, id_field, area, &mut notes)
+    })?;
+    let source = timed("open population source", || population_source(area))?;
     if let Some(s) = &source {
         let all: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
         s.check_covers(&all)?;
     }
     progress::stage(Stage::Validate);
-    let v = crate::validate::validate(area, &units, source.as_deref())?;
+    let v = timed("validate", || {
+        crate::validate::validate(area, &units, source.as_deref())
+    })?;
     let mut ins = inputs(area);
     ins.push(units_path);
     let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
     progress::stage(Stage::Write);
-    let written = write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)?;
+    let written = timed("write outputs", || {
+        write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)
+    })?;
     let mut summary = String::new();
     for n in &notes {
         let _ = writeln!(summary, "bmu: {n}");

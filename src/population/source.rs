@@ -92,12 +92,10 @@ impl GridSource {
         let (x0, y0) = g.transform.pixel_to_xy(0.0, 0.0);
         let (x1, y1) = g.transform.pixel_to_xy(g.width as f64, g.height as f64);
         let extent = geo::Rect::new((x0, y0), (x1, y1));
-        if !in_grid.is_empty()
-            && !in_grid
-                .iter()
-                .filter_map(|p| p.bounding_rect())
-                .any(|r| r.intersects(&extent))
-        {
+        // Empty polygons (e.g. the part of a unit within reach of a service that has none) touch nothing and say
+        // nothing about the grid: only non-empty polygons that all miss it make the grid wrong.
+        let mut boxes = in_grid.iter().filter_map(|p| p.bounding_rect()).peekable();
+        if boxes.peek().is_some() && !boxes.any(|r| r.intersects(&extent)) {
             return Err(Error::grid(
                 &self.path,
                 "does not overlap the polygons (wrong CRS or wrong area?)",
@@ -147,5 +145,43 @@ impl PopulationSource for PointSource {
 
     fn describe(&self) -> String {
         format!("points {} (point in polygon)", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{coord, Rect};
+
+    fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
+        MultiPolygon::new(vec![
+            Rect::new(coord! { x: w, y: s }, coord! { x: e, y: n }).to_polygon()
+        ])
+    }
+
+    /// Regression (validate on all of Shanghai): a unit out of reach of every facility of a service type asks for the
+    /// population of an empty polygon; that must be zero, not "the grid does not overlap the polygons".
+    #[test]
+    fn empty_polygons_do_not_make_a_grid_miss() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cases/grids");
+        let source = GridSource::open(&dir.join("worldpop_4326.tif"), None, &Crs::wgs84()).unwrap();
+        let empty = MultiPolygon::new(vec![]);
+        assert_eq!(
+            source.population(std::slice::from_ref(&empty)).unwrap(),
+            vec![0.0]
+        );
+        let inside = rect(121.401, 31.24, 121.41, 31.249);
+        let both = source.population(&[empty.clone(), inside]).unwrap();
+        assert!(both[0] == 0.0 && both[1] > 0.0, "{both:?}");
+        // A grid that misses every non-empty polygon is refused by the verb-level check, and a check on a subset
+        // (only empty or only far polygons) gets zeros rather than an error.
+        let far = rect(100.0, 10.0, 100.1, 10.1);
+        assert!(source.check_covers(std::slice::from_ref(&empty)).is_ok());
+        let e = source
+            .check_covers(&[empty.clone(), far.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not overlap"), "{e}");
+        assert_eq!(source.population(&[empty, far]).unwrap(), vec![0.0, 0.0]);
     }
 }

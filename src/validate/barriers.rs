@@ -10,7 +10,9 @@
 use super::{CheckResult, Problem, ProblemKind, Unit};
 use crate::config::Thresholds;
 use crate::model::{FeatureClass, StudyArea};
-use geo::{BooleanOps, BoundingRect, Buffer, Euclidean, Intersects, Length, MultiLineString, Rect};
+use geo::{
+    BooleanOps, BoundingRect, Buffer, Euclidean, Intersects, Length, MultiLineString, MultiPolygon, Rect,
+};
 use std::collections::BTreeSet;
 
 /// One barrier line: class, name (or id), geometry, bounding box.
@@ -63,17 +65,22 @@ pub fn barriers(unit: &Unit, barriers: &Option<Barriers>, t: &Thresholds) -> (Ch
             Vec::new(),
         );
     };
-    let inner = if t.boundary_tolerance_m > 0.0 {
+    let candidates: Vec<&BarrierLine> = barriers
+        .lines
+        .iter()
+        .filter(|(_, _, _, rect)| rect.is_some_and(|r| r.intersects(&unit_box)))
+        .collect();
+    // Shrinking the unit (a buffer) costs far more than the rest: only do it when a barrier comes near.
+    let inner = if candidates.is_empty() {
+        MultiPolygon(Vec::new())
+    } else if t.boundary_tolerance_m > 0.0 {
         unit.geometry.buffer(-t.boundary_tolerance_m)
     } else {
         unit.geometry.clone()
     };
     // class → (clipped lines, total length, names)
     let mut per_class: Vec<Inside> = Vec::new();
-    for (class, name, lines, rect) in &barriers.lines {
-        if !rect.is_some_and(|r| r.intersects(&unit_box)) {
-            continue;
-        }
+    for (class, name, lines, _) in candidates {
         let clipped = inner.clip(lines, false);
         let len = Euclidean.length(&clipped);
         if len <= 0.0 {

@@ -2,17 +2,18 @@
 //!
 //! The policy gives no number; RULES.md states the default: at least 80 % of the unit's boundary lies within 30 m of
 //! a recognisable feature (the classes in `recognisable_classes`; lines inferred by `propose` only with
-//! `accept_inferred`; the town boundary always). Method: every boundary ring is cut into pieces of at most 10 m;
-//! a piece is clear when its midpoint lies within the tolerance of a feature segment, found through an R-tree of
-//! segments (rstar `locate_within_distance`). The share is length-weighted; consecutive unclear pieces (across ring
-//! closure too) merge into the unclear stretches reported as lines.
+//! `accept_inferred`; the town boundary always). Method: every boundary ring is cut into pieces of at most 10 m; a
+//! piece is clear when its midpoint lies within the tolerance of a feature segment; the feature segments near each
+//! boundary segment come from one R-tree query (rstar, its box grown by the tolerance) shared by all its pieces. The
+//! share is length-weighted; consecutive unclear pieces (across ring closure too) merge into the unclear stretches
+//! reported as lines.
 
 use super::{CheckResult, Problem, ProblemKind, Unit};
 use crate::config::Thresholds;
 use crate::model::{FeatureClass, StudyArea};
 use geo::{Coord, LineString, MultiLineString};
 use rstar::primitives::Line as RLine;
-use rstar::RTree;
+use rstar::{PointDistance, RTree};
 
 /// Longest boundary piece tested by its midpoint.
 const PIECE_M: f64 = 10.0;
@@ -54,12 +55,23 @@ impl FeatureIndex {
         }
     }
 
-    fn near(&self, c: Coord<f64>, tolerance: f64) -> bool {
-        self.tree
-            .locate_within_distance([c.x, c.y], tolerance * tolerance)
-            .next()
-            .is_some()
+    /// The feature segments within `tolerance` of the box of the segment `a`–`b`: every segment that can be within
+    /// the tolerance of a point of `a`–`b`, so one query serves all the pieces of a boundary segment.
+    fn candidates(&self, a: Coord<f64>, b: Coord<f64>, tolerance: f64) -> Vec<&RLine<[f64; 2]>> {
+        let envelope = rstar::AABB::from_corners(
+            [a.x.min(b.x) - tolerance, a.y.min(b.y) - tolerance],
+            [a.x.max(b.x) + tolerance, a.y.max(b.y) + tolerance],
+        );
+        self.tree.locate_in_envelope_intersecting(envelope).collect()
     }
+}
+
+/// Whether `c` lies within `tolerance` of one of `candidates` — the test rstar's `locate_within_distance` makes
+/// (squared point–segment distance ≤ tolerance²), on a short list.
+fn near(candidates: &[&RLine<[f64; 2]>], c: Coord<f64>, tolerance: f64) -> bool {
+    candidates
+        .iter()
+        .any(|l| l.distance_2(&[c.x, c.y]) <= tolerance * tolerance)
 }
 
 /// Share of the boundary along recognisable features, and the unclear stretches.
@@ -92,11 +104,17 @@ pub fn boundary_clarity(
                 continue;
             }
             let n = (len / PIECE_M).ceil().max(1.0) as usize;
+            let candidates = index.candidates(seg.start, seg.end, t.boundary_tolerance_m);
             for k in 0..n {
                 let a = seg.start + d * (k as f64 / n as f64);
                 let b = seg.start + d * ((k + 1) as f64 / n as f64);
                 let mid = (a + b) / 2.0;
-                pieces.push((a, b, len / n as f64, !index.near(mid, t.boundary_tolerance_m)));
+                pieces.push((
+                    a,
+                    b,
+                    len / n as f64,
+                    !near(&candidates, mid, t.boundary_tolerance_m),
+                ));
             }
         }
         for p in &pieces {

@@ -8,7 +8,7 @@
 use super::{CheckResult, Unit};
 use crate::config::Thresholds;
 use crate::model::{FacilityStatus, FacilityType, StudyArea};
-use geo::Intersects;
+use geo::{BoundingRect, Intersects};
 
 /// Required facility types present in the unit.
 pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult {
@@ -20,10 +20,18 @@ pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult 
         .iter()
         .filter_map(|k| FacilityType::parse(k))
         .collect();
+    // The unit's box is computed once and tested first: `intersects` on a multipolygon recomputes it per point.
+    let Some(unit_box) = unit.geometry.bounding_rect() else {
+        return CheckResult::evaluated(required.is_empty(), 0.0, Some(required.len() as f64));
+    };
     let inside: Vec<_> = area
         .facilities
         .iter()
-        .filter(|f| required.contains(&f.kind) && unit.geometry.intersects(&f.location))
+        .filter(|f| {
+            required.contains(&f.kind)
+                && unit_box.intersects(&f.location)
+                && unit.geometry.intersects(&f.location)
+        })
         .collect();
     let missing: Vec<&str> = required
         .iter()

@@ -352,21 +352,24 @@ pub fn validate(
     population: Option<&dyn PopulationSource>,
 ) -> Result<Validation> {
     let no_population_reason = NO_POPULATION;
+    let timings = Timings::from_env();
     if units.is_empty() {
         return Err(Error::input("units", "no units to validate"));
     }
     let t = &area.config.thresholds;
     let town = area.town_or_blocks();
     if let Some(town) = &town {
-        units::check_overlap_town(units, town, |u, problem| {
-            Error::input(format!("unit {}", u.id), problem)
+        timings.stage("overlap with the town", || {
+            units::check_overlap_town(units, town, |u, problem| {
+                Error::input(format!("unit {}", u.id), problem)
+            })
         })?;
     }
-    let ctx = Context::new(area);
+    let ctx = timings.stage("feature indexes", || Context::new(area));
     let geoms: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
     let populations = match population {
         Some(p) => {
-            let v = p.population(&geoms)?;
+            let v = timings.stage("population", || p.population(&geoms))?;
             if v.len() != units.len() {
                 return Err(Error::input(
                     "population source",
@@ -377,8 +380,13 @@ pub fn validate(
         }
         None => None,
     };
-    let partition = partition::partition(units, town.as_ref(), t.partition_tolerance_m2);
-    let blocks = community_integrity::community_integrity(area, units, t);
+    let partition = timings.stage("partition", || {
+        partition::partition(units, town.as_ref(), t.partition_tolerance_m2)
+    });
+    let blocks = timings.stage("community integrity", || {
+        community_integrity::community_integrity(area, units, t)
+    });
+    let started = std::time::Instant::now();
 
     let per_unit: Vec<(BTreeMap<CheckName, CheckResult>, Vec<Problem>)> = units
         .par_iter()
@@ -386,7 +394,10 @@ pub fn validate(
         .map(|(i, unit)| {
             let mut checks = BTreeMap::new();
             let mut problems = Vec::new();
-            checks.insert(CheckName::Geometry, geometry::geometry(unit));
+            checks.insert(
+                CheckName::Geometry,
+                timings.check(CheckName::Geometry, || geometry::geometry(unit)),
+            );
             checks.insert(CheckName::Partition, partition.checks[i].clone());
             let pop = populations.as_ref().map(|p| p[i]);
             checks.insert(
@@ -394,23 +405,36 @@ pub fn validate(
                 min_population::min_population(pop, t, no_population_reason),
             );
             checks.insert(CheckName::MinArea, min_area::min_area(unit, t));
-            let (c, p) = boundary_clarity::boundary_clarity(unit, &ctx.recognisable, t);
+            let (c, p) = timings.check(CheckName::BoundaryClarity, || {
+                boundary_clarity::boundary_clarity(unit, &ctx.recognisable, t)
+            });
             checks.insert(CheckName::BoundaryClarity, c);
             problems.extend(p);
-            let (c, p) = barriers::barriers(unit, &ctx.barriers, t);
+            let (c, p) = timings.check(CheckName::Barriers, || barriers::barriers(unit, &ctx.barriers, t));
             checks.insert(CheckName::Barriers, c);
             problems.extend(p);
-            checks.insert(CheckName::Facilities, facilities::facilities(unit, area, t));
-            let (c, p) =
-                service_coverage::service_coverage(unit, area, population, pop, t, no_population_reason)?;
+            checks.insert(
+                CheckName::Facilities,
+                timings.check(CheckName::Facilities, || facilities::facilities(unit, area, t)),
+            );
+            let (c, p) = timings.check(CheckName::ServiceCoverage, || {
+                service_coverage::service_coverage(unit, area, population, pop, t, no_population_reason)
+            })?;
             checks.insert(CheckName::ServiceCoverage, c);
             problems.extend(p);
             checks.insert(CheckName::CommunityIntegrity, blocks.checks[i].clone());
-            checks.insert(CheckName::Compactness, compactness::compactness(unit));
-            checks.insert(CheckName::Overlays, overlays::overlays(unit, area));
+            checks.insert(
+                CheckName::Compactness,
+                timings.check(CheckName::Compactness, || compactness::compactness(unit)),
+            );
+            checks.insert(
+                CheckName::Overlays,
+                timings.check(CheckName::Overlays, || overlays::overlays(unit, area)),
+            );
             Ok((checks, problems))
         })
         .collect::<Result<_>>()?;
+    timings.per_unit(started);
 
     let mut problems = partition.problems;
     let mut reports = Vec::with_capacity(units.len());
@@ -452,6 +476,75 @@ pub fn validate(
         thresholds: t.clone(),
         problems,
     })
+}
+
+/// Where `validate` spends its time, on stderr when the environment variable `BMU_VALIDATE_TIMINGS` is set: whole
+/// stages as they finish, and per-unit checks as thread time summed over units (so with two threads the per-check
+/// total is about twice the wall time of the per-unit stage).
+struct Timings {
+    on: bool,
+    nanos: Vec<std::sync::atomic::AtomicU64>,
+}
+
+impl Timings {
+    fn from_env() -> Self {
+        Timings {
+            on: std::env::var_os("BMU_VALIDATE_TIMINGS").is_some(),
+            nanos: CheckName::ALL.iter().map(|_| Default::default()).collect(),
+        }
+    }
+
+    fn stage<T>(&self, name: &str, f: impl FnOnce() -> T) -> T {
+        if !self.on {
+            return f();
+        }
+        let start = std::time::Instant::now();
+        let out = f();
+        eprintln!(
+            "bmu: timing: {name}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        out
+    }
+
+    fn check<T>(&self, name: CheckName, f: impl FnOnce() -> T) -> T {
+        if !self.on {
+            return f();
+        }
+        let start = std::time::Instant::now();
+        let out = f();
+        let i = CheckName::ALL.iter().position(|c| *c == name).unwrap_or(0);
+        self.nanos[i].fetch_add(
+            start.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        out
+    }
+
+    fn per_unit(&self, started: std::time::Instant) {
+        if !self.on {
+            return;
+        }
+        eprintln!(
+            "bmu: timing: per-unit checks: {:.1} ms wall; thread time by check:",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        for (name, n) in CheckName::ALL.iter().zip(&self.nanos) {
+            let ms = n.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
+            if ms > 0.0 {
+                eprintln!("bmu: timing:   {name}: {ms:.1} ms");
+            }
+        }
+    }
+}
+
+/// Runs `f`, printing its wall time on stderr as `bmu: timing: NAME: … ms` when `BMU_VALIDATE_TIMINGS` is set.
+pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    Timings {
+        on: std::env::var_os("BMU_VALIDATE_TIMINGS").is_some(),
+        nanos: Vec::new(),
+    }
+    .stage(name, f)
 }
 
 /// Indexes built once and shared by the per-unit checks.
@@ -497,6 +590,20 @@ pub(crate) fn envelope(rect: Rect<f64>, margin: f64) -> rstar::AABB<[f64; 2]> {
     rstar::AABB::from_corners(
         [rect.min().x - margin, rect.min().y - margin],
         [rect.max().x + margin, rect.max().y + margin],
+    )
+}
+
+/// The parts of `town` whose bounding boxes meet `rect`: the only ones a polygon inside `rect` can touch, so a
+/// Boolean operation with them equals one with the whole town while staying as small as the neighbourhood (a town of
+/// many parts — a city with its islands, or tiled copies — no longer makes every per-unit operation city-sized).
+pub(crate) fn parts_near(town: &MultiPolygon<f64>, rect: Rect<f64>) -> MultiPolygon<f64> {
+    use geo::Intersects;
+    MultiPolygon(
+        town.0
+            .iter()
+            .filter(|p| p.bounding_rect().is_some_and(|b| b.intersects(&rect)))
+            .cloned()
+            .collect(),
     )
 }
 

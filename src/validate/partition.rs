@@ -88,7 +88,10 @@ pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f6
         }
         let spills: Vec<Vec<MultiPolygon<f64>>> = units
             .par_iter()
-            .map(|u| significant_parts(u.geometry.difference(town), tolerance))
+            .map(|u| match u.geometry.bounding_rect() {
+                Some(r) => significant_parts(u.geometry.difference(&super::parts_near(town, r)), tolerance),
+                None => Vec::new(),
+            })
             .collect();
         for (i, pieces) in spills.into_iter().enumerate() {
             for piece in pieces {

@@ -102,7 +102,8 @@ pub(crate) fn check_overlap_town(
     let town_box = town.bounding_rect();
     let overlaps = |u: &Unit| match (u.geometry.bounding_rect(), town_box) {
         (Some(a), Some(b)) if a.intersects(&b) => {
-            u.geometry.intersects(town) && u.geometry.intersection(town).unsigned_area() > 0.0
+            let near = super::parts_near(town, a);
+            u.geometry.intersects(&near) && u.geometry.intersection(&near).unsigned_area() > 0.0
         }
         _ => false,
     };

@@ -1,64 +1,37 @@
 //! Benchmarks of exact zonal sums.
 //!
 //! Default: random polygons over the small fixture grids in `data/cases/grids` (no setup needed).
-//! Compare mode, used by `tests/compare/zonal.py`: with `BMU_ZONAL_DIR` set to the folder it builds (a WorldPop-format
-//! EPSG:4326 grid, a GHS-POP-format ESRI:54009 grid and Shanghai's township polygons), the bench first writes
-//! `bmu_<grid>.json` there — per-polygon sums keyed by `rec` and best-of-3 wall times (open + sums) at 1 and 2
-//! threads — then runs Criterion on the same work.
+//! Compare mode: with `BMU_ZONAL_DIR` set to the folder `tests/compare/zonal.py` builds (a WorldPop-format EPSG:4326
+//! grid, a GHS-POP-format ESRI:54009 grid and Shanghai's 246 township polygons), the core of `bmu population` —
+//! open the grid, densify and transform the polygons into its CRS, exact sums — at 1 and 2 threads. The script
+//! itself times the whole `bmu population` process against exactextract.
+//!
+//! `cargo bench --bench population` / `BMU_ZONAL_DIR=/tmp/bmu-bench-zonal cargo bench --bench population`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bmu::crs::Crs;
+use bmu::population::source::GridSource;
 use bmu::population::zonal_sums;
 use bmu::raster::{GridOptions, GridReader};
 use criterion::{criterion_group, criterion_main, Criterion};
-use geo::{coord, Densify, Euclidean, LineString, MapCoords, MultiPolygon, Polygon, Rect};
+use geo::{coord, LineString, MultiPolygon, Polygon, Rect};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const MOLLWEIDE: &str = "+proj=moll +lon_0=0 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs";
-
-/// Township polygons and their `rec` ids from the GeoJSON the compare script writes.
-fn read_polygons(path: &Path) -> (Vec<String>, Vec<MultiPolygon<f64>>) {
+/// Township polygons (lon/lat) from the GeoJSON the compare script writes.
+fn read_polygons(path: &Path) -> Vec<MultiPolygon<f64>> {
     let text = std::fs::read_to_string(path).unwrap();
     let collection: geojson::FeatureCollection = text.parse().unwrap();
-    let mut ids = Vec::new();
-    let mut polygons = Vec::new();
-    for feature in collection.features {
-        let id = feature.property("rec").map(|v| v.to_string()).unwrap_or_default();
-        let geometry: geo::Geometry<f64> = feature.geometry.unwrap().try_into().unwrap();
-        let multi = match geometry {
+    collection
+        .features
+        .into_iter()
+        .map(|feature| match feature.geometry.unwrap().try_into().unwrap() {
             geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
             geo::Geometry::MultiPolygon(m) => m,
-            other => panic!("rec {id}: not a polygon: {other:?}"),
-        };
-        ids.push(id);
-        polygons.push(multi);
-    }
-    (ids, polygons)
-}
-
-/// Lon/lat polygons into World Mollweide; with `densify`, edges are cut to ~100 m first so that straight lon/lat
-/// edges stay where they were (geopandas' `to_crs`, which the peers use, moves the vertices only).
-fn to_mollweide(polygons: &[MultiPolygon<f64>], densify: bool) -> Vec<MultiPolygon<f64>> {
-    let src = proj4rs::Proj::from_proj_string("+proj=longlat +datum=WGS84 +no_defs").unwrap();
-    let dst = proj4rs::Proj::from_proj_string(MOLLWEIDE).unwrap();
-    polygons
-        .iter()
-        .map(|p| {
-            let p = if densify {
-                Euclidean.densify(p, 0.0009)
-            } else {
-                p.clone()
-            };
-            p.map_coords(|c| {
-                let (x, y) =
-                    proj4rs::adaptors::transform_vertex_2d(&src, &dst, (c.x.to_radians(), c.y.to_radians()))
-                        .unwrap();
-                coord! { x: x, y: y }
-            })
+            other => panic!("not a polygon: {other:?}"),
         })
         .collect()
 }
@@ -77,43 +50,19 @@ fn best_of_3(threads: usize, f: &(dyn Fn() + Sync)) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The core of `bmu population` (open the grid, densify and transform the polygons into its CRS, exact sums) on the
+/// compare script's grids, without reading the polygon file or writing the table.
 fn compare(c: &mut Criterion, dir: &Path) {
-    let (ids, lonlat) = read_polygons(&dir.join("polygons.geojson"));
-    let mollweide = to_mollweide(&lonlat, false);
-    let densified = to_mollweide(&lonlat, true);
-    for (name, grid, polygons) in [
-        ("worldpop_4326", "worldpop_4326", &lonlat),
-        ("ghs_54009", "ghs_54009", &mollweide),
-        ("ghs_54009_densified", "ghs_54009", &densified),
-    ] {
+    let lonlat = read_polygons(&dir.join("polygons.geojson"));
+    for grid in ["worldpop_4326", "ghs_54009"] {
         let path = dir.join(format!("{grid}.tif"));
         let run = || {
-            let reader = GridReader::open(&path, &GridOptions::default()).unwrap();
-            zonal_sums(&reader, polygons).unwrap()
+            GridSource::open(&path, None, &Crs::wgs84())
+                .unwrap()
+                .stats(&lonlat)
+                .unwrap()
         };
-        let stats = run();
-        if std::env::var_os("BMU_ZONAL_PROFILE").is_some() {
-            let t = Instant::now();
-            let reader = GridReader::open(&path, &GridOptions::default()).unwrap();
-            let all = reader.read_all().unwrap();
-            println!(
-                "{grid}: open + read all {} cells: {:.1} ms",
-                all.len(),
-                t.elapsed().as_secs_f64() * 1e3
-            );
-            let t = Instant::now();
-            let again = zonal_sums(&reader, polygons).unwrap();
-            println!(
-                "{grid}: sums with every chunk cached: {:.1} ms",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-            assert_eq!(again, stats);
-        }
-        let population: BTreeMap<&str, f64> = ids
-            .iter()
-            .map(String::as_str)
-            .zip(stats.iter().map(|s| s.population))
-            .collect();
+        let total: f64 = run().iter().map(|s| s.population).sum();
         let t1 = best_of_3(1, &|| {
             run();
         });
@@ -121,17 +70,12 @@ fn compare(c: &mut Criterion, dir: &Path) {
             run();
         });
         println!(
-            "{name}: {} polygons, best of 3: {:.1} ms at 1 thread, {:.1} ms at 2 threads",
-            ids.len(),
+            "{grid}: {} polygons, total {total:.1}, best of 3: {:.1} ms at 1 thread, {:.1} ms at 2 threads",
+            lonlat.len(),
             t1 * 1e3,
             t2 * 1e3
         );
-        let out = serde_json::json!({
-            "population": population,
-            "seconds": { "threads_1": t1, "threads_2": t2 },
-        });
-        std::fs::write(dir.join(format!("bmu_{name}.json")), out.to_string()).unwrap();
-        let mut group = c.benchmark_group(format!("compare/{name}"));
+        let mut group = c.benchmark_group(format!("compare/{grid}"));
         group.sample_size(10);
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
