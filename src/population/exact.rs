@@ -86,21 +86,27 @@ pub fn zonal_one(reader: &GridReader, index: usize, polygon: &MultiPolygon<f64>)
     if window.is_empty() {
         return Ok(stats);
     }
-    let band_rows = (MAX_BAND_CELLS / window.width.max(1)).max(1);
+    // Bands of whole rows; a window wider than a band's budget (only a corrupt or absurd grid) is also cut into
+    // column blocks, so no band ever exceeds MAX_BAND_CELLS cells.
+    let band_cols = window.width.min(MAX_BAND_CELLS);
+    let band_rows = (MAX_BAND_CELLS / band_cols).max(1);
     let mut coverage = Coverage::default();
     let mut values = Vec::new();
-    let mut row = 0;
-    while row < window.height {
-        let band = Window {
-            row_off: window.row_off + row,
-            height: band_rows.min(window.height - row),
-            ..window
-        };
-        coverage.compute(polygon, grid, band);
-        values.resize(band.len(), 0.0);
-        reader.read_window_into(band, &mut values)?;
-        accumulate(reader, grid, index, band, &coverage.cover, &values, &mut stats)?;
-        row += band.height;
+    for col in (0..window.width).step_by(band_cols) {
+        let mut row = 0;
+        while row < window.height {
+            let band = Window {
+                col_off: window.col_off + col,
+                row_off: window.row_off + row,
+                width: band_cols.min(window.width - col),
+                height: band_rows.min(window.height - row),
+            };
+            coverage.compute(polygon, grid, band);
+            values.resize(band.len(), 0.0);
+            reader.read_window_into(band, &mut values)?;
+            accumulate(reader, grid, index, band, &coverage.cover, &values, &mut stats)?;
+            row += band.height;
+        }
     }
     Ok(stats)
 }
@@ -561,6 +567,27 @@ mod tests {
             }
         }
         (population, fractions)
+    }
+
+    #[test]
+    fn a_window_wider_than_a_band_is_cut_into_column_blocks() {
+        // One row wider than MAX_BAND_CELLS: before, the band was the whole row, whatever its width.
+        let width = MAX_BAND_CELLS + 1000;
+        let g = grid(width, 2, utm(), false);
+        let values: Vec<f64> = (0..2 * width).map(|i| (i % 7) as f64).collect();
+        let reader = GridReader::from_values(Path::new("memory"), g.clone(), values.clone()).unwrap();
+        // All of row 0, and half of each cell of row 1: x over the whole width, y from the middle of row 1.
+        let (x0, y0) = g.transform.pixel_to_xy(0.0, 1.5);
+        let (x1, y1) = g.transform.pixel_to_xy(width as f64, 0.0);
+        let rect = Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 }).to_polygon();
+        let stats = zonal_one(&reader, 0, &MultiPolygon::new(vec![rect])).unwrap();
+        let expected: f64 = values[..width].iter().sum::<f64>() + values[width..].iter().sum::<f64>() * 0.5;
+        assert_eq!(stats.covered_cells, 2 * width);
+        assert!(
+            (stats.population - expected).abs() < 1e-6 * expected,
+            "{} vs {expected}",
+            stats.population
+        );
     }
 
     #[test]

@@ -76,6 +76,14 @@ pub struct TiffSource {
     cache: Mutex<ChunkCache>,
 }
 
+/// Cells a grid may have at most (2^40 ≈ 1.1·10^12): ten times a global 30 m grid. A header claiming more is
+/// corrupt or hostile, and is refused before anything is sized from it.
+pub const MAX_GRID_CELLS: u64 = 1 << 40;
+
+/// Bytes one strip/tile may decode to at most: the `tiff` decoder's own buffer limit, checked when the file is
+/// opened so that a bad layout is refused up front instead of at the first read.
+const MAX_CHUNK_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Cells of decoded strips/tiles kept at most (128 MiB of f64).
 const CACHE_CELLS: usize = 16 << 20;
 
@@ -262,6 +270,20 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
             (tw, th)
         }
     };
+    let cells = u64::from(width) * u64::from(height);
+    if cells > MAX_GRID_CELLS {
+        return Err(Error::grid(
+            path,
+            format!("image of {width} x {height} cells is larger than any population grid (at most 2^40 cells): a corrupt header"),
+        ));
+    }
+    let chunk_bytes = u64::from(cw) * u64::from(ch) * u64::from(bits / 8);
+    if chunk_bytes > MAX_CHUNK_BYTES {
+        return Err(Error::grid(
+            path,
+            format!("strips/tiles of {cw} x {ch} cells ({chunk_bytes} bytes each) exceed the 256 MiB a strip/tile may decode to"),
+        ));
+    }
     let chunks_across = (width as usize).div_ceil(cw as usize);
     let chunks_down = (height as usize).div_ceil(ch as usize);
     let offsets: Vec<u64> = match d.find_tag_unsigned_vec(match chunk_type {

@@ -438,6 +438,54 @@ mod tests {
         }
     }
 
+    /// `name` with the LONG values of some baseline tags replaced (each tag in the first IFD set to one LONG).
+    fn patched(name: &str, tags: &[(u16, u32)], out: &Path) -> PathBuf {
+        let mut d = std::fs::read(dir().join(name)).unwrap();
+        assert_eq!(&d[..4], b"II*\0");
+        let ifd = u32::from_le_bytes(d[4..8].try_into().unwrap()) as usize;
+        let n = u16::from_le_bytes(d[ifd..ifd + 2].try_into().unwrap()) as usize;
+        for i in 0..n {
+            let e = ifd + 2 + 12 * i;
+            let tag = u16::from_le_bytes(d[e..e + 2].try_into().unwrap());
+            if let Some(&(_, value)) = tags.iter().find(|(t, _)| *t == tag) {
+                d[e + 2..e + 4].copy_from_slice(&4u16.to_le_bytes()); // LONG
+                d[e + 4..e + 8].copy_from_slice(&1u32.to_le_bytes());
+                d[e + 8..e + 12].copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        let path = out.join(name);
+        std::fs::write(&path, d).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_header_claiming_an_absurd_grid_is_refused_at_open() {
+        // Found by the `geotiff` fuzz target's brief: a 10^9 x 10^9 header in one strip must not be sized from.
+        let tmp = tempfile::tempdir().unwrap();
+        let (width, height, rows_per_strip) = (256, 257, 278);
+        for (tags, needle) in [
+            (
+                vec![
+                    (width, 1_000_000_000),
+                    (height, 1_000_000_000),
+                    (rows_per_strip, 1_000_000_000),
+                ],
+                "2^40 cells",
+            ),
+            (
+                vec![(width, 100_000), (height, 100_000), (rows_per_strip, 100_000)],
+                "256 MiB",
+            ),
+        ] {
+            let path = patched("f32_strip_none.tif", &tags, tmp.path());
+            let message = GridReader::open(&path, &GridOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("f32_strip_none.tif"), "{message}");
+            assert!(message.contains(needle), "{message}");
+        }
+    }
+
     #[test]
     fn override_crs_wins() {
         let options = GridOptions {

@@ -2,7 +2,7 @@
 """Writes the fuzzers' seed inputs (tests/fuzz/seeds/<target>/) from the bad-input corpus and the demo area.
 
 Seeds are small valid and nearly valid inputs, so the fuzzers start deep in the readers instead of rediscovering
-JSON, TOML and the Shapefile header. Shapefile seeds use the `shapefile` target's packing (harness.rs): for
+JSON, TOML, the Shapefile header and the TIFF layout. Shapefile seeds use the `shapefile` target's packing (harness.rs): for
 .shp, .dbf, .shx, .prj, .cpg in that order, a little-endian u16 length then the bytes (0 for a missing part).
 Run from the repository root: python3 tests/fuzz/make_seeds.py
 """
@@ -37,6 +37,9 @@ def main():
             data = f.read_bytes()[:65535] if f.exists() else b""
             packed += struct.pack("<H", len(data)) + data
         put("shapefile", packed)
+    # GeoTIFF: every fixture grid, good and bad (all under 16 KiB): strips and tiles, each sample type and codec.
+    for p in sorted(glob.glob("data/cases/grids/*.tif")):
+        put("geotiff", Path(p).read_bytes())
 
 
 if __name__ == "__main__":

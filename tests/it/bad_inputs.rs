@@ -143,3 +143,9 @@ fn fuzz_regressions_shapefile() {
 fn fuzz_regressions_bmu_toml() {
     replay("bmu_toml", harness::bmu_toml);
 }
+
+#[test]
+fn fuzz_regressions_geotiff() {
+    let dir = tempfile::tempdir().unwrap();
+    replay("geotiff", |data| harness::geotiff(data, dir.path()));
+}
