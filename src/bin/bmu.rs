@@ -76,7 +76,7 @@ enum Command {
         /// Require every unit to hold every required "3+3" facility type.
         #[arg(long)]
         require_facilities: bool,
-        /// Units layer (.geojson or .shp). Default: out/units.geojson.
+        /// Units layer (.geojson or .shp). Default: out/units.geojson in the study-area folder (else here).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Blocks layer with each block's unit. Default: next to --out as blocks.geojson.
@@ -426,7 +426,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.propose.require_facilities |= require_facilities;
             config.check(Path::new("<flags>"))?;
             let study = load_study(&config, quiet)?;
-            let out = out.unwrap_or_else(|| PathBuf::from("out/units.geojson"));
+            // Outputs go beside the inputs: `<study area>/out/` (or `./out/` without a study-area folder).
+            let out = out.unwrap_or_else(|| {
+                let base = area.dir.clone().or_else(|| {
+                    area.config
+                        .as_ref()
+                        .and_then(|c| c.parent().map(Path::to_path_buf))
+                });
+                base.unwrap_or_default().join("out").join("units.geojson")
+            });
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("{}: cannot create folder", dir.display()))?;

@@ -277,3 +277,32 @@ fn set_overrides_any_setting_from_the_command_line() {
     );
     assert_error(&bad, &["--set thresholds.nope", "unknown field"]);
 }
+
+#[test]
+fn propose_writes_beside_the_study_area_by_default() {
+    // The quickstart's main command writes into the study-area folder, never a new top-level folder.
+    let dir = tempfile::tempdir().unwrap();
+    let area = dir.path().join("town");
+    std::fs::create_dir(&area).unwrap();
+    for entry in std::fs::read_dir(demo()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, area.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = bmu(&["propose", "town", "--quiet"], dir.path());
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "units.geojson",
+        "blocks.geojson",
+        "problems.geojson",
+        "report.json",
+    ] {
+        assert!(area.join("out").join(name).is_file(), "{name}");
+    }
+    assert!(!dir.path().join("out").exists());
+}
