@@ -29,7 +29,15 @@ fn run(threads: usize) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
     let demo = demo();
     let demo = demo.to_str().unwrap();
     let out = bmu_threads(
-        &["propose", demo, "--candidates", "2", "--out", "out/units.geojson", "--quiet"],
+        &[
+            "propose",
+            demo,
+            "--candidates",
+            "2",
+            "--out",
+            "out/units.geojson",
+            "--quiet",
+        ],
         dir.path(),
         threads,
     );
