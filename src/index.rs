@@ -69,3 +69,15 @@ pub fn expanded_envelope(rect: Rect<f64>, margin: f64) -> AABB<Point<f64>> {
 pub fn segment_envelope(segment: Line<f64>, margin: f64) -> AABB<Point<f64>> {
     expanded_envelope(Rect::new(segment.start, segment.end), margin)
 }
+
+/// The point of `segment` nearest to `point` (the projection, clamped to the segment's ends).
+pub fn closest_on_segment(segment: Line<f64>, point: geo::Coord<f64>) -> geo::Coord<f64> {
+    let delta = segment.delta();
+    let length_2 = delta.x * delta.x + delta.y * delta.y;
+    if length_2 == 0.0 {
+        return segment.start;
+    }
+    let offset = point - segment.start;
+    let t = ((offset.x * delta.x + offset.y * delta.y) / length_2).clamp(0.0, 1.0);
+    segment.start + delta * t
+}

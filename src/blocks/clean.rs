@@ -264,7 +264,7 @@ fn nearest_on_network(end: &End, tree: &SegmentTree<Owner>, tolerance: f64) -> O
             Owner::Line { line, .. } => line != end.line,
             Owner::Boundary => true,
         })
-        .map(|item| closest_on_segment(*item.geom(), end.point))
+        .map(|item| crate::index::closest_on_segment(*item.geom(), end.point))
         .min_by(|a, b| distance(end.point, *a).total_cmp(&distance(end.point, *b)))
 }
 
@@ -281,17 +281,6 @@ fn first_hit(end: &End, tree: &SegmentTree<Owner>, reach: f64) -> Option<f64> {
         })
         .filter(|&d| d > NODE_TOLERANCE_M)
         .min_by(f64::total_cmp)
-}
-
-fn closest_on_segment(segment: Line<f64>, point: Coord<f64>) -> Coord<f64> {
-    let delta = segment.delta();
-    let length_2 = delta.x * delta.x + delta.y * delta.y;
-    if length_2 == 0.0 {
-        return segment.start;
-    }
-    let offset = point - segment.start;
-    let t = ((offset.x * delta.x + offset.y * delta.y) / length_2).clamp(0.0, 1.0);
-    segment.start + delta * t
 }
 
 /// `to`, moved `by` further along the direction from `from` (or `to` itself when the two coincide).

@@ -83,7 +83,7 @@ fn snap_to_neighbours(blocks: &[&MultiPolygon<f64>], tolerance: f64) -> Vec<Mult
         let probe = geo::Line::new(c, c);
         tree.locate_in_envelope_intersecting(segment_envelope(probe, tolerance))
             .filter(|item| item.data != index)
-            .map(|item| closest_on_segment(*item.geom(), c))
+            .map(|item| crate::index::closest_on_segment(*item.geom(), c))
             .map(|p| (p, (p.x - c.x).hypot(p.y - c.y)))
             .filter(|&(_, d)| d <= tolerance)
             .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -109,17 +109,6 @@ fn snap_to_neighbours(blocks: &[&MultiPolygon<f64>], tolerance: f64) -> Vec<Mult
             )
         })
         .collect()
-}
-
-fn closest_on_segment(segment: geo::Line<f64>, point: Coord<f64>) -> Coord<f64> {
-    let delta = segment.delta();
-    let length_2 = delta.x * delta.x + delta.y * delta.y;
-    if length_2 == 0.0 {
-        return segment.start;
-    }
-    let offset = point - segment.start;
-    let t = ((offset.x * delta.x + offset.y * delta.y) / length_2).clamp(0.0, 1.0);
-    segment.start + delta * t
 }
 
 #[cfg(test)]

@@ -329,6 +329,16 @@ pub struct OutFeature {
     pub properties: Map<String, Value>,
 }
 
+impl From<&Feature> for OutFeature {
+    /// A feature read from a layer, to be written again as it is.
+    fn from(f: &Feature) -> Self {
+        OutFeature {
+            geometry: f.geometry.clone(),
+            properties: f.properties.clone(),
+        }
+    }
+}
+
 /// Writes features held in `crs` to `path`, as GeoJSON (RFC 7946: WGS84, right-hand rule, 7 decimals) or Shapefile
 /// (in `crs`, with `.prj` and a UTF-8 `.cpg`) by extension. Refuses to overwrite any path in `inputs`.
 pub fn write_layer(path: &Path, crs: &Crs, features: &[OutFeature], inputs: &[&Path]) -> Result<()> {

@@ -56,14 +56,7 @@ fn geojson_shapefile_geojson_round_trip_keeps_geometry_and_attributes() {
         "roads.osm.geojson",
     ] {
         let original = read_layer(&demo().join(name), &ReadOptions::default()).unwrap();
-        let features: Vec<OutFeature> = original
-            .features
-            .iter()
-            .map(|f| OutFeature {
-                geometry: f.geometry.clone(),
-                properties: f.properties.clone(),
-            })
-            .collect();
+        let features: Vec<OutFeature> = original.features.iter().map(OutFeature::from).collect();
         // Through a Shapefile in metres (EPSG:32651) and back to GeoJSON.
         let utm = Crs::parse("EPSG:32651").unwrap();
         let t = bmu::crs::Transformer::new(&Crs::wgs84(), &utm).unwrap();
@@ -81,14 +74,7 @@ fn geojson_shapefile_geojson_round_trip_keeps_geometry_and_attributes() {
         let shp = dir.path().join(name.replace(".geojson", ".shp"));
         write_layer(&shp, &utm, &projected, &[]).unwrap();
         let from_shp = read_layer(&shp, &ReadOptions::default()).unwrap();
-        let back: Vec<OutFeature> = from_shp
-            .features
-            .iter()
-            .map(|f| OutFeature {
-                geometry: f.geometry.clone(),
-                properties: f.properties.clone(),
-            })
-            .collect();
+        let back: Vec<OutFeature> = from_shp.features.iter().map(OutFeature::from).collect();
         let gj = dir.path().join(name);
         write_layer(&gj, &from_shp.crs, &back, &[]).unwrap();
         let again = read_layer(&gj, &ReadOptions::default()).unwrap();
@@ -170,14 +156,7 @@ fn a_configured_field_that_does_not_exist_names_field_and_file() {
 fn a_shapefile_without_dbf_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let layer = read_layer(&demo().join("town.geojson"), &ReadOptions::default()).unwrap();
-    let f: Vec<OutFeature> = layer
-        .features
-        .iter()
-        .map(|f| OutFeature {
-            geometry: f.geometry.clone(),
-            properties: f.properties.clone(),
-        })
-        .collect();
+    let f: Vec<OutFeature> = layer.features.iter().map(OutFeature::from).collect();
     write_layer(&dir.path().join("t.shp"), &Crs::wgs84(), &f, &[]).unwrap();
     std::fs::remove_file(dir.path().join("t.dbf")).unwrap();
     let out = bmu(&["inspect", "--town", "t.shp"], dir.path());
