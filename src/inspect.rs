@@ -46,7 +46,9 @@ pub fn inspect(area: &StudyArea) -> Result<Inspection> {
         None => None,
         Some(t) => {
             let mut wgs = Geometry::MultiPolygon(t.geometry.clone());
-            Transformer::new(&area.working_crs, &Crs::wgs84())?.transform_geometry(&mut wgs)?;
+            Transformer::new(&area.working_crs, &Crs::wgs84())?.transform_geometry_densified(&mut wgs)?;
+            // On the ellipsoid a clockwise ring encloses the rest of the Earth: orient before measuring.
+            crate::io::orient_geometry(&mut wgs);
             let r = t.geometry.bounding_rect();
             Some(TownSummary {
                 id: t.id.clone(),

@@ -7,9 +7,7 @@ use crate::config::Config;
 use crate::crs::{Crs, Transformer};
 use crate::io::{read_layer, CrsSource, Feature, Layer, ReadOptions};
 use crate::{Error, Result};
-use geo::{
-    BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect, Validation,
-};
+use geo::{BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -221,6 +219,33 @@ pub struct Block {
     pub geometry: MultiPolygon<f64>,
     /// A count carried by the layer, taken as given.
     pub population: Option<f64>,
+    /// The block as its file holds it, from which a grid measures its population.
+    pub source: Option<SourceGeometry>,
+}
+
+/// A polygon as its file holds it, in the file's own CRS.
+///
+/// Population is measured from this, not from the working-CRS copy: a grid transforms it straight into its own CRS
+/// (densified), so `population`, `validate` and `propose` give one polygon the same number whatever the working CRS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceGeometry {
+    pub geometry: MultiPolygon<f64>,
+    pub crs: std::sync::Arc<Crs>,
+}
+
+impl SourceGeometry {
+    /// The polygon of a read feature, when it is one.
+    pub fn of(geometry: Option<&Geometry<f64>>, crs: &std::sync::Arc<Crs>) -> Option<SourceGeometry> {
+        let geometry = match geometry? {
+            Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+            Geometry::MultiPolygon(mp) => mp.clone(),
+            _ => return None,
+        };
+        Some(SourceGeometry {
+            geometry,
+            crs: crs.clone(),
+        })
+    }
 }
 
 /// A linear feature.
@@ -362,7 +387,7 @@ impl StudyArea {
                     f.geometry
                         .clone()
                         .map(|mut g| {
-                            t.transform_geometry(&mut g)
+                            t.transform_geometry_densified(&mut g)
                                 .map_err(|e| layer.error(f, None, e.to_string()))?;
                             Ok(g)
                         })
@@ -579,31 +604,8 @@ fn build_town(loaded: Loaded, tc: &crate::config::TownConfig) -> Result<Town> {
         let f = &layer.features[i];
         let polygons = polygonal(&layer, f, &geometries[i], tc.id_field.as_deref())?;
         // Every unit is cut from the town, so a bowtie or a stray hole would corrupt every area and partition
-        // check downstream: an invalid town is an error, not a warning. geo's `Validation` lists every problem.
-        // One polygon is validated as such, so the message does not begin "polygon at index 0 is invalid".
-        let problems: Vec<String> = match polygons.0.as_slice() {
-            [one] => one.validation_errors().iter().map(ToString::to_string).collect(),
-            _ => polygons
-                .validation_errors()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        };
-        if !problems.is_empty() {
-            let listed: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
-            let more = match problems.len() {
-                n if n > 3 => format!(" (and {} more)", n - 3),
-                _ => String::new(),
-            };
-            return Err(layer.error(
-                f,
-                tc.id_field.as_deref(),
-                format!(
-                    "town polygon is invalid: {}{more}; repair it (e.g. QGIS \"Fix geometries\")",
-                    listed.join("; ")
-                ),
-            ));
-        }
+        // check downstream: an invalid town is an error, not a warning.
+        refuse_invalid(&layer, f, &polygons, tc.id_field.as_deref(), "town")?;
         parts.extend(polygons.0);
     }
     let first = &layer.features[chosen[0]];
@@ -625,6 +627,34 @@ fn build_town(loaded: Loaded, tc: &crate::config::TownConfig) -> Result<Town> {
     Ok(Town { id, name, geometry })
 }
 
+/// Refuses an invalid polygon of the town or blocks layer, listing what geo's `Validation` rules find (through the
+/// R-tree self-join of [`crate::validate::geometry`], so a 100,000-vertex boundary is checked in O(n log n)).
+fn refuse_invalid(
+    layer: &Layer,
+    f: &Feature,
+    polygons: &MultiPolygon<f64>,
+    id_field: Option<&str>,
+    role: &str,
+) -> Result<()> {
+    let problems = crate::validate::geometry::problems(polygons);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+    let more = match problems.len() {
+        n if n > 3 => format!(" (and {} more)", n - 3),
+        _ => String::new(),
+    };
+    Err(layer.error(
+        f,
+        id_field,
+        format!(
+            "{role} polygon is invalid: {}{more}; repair it (--repair, or QGIS \"Fix geometries\")",
+            listed.join("; ")
+        ),
+    ))
+}
+
 fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<Block>> {
     let Loaded { layer, geometries } = loaded;
     require(&layer, &bc.id_field)?;
@@ -635,8 +665,12 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
     let id_field = bc.id_field.as_deref();
     let mut seen = std::collections::HashSet::new();
     let mut blocks = Vec::with_capacity(layer.features.len());
+    let crs = std::sync::Arc::new(layer.crs.clone());
     for (f, g) in layer.features.iter().zip(&geometries) {
         let geometry = polygonal(&layer, f, g, id_field)?;
+        // A bowtie's two lobes cancel in a signed area and its people would be counted twice by areal weighting:
+        // an invalid block is refused like an invalid town (`--repair` rebuilds it first).
+        refuse_invalid(&layer, f, &geometry, id_field, "block")?;
         let id = id_field
             .and_then(|k| f.text(k))
             .unwrap_or_else(|| f.index.to_string());
@@ -655,6 +689,7 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
             id,
             geometry,
             population,
+            source: SourceGeometry::of(f.geometry.as_ref(), &crs),
         });
     }
     Ok(blocks)

@@ -176,10 +176,12 @@ pub fn candidate_path(units: &Path, rank: usize) -> PathBuf {
 /// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`].
 pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let source = population_source(area)?;
-    let population = |polys: &[MultiPolygon<f64>]| {
+    let population = |polys: &[MultiPolygon<f64>], given: Option<&pipeline::SourcePolygons>| {
         progress::stage(Stage::Population);
         let counts = match &source {
-            Some(s) => s.population(polys),
+            Some(s) => given
+                .and_then(|(g, crs)| s.population_in(g, crs))
+                .unwrap_or_else(|| s.population(polys)),
             None => Err(Error::input("propose", "no population source")),
         };
         // Population is the last step before max-p.
@@ -217,8 +219,10 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         let units: Vec<Unit> = candidate
             .iter()
             .map(|u| Unit {
-                id: u.id.clone(),
-                geometry: u.geometry.clone(),
+                // The sum of the unit's blocks: the number max-p held against the bound, so the solver and the
+                // check never disagree on a unit built at exactly the bound.
+                population: has_source.then_some(u.population),
+                ..Unit::new(u.id.clone(), u.geometry.clone())
             })
             .collect();
         let v = if units.is_empty() {

@@ -210,7 +210,33 @@ pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
     if options.repair {
         repair_polygons(&mut layer);
     }
+    orient_polygons(&mut layer);
     Ok(layer)
+}
+
+/// Every polygon's rings in one orientation — exterior counter-clockwise, holes clockwise — whatever the file had.
+///
+/// RFC 7946 asks readers to accept either winding, Shapefiles are clockwise by convention, and a union or difference
+/// made in QGIS or geopandas may leave a clockwise exterior. Downstream, signed areas, geodesic areas (a clockwise
+/// ring on the ellipsoid encloses the rest of the Earth) and overlay fill rules all read winding, so it is fixed once
+/// here, silently and always: a ring's direction carries no meaning a user could have intended.
+fn orient_polygons(layer: &mut Layer) {
+    for f in &mut layer.features {
+        if let Some(g) = &mut f.geometry {
+            orient_geometry(g);
+        }
+    }
+}
+
+/// Orients the polygons of a geometry in place (exterior counter-clockwise, holes clockwise).
+pub fn orient_geometry(g: &mut Geometry<f64>) {
+    use geo::orient::{Direction, Orient};
+    match g {
+        Geometry::Polygon(p) => *p = p.orient(Direction::Default),
+        Geometry::MultiPolygon(mp) => *mp = mp.orient(Direction::Default),
+        Geometry::GeometryCollection(gc) => gc.0.iter_mut().for_each(orient_geometry),
+        _ => {}
+    }
 }
 
 /// `--repair` for polygons: rings oriented (exterior counter-clockwise, holes clockwise) and invalid polygons

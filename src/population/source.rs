@@ -13,15 +13,20 @@ use geo::{BoundingRect, Euclidean, Geometry, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Longest edge, in the polygons' CRS units when projected, before transforming into the grid's CRS.
-const DENSIFY_M: f64 = 25.0;
-/// The same in degrees for lon/lat polygons (≈ 25 m).
-const DENSIFY_DEG: f64 = 0.000_25;
+use crate::crs::{DENSIFY_DEG, DENSIFY_M};
 
 /// Anything that can tell the population of polygons.
 pub trait PopulationSource: Sync {
     /// Population inside each polygon (in the CRS the source was opened for).
     fn population(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<f64>>;
+    /// Population inside each polygon given in `crs`, their own CRS, for sources that measure in a CRS of their own
+    /// (grids): the polygons go straight into it, densified, so the number does not depend on the working CRS and
+    /// equals what `bmu population` gives. None when the source measures in the working CRS only (block counts,
+    /// points).
+    fn population_in(&self, polygons: &[MultiPolygon<f64>], crs: &Crs) -> Option<Result<Vec<f64>>> {
+        let _ = (polygons, crs);
+        None
+    }
     /// What the source is, for reports.
     fn describe(&self) -> String;
     /// Fails when the source cannot hold anyone inside `polygons` at all (a grid that misses them).
@@ -35,6 +40,8 @@ pub trait PopulationSource: Sync {
 pub struct GridSource {
     path: PathBuf,
     reader: GridReader,
+    /// The grid's own CRS.
+    grid_crs: Crs,
     to_grid: Transformer,
     densify: f64,
 }
@@ -53,6 +60,7 @@ impl GridSource {
         Ok(GridSource {
             path: path.to_path_buf(),
             reader,
+            grid_crs: crs,
             to_grid,
             densify: if polygons_crs.is_geographic() {
                 DENSIFY_DEG
@@ -69,15 +77,30 @@ impl GridSource {
 
     /// Polygons transformed into the grid's CRS (densified first).
     pub fn to_grid_crs(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<MultiPolygon<f64>>> {
+        into_grid(polygons, &self.to_grid, self.densify)
+    }
+
+    /// Exact zonal statistics of polygons given in `crs` (their own), transformed straight into the grid's CRS.
+    pub fn stats_in(&self, polygons: &[MultiPolygon<f64>], crs: &Crs) -> Result<Vec<ZonalStats>> {
+        let t = Transformer::new(crs, &self.grid_crs)?;
+        let step = crate::crs::densify_step(crs);
+        let in_grid = into_grid(polygons, &t, step)?;
+        zonal_sums(&self.reader, &in_grid)
+    }
+}
+
+/// Polygons densified (by `step`, in their own units) and transformed by `t`.
+fn into_grid(polygons: &[MultiPolygon<f64>], t: &Transformer, step: f64) -> Result<Vec<MultiPolygon<f64>>> {
+    {
         polygons
             .par_iter()
             .map(|p| {
-                let mut g = Geometry::MultiPolygon(if self.to_grid.is_identity() {
+                let mut g = Geometry::MultiPolygon(if t.is_identity() {
                     p.clone()
                 } else {
-                    Euclidean.densify(p, self.densify)
+                    Euclidean.densify(p, step)
                 });
-                self.to_grid.transform_geometry(&mut g)?;
+                t.transform_geometry(&mut g)?;
                 match g {
                     Geometry::MultiPolygon(mp) => Ok(mp),
                     _ => Err(Error::input("population", "transform changed the geometry type")),
@@ -85,7 +108,9 @@ impl GridSource {
             })
             .collect()
     }
+}
 
+impl GridSource {
     /// Fails when no polygon (already in the grid's CRS) touches the grid's extent.
     fn check_extent(&self, in_grid: &[MultiPolygon<f64>]) -> Result<()> {
         let g = self.reader.grid();
@@ -124,6 +149,13 @@ impl PopulationSource for GridSource {
 
     fn check_covers(&self, polygons: &[MultiPolygon<f64>]) -> Result<()> {
         self.check_extent(&self.to_grid_crs(polygons)?)
+    }
+
+    fn population_in(&self, polygons: &[MultiPolygon<f64>], crs: &Crs) -> Option<Result<Vec<f64>>> {
+        Some(
+            self.stats_in(polygons, crs)
+                .map(|stats| stats.into_iter().map(|s| s.population).collect()),
+        )
     }
 
     fn describe(&self) -> String {

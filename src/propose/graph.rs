@@ -140,6 +140,7 @@ impl Acc {
 
     /// Population and area bounds (not services) are met.
     pub fn meets(&self, bounds: &Bounds) -> bool {
-        self.population >= bounds.min_population && self.area >= bounds.min_area
+        crate::validate::min_population::reaches(self.population, bounds.min_population)
+            && self.area >= bounds.min_area
     }
 }

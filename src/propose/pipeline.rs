@@ -12,7 +12,11 @@ use geo::{Area, BoundingRect, Centroid, Contains, LineString, MultiPolygon};
 use rayon::prelude::*;
 
 /// Population of each polygon (working CRS): exact cell fractions for grids, areal weighting for counts.
-pub type PopulationFn<'a> = dyn Fn(&[MultiPolygon<f64>]) -> Result<Vec<f64>> + Sync + 'a;
+pub type PopulationFn<'a> =
+    dyn Fn(&[MultiPolygon<f64>], Option<&SourcePolygons>) -> Result<Vec<f64>> + Sync + 'a;
+
+/// Given blocks as their file holds them (polygons and the file's CRS), for sources that measure in their own CRS.
+pub type SourcePolygons = (Vec<MultiPolygon<f64>>, crate::crs::Crs);
 
 /// The blocks a proposal is built from.
 #[derive(Clone, Debug)]
@@ -108,7 +112,17 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
     };
     let population = match (counts, population) {
         (Some(c), _) => c,
-        (None, Some(f)) => f(&geometry)?,
+        (None, Some(f)) => {
+            // Given blocks are measured from their own geometry in their file's CRS, as `bmu population` would.
+            let sources: Option<SourcePolygons> = area.blocks.as_ref().and_then(|given| {
+                let s: Option<Vec<&crate::model::SourceGeometry>> =
+                    given.iter().map(|b| b.source.as_ref()).collect();
+                let s = s?;
+                let crs = (*s.first()?.crs).clone();
+                Some((s.iter().map(|g| g.geometry.clone()).collect(), crs))
+            });
+            f(&geometry, sources.as_ref())?
+        }
         (None, None) => {
             return Err(Error::input(
                 "propose",

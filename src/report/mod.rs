@@ -169,8 +169,8 @@ pub fn candidate_validations(area: &StudyArea, outcome: &Outcome) -> Result<Vec<
         let units: Vec<crate::validate::Unit> = units
             .iter()
             .map(|u| crate::validate::Unit {
-                id: u.id.clone(),
-                geometry: u.geometry.clone(),
+                population: Some(u.population),
+                ..crate::validate::Unit::new(u.id.clone(), u.geometry.clone())
             })
             .collect();
         out.push(if units.is_empty() {

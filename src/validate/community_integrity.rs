@@ -106,18 +106,21 @@ mod tests {
                 id: "whole".into(),
                 geometry: rect(0.0, 0.0, 100.0, 100.0),
                 population: None,
+                source: None,
             },
             // Straddles the line x = 200 between units: 60 % west, 40 % east.
             Block {
                 id: "split".into(),
                 geometry: rect(140.0, 0.0, 240.0, 100.0),
                 population: None,
+                source: None,
             },
             // 97 % in the east unit: whole by the 95 % rule.
             Block {
                 id: "nearly".into(),
                 geometry: rect(197.0, 200.0, 297.0, 300.0),
                 population: None,
+                source: None,
             },
         ]);
         let units = [

@@ -14,13 +14,15 @@ use super::{CheckResult, Unit};
 use geo::algorithm::validation::{CoordIndex, GeometryIndex, InvalidMultiPolygon, InvalidPolygon, RingRole};
 use geo::coordinate_position::CoordPos;
 use geo::dimensions::Dimensions;
-use geo::{Intersects, LineString, MultiPolygon, Polygon, PreparedGeometry, Relate, RemoveRepeatedPoints};
+use geo::{
+    Area, Intersects, LineString, MultiPolygon, Polygon, PreparedGeometry, Relate, RemoveRepeatedPoints,
+};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 
 /// Validity and contiguity of one unit.
 pub fn geometry(unit: &Unit) -> CheckResult {
-    let errors = validation_errors(&unit.geometry);
+    let errors = problems(&unit.geometry);
     let parts = unit.geometry.0.len();
     let pass = errors.is_empty() && parts == 1;
     let mut result =
@@ -35,6 +37,42 @@ pub fn geometry(unit: &Unit) -> CheckResult {
     }
     result
 }
+
+/// Every validity problem of a polygon layer's feature, in words: geo's rules ([`validation_errors`]; a single
+/// polygon's without the "polygon at index 0" prefix) and rings that enclose no area.
+///
+/// A ring of collinear points (a hole drawn as a line, a spike left by an edit) passes geo's rules when its
+/// segments do not cross, yet it encloses nothing: as a hole it cuts nothing out, as an exterior it holds nothing.
+pub fn problems(mp: &MultiPolygon<f64>) -> Vec<String> {
+    let mut out: Vec<String> = match mp.0.as_slice() {
+        [one] => polygon_errors(one).iter().map(ToString::to_string).collect(),
+        _ => validation_errors(mp).iter().map(ToString::to_string).collect(),
+    };
+    for (i, polygon) in mp.0.iter().enumerate() {
+        for (k, ring) in std::iter::once(polygon.exterior())
+            .chain(polygon.interiors())
+            .enumerate()
+        {
+            if ring.0.len() < 4 || Polygon::new(ring.clone(), vec![]).unsigned_area() > ZERO_AREA {
+                continue;
+            }
+            let which = match k {
+                0 => "exterior ring".to_string(),
+                h => format!("interior ring {}", h - 1),
+            };
+            let part = if mp.0.len() > 1 {
+                format!("polygon {i}: ")
+            } else {
+                String::new()
+            };
+            out.push(format!("{part}{which} encloses no area"));
+        }
+    }
+    out
+}
+
+/// Below this area (in squared CRS units) a ring encloses nothing: far under a square millimetre in metres.
+const ZERO_AREA: f64 = 1e-9;
 
 /// Every OGC validity violation of a multipolygon, as geo's `Validation::validation_errors` reports them (same
 /// values, same order), with ring self-intersection found through an R-tree instead of all pairs of segments.

@@ -7,13 +7,24 @@
 use super::CheckResult;
 use crate::config::Thresholds;
 
+/// Relative tolerance of every comparison of a population with its bound, in max-p and in this check alike: sums of
+/// the same block counts taken in another order differ in the last bits (a unit built at exactly 20,000 was once
+/// re-measured at 19,999.99999998), and one tolerance on both sides keeps the solver and the check in agreement.
+pub const RELATIVE_TOLERANCE: f64 = 1e-9;
+
+/// `value` reaches `bound` within [`RELATIVE_TOLERANCE`].
+pub fn reaches(value: f64, bound: f64) -> bool {
+    value >= bound - RELATIVE_TOLERANCE * bound.abs().max(1.0)
+}
+
 /// Population of the unit (None when there is no source) against `min_population`.
 pub fn min_population(population: Option<f64>, t: &Thresholds, no_source: &str) -> CheckResult {
     let Some(p) = population else {
         return CheckResult::not_evaluated(no_source);
     };
-    let pass = p >= t.min_population;
-    let r = CheckResult::evaluated(pass, p, Some(t.min_population));
+    let pass = reaches(p, t.min_population);
+    let r = CheckResult::evaluated(pass, p, Some(t.min_population))
+        .with_detail("relative_tolerance", RELATIVE_TOLERANCE);
     if pass {
         r
     } else {

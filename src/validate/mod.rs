@@ -54,6 +54,23 @@ use std::fmt;
 pub struct Unit {
     pub id: String,
     pub geometry: MultiPolygon<f64>,
+    /// The unit as its file holds it: a grid measures population from this, in the file's own CRS.
+    pub source: Option<crate::model::SourceGeometry>,
+    /// Population already counted — `propose`'s units carry the sum of their blocks, the very number max-p compared
+    /// with the bound — used instead of measuring again.
+    pub population: Option<f64>,
+}
+
+impl Unit {
+    /// A unit with only an id and a working-CRS geometry.
+    pub fn new(id: impl Into<String>, geometry: MultiPolygon<f64>) -> Unit {
+        Unit {
+            id: id.into(),
+            geometry,
+            source: None,
+            population: None,
+        }
+    }
 }
 
 pub use crate::population::source::PopulationSource;
@@ -340,6 +357,43 @@ impl Validation {
     }
 }
 
+/// The population of each unit: the count it carries, else measured from its source geometry in its own CRS where
+/// the source can (grids), else from its working-CRS geometry.
+fn unit_populations(units: &[Unit], source: &dyn PopulationSource) -> Result<Vec<f64>> {
+    let mut out: Vec<Option<f64>> = units.iter().map(|u| u.population).collect();
+    let todo: Vec<usize> = (0..units.len()).filter(|&i| out[i].is_none()).collect();
+    if todo.is_empty() {
+        return Ok(out.into_iter().map(|p| p.unwrap_or(0.0)).collect());
+    }
+    // Units of one file share its CRS; measure them from their own geometry when they all have one.
+    let sources: Option<Vec<&crate::model::SourceGeometry>> =
+        todo.iter().map(|&i| units[i].source.as_ref()).collect();
+    let measured = match sources {
+        Some(s) if s.windows(2).all(|w| w[0].crs == w[1].crs) && !s.is_empty() => {
+            let polygons: Vec<MultiPolygon<f64>> = s.iter().map(|g| g.geometry.clone()).collect();
+            match source.population_in(&polygons, &s[0].crs) {
+                Some(v) => v?,
+                None => source.population(&working(units, &todo))?,
+            }
+        }
+        _ => source.population(&working(units, &todo))?,
+    };
+    if measured.len() != todo.len() {
+        return Err(Error::input(
+            "population source",
+            format!("returned {} values for {} units", measured.len(), todo.len()),
+        ));
+    }
+    for (&i, v) in todo.iter().zip(measured) {
+        out[i] = Some(v);
+    }
+    Ok(out.into_iter().map(|p| p.unwrap_or(0.0)).collect())
+}
+
+fn working(units: &[Unit], which: &[usize]) -> Vec<MultiPolygon<f64>> {
+    which.iter().map(|&i| units[i].geometry.clone()).collect()
+}
+
 /// The reason population checks give when no source is configured.
 pub const NO_POPULATION: &str =
     "no population source: give --population GRID, or --blocks with --population-field";
@@ -366,10 +420,9 @@ pub fn validate(
         })?;
     }
     let ctx = timings.stage("feature indexes", || Context::new(area));
-    let geoms: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();
     let populations = match population {
         Some(p) => {
-            let v = timings.stage("population", || p.population(&geoms))?;
+            let v = timings.stage("population", || unit_populations(units, p))?;
             if v.len() != units.len() {
                 return Err(Error::input(
                     "population source",
@@ -630,10 +683,7 @@ pub(crate) mod testing {
 
     /// A unit.
     pub fn unit(id: &str, geometry: MultiPolygon<f64>) -> super::Unit {
-        super::Unit {
-            id: id.into(),
-            geometry,
-        }
+        super::Unit::new(id, geometry)
     }
 
     /// A line feature.
@@ -691,6 +741,7 @@ mod tests {
                     id: format!("b{i}{j}"),
                     geometry: rect(x, y, x + 1000.0, y + 1000.0),
                     population: Some(12_000.0),
+                    source: None,
                 });
             }
         }

@@ -39,6 +39,7 @@ pub fn read_units(
         layer.require_field(f)?;
     }
     let t = Transformer::new(&layer.crs, &area.working_crs)?;
+    let crs = std::sync::Arc::new(layer.crs.clone());
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut units = Vec::with_capacity(layer.features.len());
     for f in &layer.features {
@@ -53,7 +54,7 @@ pub fn read_units(
             }
             None => return Err(layer.error(f, id_field, "geometry is null")),
         };
-        t.transform_geometry(&mut geometry)
+        t.transform_geometry_densified(&mut geometry)
             .map_err(|e| layer.error(f, id_field, e.to_string()))?;
         let geometry = match geometry {
             Geometry::Polygon(p) => MultiPolygon(vec![p]),
@@ -81,7 +82,12 @@ pub fn read_units(
                 format!("duplicate unit id `{id}` (also feature {first})"),
             ));
         }
-        units.push(Unit { id, geometry });
+        units.push(Unit {
+            id,
+            geometry,
+            source: crate::model::SourceGeometry::of(f.geometry.as_ref(), &crs),
+            population: None,
+        });
     }
     if let Some(town) = area.town_or_blocks() {
         check_overlap_town(&units, &town, |u, problem| {

@@ -39,10 +39,7 @@ fn demo() -> Case {
             let cell = MultiPolygon(vec![Rect::new((x, y), (x + dx, y + dy)).to_polygon()]);
             let geometry = town.intersection(&cell);
             if !geometry.0.is_empty() {
-                units.push(Unit {
-                    id: format!("u{j}{i}"),
-                    geometry,
-                });
+                units.push(Unit::new(format!("u{j}{i}"), geometry));
             }
         }
     }

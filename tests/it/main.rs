@@ -8,6 +8,7 @@ mod foundation;
 mod population;
 mod propose;
 mod report;
+mod trust;
 mod validate;
 
 use std::path::{Path, PathBuf};
