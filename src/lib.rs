@@ -11,7 +11,7 @@
 //! | model | [`config`], [`model`] | `bmu.toml`, the study area in the working CRS |
 //! | summarise | [`inspect`] | layers, areas (planar and geodesic), features, facilities, warnings |
 //! | population | [`raster`], [`population`] | GeoTIFF/ASCII grids read by window; exact cell-fraction zonal sums |
-//! | blocks | `blocks`, `index` (internal) | clean feature lines, cut the town into blocks, adjacency, dissolve |
+//! | blocks | [`blocks`], `index` (internal) | clean feature lines, cut the town into blocks, adjacency, dissolve |
 //! | check | [`mod@validate`] | one file per policy rule; values, thresholds, reasons, problem geometries |
 //! | regionalise | [`mod@propose`] | max-p with population and area bounds, multi-start, seeded, deterministic |
 //! | report | [`report`] | the HTML dossier (map, checks by unit, policy basis), maps as SVG or PNG |
@@ -47,7 +47,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub(crate) mod blocks;
+pub mod blocks;
 pub mod config;
 pub mod crs;
 pub mod error;

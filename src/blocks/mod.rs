@@ -21,5 +21,5 @@ mod realdata_tests;
 
 pub use adjacency::{adjacency, Adjacency};
 pub use clean::{clean_lines, CleanSettings};
-pub use dissolve::dissolve;
+pub use dissolve::{dissolve, dissolve_with, DissolveSettings};
 pub use polygonize::derive_blocks;
