@@ -26,17 +26,25 @@ pub struct Config {
     /// through `MakeValid`), listing every change; off by default: bad geometry is an error or a check failure.
     #[serde(default)]
     pub repair: bool,
+    /// The town boundary layer.
     pub town: Option<TownConfig>,
+    /// The blocks layer (residential committees, villages, compounds), when given rather than derived.
     pub blocks: Option<BlocksConfig>,
     #[serde(default)]
+    /// Linear feature layers: roads, rivers, canals, railways.
     pub features: Vec<FeatureLayerConfig>,
+    /// The facility points ("3+3" and others).
     pub facilities: Option<FacilitiesConfig>,
     #[serde(default)]
+    /// Overlay layers (leisure, transit, parks, commerce), reported only.
     pub overlays: Vec<OverlayConfig>,
+    /// The population grid or points.
     pub population: Option<PopulationConfig>,
     #[serde(default)]
+    /// Policy thresholds of the checks.
     pub thresholds: Thresholds,
     #[serde(default)]
+    /// Settings of `propose`.
     pub propose: ProposeConfig,
 }
 
@@ -44,11 +52,15 @@ pub struct Config {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TownConfig {
+    /// The layer file.
     pub path: PathBuf,
+    /// Field holding the town's id.
     pub id_field: Option<String>,
+    /// Field holding the town's name.
     pub name_field: Option<String>,
     /// Which feature is the town when the layer holds several: the value of `id_field` or `name_field`.
     pub select: Option<String>,
+    /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
 }
 
@@ -56,10 +68,13 @@ pub struct TownConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BlocksConfig {
+    /// The layer file.
     pub path: PathBuf,
+    /// Field holding each block's id (default: the feature index).
     pub id_field: Option<String>,
     /// A population count per block, taken as given.
     pub population_field: Option<String>,
+    /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
 }
 
@@ -67,6 +82,7 @@ pub struct BlocksConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureLayerConfig {
+    /// The layer file.
     pub path: PathBuf,
     /// Attribute holding the class (OSM `highway`/`waterway`/`railway` values or bmu's class names).
     pub class_field: Option<String>,
@@ -75,8 +91,11 @@ pub struct FeatureLayerConfig {
     /// Extra value → class mappings (e.g. `"快速路" = "expressway"`).
     #[serde(default)]
     pub class_map: BTreeMap<String, String>,
+    /// Field holding each feature's id.
     pub id_field: Option<String>,
+    /// Field holding each feature's name.
     pub name_field: Option<String>,
+    /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
 }
 
@@ -84,14 +103,20 @@ pub struct FeatureLayerConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FacilitiesConfig {
+    /// The layer file.
     pub path: PathBuf,
+    /// Field holding each facility's id.
     pub id_field: Option<String>,
+    /// Field holding the facility type.
     pub type_field: Option<String>,
+    /// Field holding the status (existing or planned).
     pub status_field: Option<String>,
+    /// Field holding each facility's name.
     pub name_field: Option<String>,
     /// Source values → vocabulary types (e.g. `"社区卫生服务中心" = "health"`).
     #[serde(default)]
     pub type_map: BTreeMap<String, String>,
+    /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
 }
 
@@ -99,11 +124,16 @@ pub struct FacilitiesConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OverlayConfig {
+    /// The layer file.
     pub path: PathBuf,
     #[serde(rename = "type")]
+    /// What the layer holds (leisure, transit, park, commerce).
     pub kind: String,
+    /// Field holding each feature's id.
     pub id_field: Option<String>,
+    /// Field holding each feature's name.
     pub name_field: Option<String>,
+    /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
 }
 
@@ -186,6 +216,7 @@ impl Default for Thresholds {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProposeConfig {
+    /// Random seed: the same seed gives the same output at any thread count.
     pub seed: u64,
     /// How many ranked candidate partitions to output.
     pub candidates: usize,

@@ -16,7 +16,9 @@ pub enum Error {
     /// The file could not be opened, read or written.
     #[error("{}: {action}: {cause}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What was being done to it ("reading", "writing"…).
         action: &'static str,
         /// Not a `#[source]`: the message already says it, and the binary prints the cause chain — marking it a
         /// source would print the OS error twice on the one line.
@@ -24,37 +26,66 @@ pub enum Error {
     },
     /// The file is not in the format its extension or content promises (truncated, garbage, wrong structure).
     #[error("{}: {problem}", path.display())]
-    Format { path: PathBuf, problem: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// One feature of a layer is unusable (wrong geometry type, bad coordinates, bad attribute value…).
     #[error("{}: feature {feature}: {problem}", path.display())]
     Feature {
+        /// The file.
         path: PathBuf,
+        /// The feature, as `<n> (id X)`.
         feature: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// A field named in the configuration or on the command line is not in the layer.
     #[error("{}: field `{field}` does not exist (available: {available})", path.display())]
     MissingField {
+        /// The file.
         path: PathBuf,
+        /// The field asked for.
         field: String,
+        /// The fields the layer has.
         available: String,
     },
     /// A coordinate reference system could not be understood or a transformation failed.
     #[error("{context}: CRS `{crs}`: {problem}")]
     Crs {
+        /// The layer or setting the CRS belongs to.
         context: String,
+        /// The CRS as given.
         crs: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// A population grid is unusable (layout, compression, georeferencing, values).
     #[error("{}: grid: {problem}", path.display())]
-    Grid { path: PathBuf, problem: String },
+    Grid {
+        /// The grid file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The study-area configuration (`bmu.toml` or flags) is wrong.
     #[error("{}: {problem}", path.display())]
-    Config { path: PathBuf, problem: String },
+    Config {
+        /// The `bmu.toml`, or `<flags>`.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The inputs are individually fine but cannot be used together (e.g. layers that do not overlap).
     #[error("{context}: {problem}")]
-    Input { context: String, problem: String },
+    Input {
+        /// What the input concerns (a unit, the report…).
+        context: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl Error {

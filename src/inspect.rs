@@ -14,27 +14,40 @@ use std::fmt;
 /// The summary `inspect` prints (and can emit as JSON).
 #[derive(Clone, Debug, Serialize)]
 pub struct Inspection {
+    /// The study area's name.
     pub name: String,
+    /// The working CRS, as `EPSG:n` or a PROJ string.
     pub working_crs: String,
+    /// Every layer read.
     pub layers: Vec<crate::model::LayerSummary>,
+    /// The town, when a town layer is given.
     pub town: Option<TownSummary>,
+    /// Number of blocks, when a blocks layer is given.
     pub blocks: Option<usize>,
     /// Length inside and around the study area by feature class, km.
     pub feature_km: BTreeMap<String, f64>,
     /// Facilities by type: [existing, planned].
     pub facilities: BTreeMap<String, [usize; 2]>,
+    /// Overlay features by kind.
     pub overlays: BTreeMap<String, usize>,
+    /// The population grid's path, when one is configured.
     pub population_grid: Option<String>,
+    /// Everything worth a second look: facilities outside the town, distant layers, missing types.
     pub warnings: Vec<String>,
 }
 
 /// The town's identity and size.
 #[derive(Clone, Debug, Serialize)]
 pub struct TownSummary {
+    /// The town's id.
     pub id: String,
+    /// The town's name.
     pub name: String,
+    /// Number of polygon parts.
     pub parts: usize,
+    /// Area in the working CRS, km².
     pub area_km2: f64,
+    /// Area on the ellipsoid, km².
     pub geodesic_area_km2: f64,
     /// Extent in the working CRS: [min x, min y, max x, max y].
     pub extent: [f64; 4],

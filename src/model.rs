@@ -17,16 +17,24 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureClass {
+    /// Expressways and motorways (barriers by default).
     Expressway,
+    /// Trunk and primary roads.
     Arterial,
+    /// Secondary, tertiary and other roads.
     Road,
+    /// Service roads, footways, cycleways and tracks.
     Path,
+    /// Rivers.
     River,
+    /// Canals, streams and ditches.
     Canal,
+    /// Railways (barriers by default).
     Railway,
 }
 
 impl FeatureClass {
+    /// Every class.
     pub const ALL: [FeatureClass; 7] = [
         FeatureClass::Expressway,
         FeatureClass::Arterial,
@@ -58,6 +66,7 @@ impl FeatureClass {
         })
     }
 
+    /// The class as written in `bmu.toml` and outputs.
     pub fn name(self) -> &'static str {
         match self {
             FeatureClass::Expressway => "expressway",
@@ -81,22 +90,36 @@ impl fmt::Display for FeatureClass {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FacilityType {
+    /// Community affairs service centre.
     Affairs,
+    /// Community health service centre.
     Health,
+    /// Community culture centre.
     Culture,
+    /// Police station.
     Police,
+    /// Urban management team.
     UrbanManagement,
+    /// Market supervision office.
     MarketSupervision,
+    /// Grid management centre.
     GridCenter,
+    /// Housing management station.
     HousingStation,
+    /// Elderly care.
     ElderlyCare,
+    /// Leisure and sports (overlay).
     Leisure,
+    /// Transit stop (overlay).
     Transit,
+    /// Park (overlay).
     Park,
+    /// Commerce (overlay).
     Commerce,
 }
 
 impl FacilityType {
+    /// Every type.
     pub const ALL: [FacilityType; 13] = [
         FacilityType::Affairs,
         FacilityType::Health,
@@ -135,6 +158,7 @@ impl FacilityType {
         })
     }
 
+    /// The type as written in input files and outputs.
     pub fn name(self) -> &'static str {
         match self {
             FacilityType::Affairs => "affairs",
@@ -188,11 +212,14 @@ impl fmt::Display for FacilityType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FacilityStatus {
+    /// Open and serving.
     Existing,
+    /// Planned, not yet open.
     Planned,
 }
 
 impl FacilityStatus {
+    /// The status a field value names, if any.
     pub fn parse(value: &str) -> Option<FacilityStatus> {
         match value.trim().to_ascii_lowercase().as_str() {
             "existing" | "exists" | "现状" | "已建" | "existing_facility" => {
@@ -207,15 +234,20 @@ impl FacilityStatus {
 /// The town boundary.
 #[derive(Clone, Debug)]
 pub struct Town {
+    /// The town's id.
     pub id: String,
+    /// The town's name.
     pub name: String,
+    /// The boundary, in the working CRS.
     pub geometry: MultiPolygon<f64>,
 }
 
 /// A block: residential committee, village or compound.
 #[derive(Clone, Debug)]
 pub struct Block {
+    /// The block's id.
     pub id: String,
+    /// The block, in the working CRS.
     pub geometry: MultiPolygon<f64>,
     /// A count carried by the layer, taken as given.
     pub population: Option<f64>,
@@ -251,9 +283,13 @@ impl SourceGeometry {
 /// A linear feature.
 #[derive(Clone, Debug)]
 pub struct LineFeature {
+    /// The feature's id.
     pub id: String,
+    /// Its class.
     pub class: FeatureClass,
+    /// Its name, when the layer has one.
     pub name: Option<String>,
+    /// The line, in the working CRS.
     pub geometry: MultiLineString<f64>,
     /// Added by `propose`'s cleaning step rather than read from a layer.
     pub inferred: bool,
@@ -262,20 +298,30 @@ pub struct LineFeature {
 /// A facility point.
 #[derive(Clone, Debug)]
 pub struct Facility {
+    /// The facility's id.
     pub id: String,
+    /// Its type.
     pub kind: FacilityType,
+    /// Existing or planned.
     pub status: FacilityStatus,
+    /// Its name, when the layer has one.
     pub name: Option<String>,
+    /// Where it is, in the working CRS.
     pub location: Point<f64>,
 }
 
 /// What `inspect` reports of one layer.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerSummary {
+    /// What the layer is for (town, blocks, features…).
     pub role: String,
+    /// The file.
     pub path: PathBuf,
+    /// Number of features read.
     pub features: usize,
+    /// Its CRS.
     pub crs: String,
+    /// Where the CRS came from.
     pub crs_source: String,
     /// Extent in WGS84 lon/lat: [min lon, min lat, max lon, max lat].
     pub extent_wgs84: Option<[f64; 4]>,
@@ -284,15 +330,25 @@ pub struct LayerSummary {
 /// Everything `bmu` knows about one study area, in the working CRS.
 #[derive(Clone, Debug)]
 pub struct StudyArea {
+    /// The study area's name.
     pub name: String,
+    /// The configuration it was loaded from.
     pub config: Config,
+    /// The projected CRS everything is measured in.
     pub working_crs: Crs,
+    /// The town, when given.
     pub town: Option<Town>,
+    /// The blocks, when given.
     pub blocks: Option<Vec<Block>>,
+    /// Linear features: roads, rivers, canals, railways.
     pub lines: Vec<LineFeature>,
+    /// Facilities.
     pub facilities: Vec<Facility>,
+    /// Overlay features, reported only.
     pub overlays: Vec<Facility>,
+    /// Every layer read.
     pub layers: Vec<LayerSummary>,
+    /// Warnings met while loading.
     pub warnings: Vec<String>,
     /// Every input path, so outputs never overwrite one.
     pub inputs: Vec<PathBuf>,

@@ -1,4 +1,5 @@
-//! Progress of a long run, for whoever shows it (the binary draws spinners; the library never prints).
+//! Progress of a long run, for whoever shows it (the binary draws spinners and prints timings; the library never
+//! prints).
 //!
 //! The verbs mark the stage they enter with [`stage`]; an observer installed with [`observe`] for the duration of a
 //! call hears of it. The observer lives in a thread-local of the calling thread, so the verbs keep their signatures,
@@ -7,6 +8,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The stages of `propose` and `validate`, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,9 +50,16 @@ impl fmt::Display for Stage {
     }
 }
 
-/// Hears which stage a run has entered.
+/// Hears which stage a run has entered, and how long its steps took.
 pub trait Progress: Send + Sync {
+    /// The run has entered `stage`.
     fn stage(&self, stage: Stage);
+
+    /// A step inside a stage took `seconds` (wall time, or thread time summed over units where `step` says so).
+    /// Ignored unless the observer wants it: the binary prints these with `-vv`.
+    fn timing(&self, step: &str, seconds: f64) {
+        let _ = (step, seconds);
+    }
 }
 
 thread_local! {
@@ -78,6 +87,22 @@ pub fn stage(stage: Stage) {
     }
 }
 
+/// Reports how long `step` took to the current observer, if any.
+pub fn timing(step: &str, seconds: f64) {
+    let observer = OBSERVER.with(|o| o.borrow().clone());
+    if let Some(o) = observer {
+        o.timing(step, seconds);
+    }
+}
+
+/// Runs `f` and reports its wall time as `step` to the current observer, if any.
+pub fn timed<T>(step: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    timing(step, start.elapsed().as_secs_f64());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +126,24 @@ mod tests {
         });
         stage(Stage::Write);
         assert_eq!(*record.0.lock().unwrap(), vec![Stage::Blocks, Stage::Propose]);
+    }
+
+    #[derive(Default)]
+    struct Steps(Mutex<Vec<String>>);
+    impl Progress for Steps {
+        fn stage(&self, _: Stage) {}
+        fn timing(&self, step: &str, seconds: f64) {
+            assert!(seconds >= 0.0);
+            self.0.lock().unwrap().push(step.to_string());
+        }
+    }
+
+    #[test]
+    fn validate_timings_reach_the_observer_instead_of_stderr() {
+        let steps = Arc::new(Steps::default());
+        assert_eq!(timed("outside", || 1), 1);
+        let got = observe(steps.clone(), || timed("inside", || 2));
+        assert_eq!(got, 2);
+        assert_eq!(*steps.0.lock().unwrap(), vec!["inside".to_string()]);
     }
 }

@@ -16,26 +16,29 @@ use crate::validate::{Unit, Validation};
 use crate::{Error, Result};
 use geo::{MultiLineString, MultiPolygon};
 use serde_json::{json, Value};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where a verb writes.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
+    /// The units layer.
     pub units: PathBuf,
+    /// The blocks layer with each block's unit.
     pub blocks: Option<PathBuf>,
+    /// The report JSON.
     pub report: Option<PathBuf>,
+    /// The segments the cleaning step inferred (written only when there are any).
     pub inferred: Option<PathBuf>,
+    /// The problem geometries of the best candidate.
     pub problems: Option<PathBuf>,
 }
 
-/// What a verb found.
+/// What a verb found: data for the caller to show (the binary draws the terminal summary and table from it).
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// Human-readable summary for the terminal.
-    pub summary: String,
     /// Every unit passes every evaluated check.
     pub all_pass: bool,
+    /// The report JSON, as written.
     pub report: Value,
     /// The units checked (best candidate for `propose`).
     pub units: Vec<Unit>,
@@ -43,6 +46,25 @@ pub struct Outcome {
     pub validation: Option<Validation>,
     /// The proposal (`propose` only): blocks, candidates, components.
     pub proposal: Option<pipeline::Proposal>,
+    /// Notes on reading the units (`validate` only), such as parts dropped or ids made up.
+    pub notes: Vec<String>,
+    /// Every problems file written: a Shapefile's lines go to a second file beside its polygons.
+    pub problem_files: Vec<PathBuf>,
+    /// The candidates after the best (`propose` only), ranked 2, 3, ….
+    pub other_candidates: Vec<Candidate>,
+    /// Blocks in no unit of the best candidate (`propose` only).
+    pub unassigned_blocks: usize,
+}
+
+/// A ranked candidate partition of `propose` beyond the best one.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Where its units layer went ([`candidate_path`]).
+    pub units_path: PathBuf,
+    /// How many units it has.
+    pub units: usize,
+    /// How many of them pass every check.
+    pub passing: usize,
 }
 
 /// The population source of a study area: its grid or points when configured, else the blocks' counts.
@@ -78,8 +100,11 @@ fn write_json(path: &Path, value: &Value, inputs: &[&Path]) -> Result<()> {
 /// Where `bmu validate` writes.
 #[derive(Clone, Debug, Default)]
 pub struct ValidateOutputs {
+    /// The units with a value, threshold and pass column per check.
     pub units: Option<PathBuf>,
+    /// The problem geometries.
     pub problems: Option<PathBuf>,
+    /// The report JSON.
     pub report: Option<PathBuf>,
 }
 
@@ -118,7 +143,7 @@ pub fn validate(
     id_field: Option<&str>,
     out: &ValidateOutputs,
 ) -> Result<Outcome> {
-    use crate::validate::timed;
+    use crate::progress::timed;
     let mut notes = Vec::new();
     let units = timed("read units", || {
         crate::validate::read_units(units_path, id_field, area, &mut notes)
@@ -140,22 +165,16 @@ pub fn validate(
     let written = timed("write outputs", || {
         write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)
     })?;
-    let mut summary = String::new();
-    for n in &notes {
-        let _ = writeln!(summary, "bmu: {n}");
-    }
-    summary.push_str(&vout::table(&v, 80));
-    if written.len() > 1 {
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        let _ = writeln!(summary, "problems written to {}", names.join(" and "));
-    }
     Ok(Outcome {
-        summary,
         all_pass: v.pass(),
         report,
         units,
         validation: Some(v),
         proposal: None,
+        notes,
+        problem_files: written,
+        other_candidates: Vec::new(),
+        unassigned_blocks: 0,
     })
 }
 
@@ -236,7 +255,6 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         };
         checked.push((units, v));
     }
-    let best = proposal.units.first().cloned().unwrap_or_default();
     let (units, v) = checked.first().cloned().unwrap_or_default();
     let unassigned = output::unassigned_blocks(&proposal, 0);
     let t = &area.config.thresholds;
@@ -288,13 +306,14 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
         }
     };
     progress::stage(Stage::Write);
+    let mut problem_files = Vec::new();
     if let Some(v) = &v {
         let vouts = ValidateOutputs {
             units: Some(outputs.units.clone()),
             problems: outputs.problems.clone(),
             report: outputs.report.clone(),
         };
-        write_validation(area, v, &units, &vouts, members_of(0), &report, &ins)?;
+        problem_files = write_validation(area, v, &units, &vouts, members_of(0), &report, &ins)?;
     } else if let Some(path) = &outputs.report {
         write_json(path, &report, &ins)?;
     }
@@ -325,63 +344,25 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
             )?;
         }
     }
-    let passing = v.as_ref().map_or(0, |v| v.summary.passing);
-
-    let mut summary = String::new();
-    let _ = writeln!(
-        summary,
-        "bmu: {} blocks ({}), {} units proposed, {} passing; {} blocks unassigned",
-        proposal.blocks.ids.len(),
-        if proposal.blocks.derived {
-            "derived from features"
-        } else {
-            "given"
-        },
-        best.len(),
-        passing,
-        unassigned.len()
-    );
-    let _ = writeln!(
-        summary,
-        "  max-p: {} components, {} candidate(s), solved in {:.3} s",
-        proposal.solution.components.len(),
-        proposal.solution.candidates.len(),
-        proposal.solve_seconds
-    );
-    for c in proposal.solution.components.iter().filter(|c| c.reason.is_some()) {
-        let merged = c
-            .merged_into
-            .and_then(|l| best.get(l as usize))
-            .map_or(String::new(), |u| format!("; merged into {}", u.id));
-        let _ = writeln!(
-            summary,
-            "  component of {} blocks ({:.0} people, {:.2} km²) cannot form a unit: {}{merged}",
-            c.blocks.len(),
-            c.population,
-            c.area / 1e6,
-            c.reason.as_deref().unwrap_or("")
-        );
-    }
-    for (k, (_, cv)) in checked.iter().enumerate().skip(1) {
-        let _ = writeln!(
-            summary,
-            "  candidate {}: {} units, {} passing -> {}",
-            k + 1,
-            proposal.units[k].len(),
-            cv.as_ref().map_or(0, |v| v.summary.passing),
-            candidate_path(&outputs.units, k + 1).display()
-        );
-    }
-    if let Some(v) = &v {
-        summary.push_str(&vout::table(v, 80));
-    }
-    let _ = writeln!(summary, "  -> {}", outputs.units.display());
+    let other_candidates = checked
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, (cand_units, cv))| Candidate {
+            units_path: candidate_path(&outputs.units, k + 1),
+            units: cand_units.len(),
+            passing: cv.as_ref().map_or(0, |v| v.summary.passing),
+        })
+        .collect();
     Ok(Outcome {
-        summary,
         all_pass: v.as_ref().is_some_and(|v| v.pass()) && unassigned.is_empty(),
         report,
         units,
         validation: v,
         proposal: Some(proposal),
+        notes: Vec::new(),
+        problem_files,
+        other_candidates,
+        unassigned_blocks: unassigned.len(),
     })
 }

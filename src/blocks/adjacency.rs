@@ -194,7 +194,8 @@ fn segment_shared_lengths<'a>(
 ///
 /// This is the pairwise definition [`adjacency`] computes with an index; it is also what a boundary-clarity check
 /// needs for a single pair. Measured along `a`, so `shared_boundary_length(a, b)` and `(b, a)` agree to within the
-/// tolerance, not exactly.
+/// tolerance, not exactly. The tests' reference for [`adjacency`].
+#[cfg(test)]
 pub fn shared_boundary_length(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, tolerance: f64) -> f64 {
     let others: Vec<Line<f64>> = ring_segments(b).collect();
     ring_segments(a)

@@ -65,7 +65,8 @@ impl CleanedLines {
         self.lines.iter().chain(&self.inferred).cloned().collect()
     }
 
-    /// Total length of the inferred segments (metres).
+    /// Total length of the inferred segments (metres), for the tests' reports.
+    #[cfg(test)]
     pub fn inferred_length(&self) -> f64 {
         self.inferred
             .iter()

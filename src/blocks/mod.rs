@@ -19,9 +19,7 @@ mod polygonize;
 #[cfg(test)]
 mod realdata_tests;
 
-pub use adjacency::{
-    adjacency, adjacency_with_tolerance, shared_boundary_length, Adjacency, SHARED_EDGE_TOLERANCE_M,
-};
-pub use clean::{clean_lines, CleanSettings, CleanedLines};
+pub use adjacency::{adjacency, Adjacency};
+pub use clean::{clean_lines, CleanSettings};
 pub use dissolve::{dissolve, dissolve_with, DissolveSettings};
 pub use polygonize::derive_blocks;

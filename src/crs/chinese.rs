@@ -29,6 +29,8 @@ impl WebMap {
     }
 
     /// Converts WGS84 lon/lat to this system.
+    // The pair `to_wgs84`/`from_wgs84` on a Copy enum reads as the conversion it is; a constructor name would not.
+    #[allow(clippy::wrong_self_convention)]
     pub fn from_wgs84(self, c: Coord<f64>) -> Coord<f64> {
         match self {
             WebMap::Gcj02 => wgs84_to_gcj02(c),

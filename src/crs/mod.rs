@@ -4,14 +4,14 @@
 //! `EPSG:4549`, CGCS2000 3-degree Gauss–Krüger CM 120°E, is a common choice in Shanghai). Inputs may come in any CRS
 //! that can be named by an EPSG/ESRI code, a PROJ string or WKT, plus the two Chinese web-map systems GCJ-02 (Amap,
 //! Tencent) and BD-09 (Baidu), which are obfuscated WGS84 and are converted with the published formulas
-//! ([`chinese`]).
+//! (`chinese`).
 //!
 //! Two interchangeable backends sit behind [`Transformer`]:
 //! - [`Backend::Pure`] — `proj4rs` with EPSG definitions from `crs-definitions` and WKT read by `proj4wkt`; builds
 //!   with cargo alone, so a fresh machine runs everything;
 //! - [`Backend::Proj`] (cargo feature `proj`) — full PROJ 9.6 with its EPSG database and WKT2.
 
-pub mod chinese;
+pub(crate) mod chinese;
 #[cfg(feature = "proj")]
 mod full;
 mod pure;

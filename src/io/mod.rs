@@ -2,12 +2,12 @@
 //!
 //! Every layer is read into one in-memory model — [`Layer`]: features with an optional geometry and JSON-like
 //! attributes, plus the CRS the file declares (GeoJSON's legacy `crs` member or RFC 7946 WGS84; a Shapefile's
-//! `.prj`). Outputs are written atomically ([`atomic`]): a temporary file in the target folder, then a rename, so an
+//! `.prj`). Outputs are written atomically (`atomic`): a temporary file in the target folder, then a rename, so an
 //! interrupted run never leaves a half-written file.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod geojson;
-pub mod shapefile;
+pub(crate) mod shapefile;
 
 use crate::crs::Crs;
 use crate::{Error, Result};
@@ -35,7 +35,9 @@ pub struct Feature {
     pub index: usize,
     /// The GeoJSON `id` member, when present.
     pub id: Option<Value>,
+    /// The geometry, in the layer's CRS (None for a null geometry).
     pub geometry: Option<Geometry<f64>>,
+    /// The attributes.
     pub properties: Map<String, Value>,
 }
 
@@ -114,9 +116,13 @@ pub fn value_text(v: &Value) -> Option<String> {
 /// A vector layer read from a file.
 #[derive(Clone, Debug)]
 pub struct Layer {
+    /// The file read.
     pub path: PathBuf,
+    /// The layer's CRS.
     pub crs: Crs,
+    /// Where the CRS came from.
     pub crs_source: CrsSource,
+    /// The features, in file order.
     pub features: Vec<Feature>,
     /// Attribute names in file order (the union over features for GeoJSON).
     pub fields: Vec<String>,
@@ -171,7 +177,9 @@ pub fn extension(path: &Path) -> String {
 /// The vector formats `bmu` reads and writes, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// GeoJSON (`.geojson`, `.json`), written in WGS84.
     GeoJson,
+    /// ESRI Shapefile (`.shp` with `.shx`, `.dbf`, `.prj`).
     Shapefile,
 }
 
@@ -351,7 +359,9 @@ fn coordinate_text(c: geo::Coord<f64>) -> String {
 /// A feature to write: geometry plus ordered attributes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutFeature {
+    /// The geometry, in the CRS passed to the writer.
     pub geometry: Option<Geometry<f64>>,
+    /// The attributes.
     pub properties: Map<String, Value>,
 }
 

@@ -5,7 +5,7 @@
 //! partition the grid equals the grid total. [`exact::zonal_sums`] computes those shares exactly, as exactextract
 //! does; [`point_sums`] assigns each point's people to the polygon that contains it.
 
-pub mod exact;
+pub(crate) mod exact;
 pub mod report;
 pub mod source;
 
@@ -25,7 +25,7 @@ use crate::{Error, Result};
 pub struct ZonalStats {
     /// Σ cell value × covered fraction over cells with data.
     pub population: f64,
-    /// Cells with a covered fraction above [`exact::MIN_FRACTION`].
+    /// Cells with a covered fraction above `exact::MIN_FRACTION`.
     pub covered_cells: usize,
     /// Covered cells holding nodata (counted as 0 people).
     pub nodata_cells: usize,

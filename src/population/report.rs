@@ -12,27 +12,37 @@ use std::path::Path;
 /// One polygon's result.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The polygon's id.
     pub id: String,
+    /// Its population and how it was counted.
     pub stats: ZonalStats,
+    /// The polygon, for GeoJSON output.
     pub geometry: Option<Geometry<f64>>,
 }
 
 /// The whole table, in the layer's order, in the layer's CRS.
 #[derive(Clone, Debug)]
 pub struct ZonalTable {
+    /// CRS of the polygons.
     pub crs: Crs,
+    /// One row per polygon.
     pub rows: Vec<Row>,
+    /// Warnings met while counting.
     pub warnings: Vec<String>,
 }
 
 /// The kind of population source a path is, by extension.
 pub enum SourceKind {
+    /// A GeoTIFF or ESRI ASCII grid.
     Grid,
+    /// CSV points `x,y,pop`.
     CsvPoints,
+    /// GeoJSON points with a count field.
     GeoJsonPoints,
 }
 
 impl SourceKind {
+    /// The kind of source `path` is, by its extension.
     pub fn of(path: &Path) -> Result<SourceKind> {
         let ext = crate::io::extension(path);
         match ext.as_str() {

@@ -165,6 +165,7 @@ impl PopulationSource for GridSource {
 
 /// Population points (CSV x,y,pop or GeoJSON points), each counted in the polygon containing it.
 pub struct PointSource {
+    /// The grid file.
     pub path: PathBuf,
     /// Points in the polygons' CRS with their counts.
     pub points: Vec<(Point<f64>, f64)>,

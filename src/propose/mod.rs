@@ -11,12 +11,12 @@
 //! — or, with [`Settings::merge_infeasible`], merged into the unit with the nearest centroid.
 //!
 //! [`solve`] runs `starts` randomised constructions in parallel (rayon), improves the best of them (increase-p by
-//! regrowing neighbourhoods, then compactness by simulated annealing; see [`maxp`]) and returns the `candidates` best
+//! regrowing neighbourhoods, then compactness by simulated annealing; see `maxp`) and returns the `candidates` best
 //! distinct partitions. Each start draws from its own ChaCha stream derived from `(seed, component, start)` and
 //! results are reduced in start order, so the output is identical whatever the number of threads.
 
 mod graph;
-pub mod maxp;
+pub(crate) mod maxp;
 pub mod pipeline;
 
 use std::cmp::Ordering;
@@ -108,6 +108,7 @@ pub struct Partition {
     pub labels: Vec<Option<u32>>,
     /// Number of units.
     pub p: usize,
+    /// How it ranks.
     pub score: Score,
 }
 
@@ -116,7 +117,9 @@ pub struct Partition {
 pub struct ComponentReport {
     /// Its blocks, ascending.
     pub blocks: Vec<usize>,
+    /// Its population.
     pub population: f64,
+    /// Its area, m².
     pub area: f64,
     /// Whether its totals can meet every bound; if not its blocks are left unassigned.
     pub feasible: bool,

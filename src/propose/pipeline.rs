@@ -21,9 +21,13 @@ pub type SourcePolygons = (Vec<MultiPolygon<f64>>, crate::crs::Crs);
 /// The blocks a proposal is built from.
 #[derive(Clone, Debug)]
 pub struct Blocks {
+    /// Each block's id.
     pub ids: Vec<String>,
+    /// Each block, in the working CRS.
     pub geometry: Vec<MultiPolygon<f64>>,
+    /// Each block's population.
     pub population: Vec<f64>,
+    /// Each block's area, m².
     pub area: Vec<f64>,
     /// Facility types present in each block, as a bit mask ([`FacilityType::bit`]).
     pub services: Vec<u32>,
@@ -36,8 +40,11 @@ pub struct Blocks {
 /// A proposal: the blocks, the adjacency, the solver's answer and each candidate's dissolved units.
 #[derive(Clone, Debug)]
 pub struct Proposal {
+    /// The blocks.
     pub blocks: Blocks,
+    /// Which blocks touch, and along how long a boundary.
     pub adjacency: Adjacency,
+    /// The solver's answer: candidates and components.
     pub solution: Solution,
     /// Per candidate, the units in label order.
     pub units: Vec<Vec<ProposedUnit>>,
@@ -52,11 +59,15 @@ pub struct Proposal {
 /// One unit of one candidate partition.
 #[derive(Clone, Debug)]
 pub struct ProposedUnit {
+    /// The unit's id.
     pub id: String,
+    /// The dissolved unit, in the working CRS.
     pub geometry: MultiPolygon<f64>,
     /// Indices into [`Blocks`].
     pub members: Vec<usize>,
+    /// Its population.
     pub population: f64,
+    /// Its area, m².
     pub area: f64,
 }
 

@@ -546,11 +546,6 @@ impl GeoKeys {
 }
 
 impl TiffSource {
-    /// The sample type of the band.
-    pub fn sample_type(&self) -> SampleType {
-        self.sample_type
-    }
-
     fn borrow_decoder(&self, path: &Path) -> Result<TiffDecoder> {
         let pooled = match self.pool.lock() {
             Ok(mut pool) => pool.pop(),

@@ -1,18 +1,18 @@
 //! Population grids: single-band rasters read as `f64` cells, whole or by pixel window.
 //!
 //! Two formats, the ones population products ship in:
-//! - GeoTIFF ([`geotiff`]): WorldPop (EPSG:4326, 3 arc-seconds), GHS-POP (World Mollweide, ESRI:54009, 100 m) and
+//! - GeoTIFF (`geotiff`): WorldPop (EPSG:4326, 3 arc-seconds), GHS-POP (World Mollweide, ESRI:54009, 100 m) and
 //!   anything GDAL writes with one band, in strips or tiles, uncompressed, LZW, Deflate or PackBits. Only the
 //!   strips/tiles that intersect a requested window are decoded, so a national 100 m grid never has to fit in memory.
-//! - ESRI ASCII grid ([`asc`]) with an optional `.prj` beside it, read whole.
+//! - ESRI ASCII grid (`asc`) with an optional `.prj` beside it, read whole.
 //!
 //! Georeferencing follows GDAL's convention: the [`GeoTransform`] maps the *corner* of pixel (col, row) to
 //! `(origin_x + col·pixel_width, origin_y + row·pixel_height)`; a north-up grid has a negative `pixel_height`.
 //! Rotated grids are rejected. The CRS is kept as a definition string ("EPSG:4326", "ESRI:54009", a PROJ string or
 //! WKT from a `.prj`) until `crate::crs` parses it.
 
-pub mod asc;
-pub mod geotiff;
+pub(crate) mod asc;
+pub(crate) mod geotiff;
 
 use std::path::{Path, PathBuf};
 
@@ -65,9 +65,13 @@ impl GeoTransform {
 /// A rectangle of pixels: columns `col_off..col_off+width`, rows `row_off..row_off+height`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Window {
+    /// First column.
     pub col_off: usize,
+    /// First row.
     pub row_off: usize,
+    /// Number of columns.
     pub width: usize,
+    /// Number of rows.
     pub height: usize,
 }
 
@@ -86,8 +90,11 @@ impl Window {
 /// Description of a grid: size, georeferencing, nodata and CRS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
+    /// Number of columns.
     pub width: usize,
+    /// Number of rows.
     pub height: usize,
+    /// From cell to CRS coordinates.
     pub transform: GeoTransform,
     /// Cells equal to this value (or NaN) hold no data and count as 0 people. Stored as the file's sample type
     /// would round it, so that a float32 grid's `-3.4028235e38` compares equal.

@@ -3,20 +3,20 @@
 //! Everything here is computed from what a verb returned ([`Outcome`]: units, their [`Validation`], the
 //! [`Proposal`]) and the [`StudyArea`] it ran on, so a report can never show something the checks did not find.
 //!
-//! - [`html`]: one self-contained HTML file — inline CSS and SVG, no script, no external style, font or tile — with
+//! - `html`: one self-contained HTML file — inline CSS and SVG, no script, no external style, font or tile — with
 //!   the map, a summary, one table row per unit and one column per check, each column linked to the policy clause
 //!   it enforces (沪民区划〔2018〕6号 一(一), 一(三); the service-radius card; the 2024 draft standard), the
 //!   candidates compared and the unassigned blocks. It prints on A4.
-//! - [`svg`]: the map, in the working CRS, north up, with scale bar, north arrow and legend.
-//! - [`png`]: the same SVG rendered by resvg with the system's fonts.
+//! - `svg`: the map, in the working CRS, north up, with scale bar, north arrow and legend.
+//! - `png`: the same SVG rendered by resvg with the system's fonts.
 //!
 //! Outputs are byte-identical for the same inputs: no date, no absolute path, fixed number formats.
 
-pub mod html;
-pub mod i18n;
-pub mod png;
-pub mod policy;
-pub mod svg;
+pub(crate) mod html;
+pub(crate) mod i18n;
+pub(crate) mod png;
+pub(crate) mod policy;
+pub(crate) mod svg;
 
 pub use i18n::Lang;
 
@@ -31,8 +31,11 @@ use std::path::{Path, PathBuf};
 
 /// What the map draws, gathered from an outcome and its study area.
 pub struct MapData<'a> {
+    /// The study area.
     pub area: &'a StudyArea,
+    /// The town boundary, when there is one.
     pub town: Option<MultiPolygon<f64>>,
+    /// The units drawn.
     pub units: Vec<MapUnit>,
     /// Blocks a proposal left out of every unit.
     pub unassigned: Vec<MultiPolygon<f64>>,
@@ -40,21 +43,29 @@ pub struct MapData<'a> {
     pub lines: Vec<&'a LineFeature>,
     /// Lines the cleaning step added (drawn dashed).
     pub inferred: Vec<LineString<f64>>,
+    /// Facilities drawn.
     pub facilities: &'a [Facility],
+    /// Overlay features drawn.
     pub overlays: &'a [Facility],
+    /// Problem geometries drawn.
     pub problems: &'a [Problem],
     /// Types whose service radius is drawn.
     pub service_types: Vec<FacilityType>,
+    /// Service radius, metres.
     pub service_radius_m: f64,
 }
 
 /// One unit on the map.
 pub struct MapUnit {
+    /// The unit's id.
     pub id: String,
+    /// The unit, in the working CRS.
     pub geometry: MultiPolygon<f64>,
     /// None when the unit was not validated.
     pub pass: Option<bool>,
+    /// Its population, when known.
     pub population: Option<f64>,
+    /// Its area, km².
     pub area_km2: f64,
 }
 

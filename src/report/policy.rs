@@ -183,11 +183,6 @@ pub const BASES: [Basis; 11] = [
     },
 ];
 
-/// The basis of one check.
-pub fn basis(check: CheckName) -> &'static Basis {
-    BASES.iter().find(|b| b.check == check).unwrap_or(&BASES[0])
-}
-
 /// The threshold a check used, in words.
 pub fn threshold(check: CheckName, t: &Thresholds, lang: Lang) -> String {
     let zh = lang == Lang::Zh;

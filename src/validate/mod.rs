@@ -7,34 +7,34 @@
 //!
 //! | check | clause | file |
 //! |---|---|---|
-//! | `geometry` | (precondition) valid polygon, one part | [`geometry`] |
-//! | `partition` | 一(一) units lie inside the town, no gaps or overlaps | [`partition`] |
-//! | `min_population` | 一(一) 常住人口在2万人以上 | [`min_population`] |
-//! | `min_area` | 一(一) 地域面积在2平方公里以上 | [`min_area`] |
-//! | `boundary_clarity` | 一(一) 区域边界清晰可辨 | [`boundary_clarity`] |
-//! | `barriers` | 2024 draft: not split by expressways or railways | [`barriers`] |
-//! | `facilities` | 一(三) "3+3" | [`facilities`] |
-//! | `service_coverage` | service radii (card) | [`service_coverage`] |
-//! | `community_integrity` | 一(一) 社区认同 | [`community_integrity`] |
-//! | `compactness`, `overlays` | reported only | [`compactness`], [`overlays`] |
+//! | `geometry` | (precondition) valid polygon, one part | `geometry` |
+//! | `partition` | 一(一) units lie inside the town, no gaps or overlaps | `partition` |
+//! | `min_population` | 一(一) 常住人口在2万人以上 | `min_population` |
+//! | `min_area` | 一(一) 地域面积在2平方公里以上 | `min_area` |
+//! | `boundary_clarity` | 一(一) 区域边界清晰可辨 | `boundary_clarity` |
+//! | `barriers` | 2024 draft: not split by expressways or railways | `barriers` |
+//! | `facilities` | 一(三) "3+3" | `facilities` |
+//! | `service_coverage` | service radii (card) | `service_coverage` |
+//! | `community_integrity` | 一(一) 社区认同 | `community_integrity` |
+//! | `compactness`, `overlays` | reported only | `compactness`, `overlays` |
 //!
 //! Population enters through [`PopulationSource`], so block counts ([`BlockCounts`]) and exact grid zonal sums
 //! plug in the same way.
 
-pub mod barriers;
-pub mod block_counts;
-pub mod boundary_clarity;
-pub mod community_integrity;
-pub mod compactness;
-pub mod facilities;
-pub mod geometry;
-pub mod min_area;
-pub mod min_population;
-pub mod output;
-pub mod overlays;
-pub mod partition;
-pub mod service_coverage;
-pub mod units;
+pub(crate) mod barriers;
+pub(crate) mod block_counts;
+pub(crate) mod boundary_clarity;
+pub(crate) mod community_integrity;
+pub(crate) mod compactness;
+pub(crate) mod facilities;
+pub(crate) mod geometry;
+pub(crate) mod min_area;
+pub(crate) mod min_population;
+pub(crate) mod output;
+pub(crate) mod overlays;
+pub(crate) mod partition;
+pub(crate) mod service_coverage;
+pub(crate) mod units;
 
 pub use block_counts::BlockCounts;
 pub use units::read_units;
@@ -52,7 +52,9 @@ use std::fmt;
 /// A unit to validate, in the working CRS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
+    /// The unit's id.
     pub id: String,
+    /// The unit, in the working CRS.
     pub geometry: MultiPolygon<f64>,
     /// The unit as its file holds it: a grid measures population from this, in the file's own CRS.
     pub source: Option<crate::model::SourceGeometry>,
@@ -79,20 +81,32 @@ pub use crate::population::source::PopulationSource;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckName {
+    /// Valid, one part.
     Geometry,
+    /// No gap, overlap or spill beyond the tolerance.
     Partition,
+    /// At least the minimum population.
     MinPopulation,
+    /// At least the minimum area.
     MinArea,
+    /// Boundary follows recognisable features.
     BoundaryClarity,
+    /// No expressway or railway inside.
     Barriers,
+    /// The required "3+3" facilities.
     Facilities,
+    /// Residents within reach of each service.
     ServiceCoverage,
+    /// Blocks not split between units.
     CommunityIntegrity,
+    /// Polsby–Popper compactness, reported only.
     Compactness,
+    /// Overlay facilities, reported only.
     Overlays,
 }
 
 impl CheckName {
+    /// Every check, in report order.
     pub const ALL: [CheckName; 11] = [
         CheckName::Geometry,
         CheckName::Partition,
@@ -140,14 +154,18 @@ impl fmt::Display for CheckName {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum CheckResult {
+    /// The check ran.
     Evaluated(Evaluated),
+    /// The check could not run (no population source, no blocks…).
     NotEvaluated(NotEvaluated),
 }
 
 /// A check that ran: its measured value against its threshold.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Evaluated {
+    /// Whether the unit passes.
     pub pass: bool,
+    /// The measured value.
     pub value: f64,
     /// None for checks that are reported only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +183,7 @@ pub struct Evaluated {
 pub struct NotEvaluated {
     /// Always false; present so JSON readers can tell the two shapes apart.
     pub evaluated: bool,
+    /// Why not.
     pub reason: String,
 }
 
@@ -233,16 +252,24 @@ impl CheckResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
+    /// Part of the town in no unit.
     Gap,
+    /// Part of the town in two units.
     Overlap,
+    /// Part of a unit outside the town.
     Spill,
+    /// Boundary stretch far from any feature.
     UnclearBoundary,
+    /// Expressway or railway crossing a unit.
     BarrierCrossing,
+    /// Residents beyond reach of a service.
     Uncovered,
+    /// Block split between units.
     SplitBlock,
 }
 
 impl ProblemKind {
+    /// The kind as written in the problems layer.
     pub fn name(self) -> &'static str {
         match self {
             ProblemKind::Gap => "gap",
@@ -265,12 +292,15 @@ impl fmt::Display for ProblemKind {
 /// A located problem: a gap, an overlap, an unclear stretch of boundary…
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Problem {
+    /// What the problem is.
     pub kind: ProblemKind,
     /// The unit it belongs to; for gaps, the units that border it, comma-separated (empty when none does).
     pub unit_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Area of a polygon problem, m².
     pub area_m2: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Length of a line problem, m.
     pub length_m: Option<f64>,
     /// Extra attributes: the other unit of an overlap, the service type, the barrier class, the block id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -320,19 +350,24 @@ impl Problem {
 /// The result for one unit.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnitReport {
+    /// The unit's id.
     pub unit_id: String,
     /// None when no population source was given.
     pub population: Option<f64>,
+    /// Its area, km².
     pub area_km2: f64,
     /// Every evaluated required check passed.
     pub pass: bool,
+    /// Every check's result.
     pub checks: BTreeMap<CheckName, CheckResult>,
 }
 
 /// Counts over all units.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
+    /// Number of units.
     pub units: usize,
+    /// Units passing every required check.
     pub passing: usize,
     /// Problem geometries by kind.
     pub problems: BTreeMap<ProblemKind, usize>,
@@ -343,10 +378,14 @@ pub struct Summary {
 /// Everything `validate` found: the report JSON is this struct (problem geometries go to their own layer).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Validation {
+    /// Counts over all units.
     pub summary: Summary,
+    /// One report per unit.
     pub units: Vec<UnitReport>,
+    /// The thresholds used.
     pub thresholds: Thresholds,
     #[serde(skip)]
+    /// Every problem geometry (kept out of the JSON; written as a layer).
     pub problems: Vec<Problem>,
 }
 
@@ -406,7 +445,7 @@ pub fn validate(
     population: Option<&dyn PopulationSource>,
 ) -> Result<Validation> {
     let no_population_reason = NO_POPULATION;
-    let timings = Timings::from_env();
+    let timings = Timings::new();
     if units.is_empty() {
         return Err(Error::input("units", "no units to validate"));
     }
@@ -531,39 +570,25 @@ pub fn validate(
     })
 }
 
-/// Where `validate` spends its time, on stderr when the environment variable `BMU_VALIDATE_TIMINGS` is set: whole
-/// stages as they finish, and per-unit checks as thread time summed over units (so with two threads the per-check
-/// total is about twice the wall time of the per-unit stage).
+/// Where `validate` spends its time, reported through [`crate::progress::timing`] (the library prints nothing):
+/// whole stages as they finish, and per-unit checks as thread time summed over units (so with two threads the
+/// per-check total is about twice the wall time of the per-unit stage). Measuring costs two clock reads per check.
 struct Timings {
-    on: bool,
     nanos: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl Timings {
-    fn from_env() -> Self {
+    fn new() -> Self {
         Timings {
-            on: std::env::var_os("BMU_VALIDATE_TIMINGS").is_some(),
             nanos: CheckName::ALL.iter().map(|_| Default::default()).collect(),
         }
     }
 
     fn stage<T>(&self, name: &str, f: impl FnOnce() -> T) -> T {
-        if !self.on {
-            return f();
-        }
-        let start = std::time::Instant::now();
-        let out = f();
-        eprintln!(
-            "bmu: timing: {name}: {:.1} ms",
-            start.elapsed().as_secs_f64() * 1e3
-        );
-        out
+        crate::progress::timed(name, f)
     }
 
     fn check<T>(&self, name: CheckName, f: impl FnOnce() -> T) -> T {
-        if !self.on {
-            return f();
-        }
         let start = std::time::Instant::now();
         let out = f();
         let i = CheckName::ALL.iter().position(|c| *c == name).unwrap_or(0);
@@ -575,29 +600,14 @@ impl Timings {
     }
 
     fn per_unit(&self, started: std::time::Instant) {
-        if !self.on {
-            return;
-        }
-        eprintln!(
-            "bmu: timing: per-unit checks: {:.1} ms wall; thread time by check:",
-            started.elapsed().as_secs_f64() * 1e3
-        );
+        crate::progress::timing("per-unit checks", started.elapsed().as_secs_f64());
         for (name, n) in CheckName::ALL.iter().zip(&self.nanos) {
-            let ms = n.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
-            if ms > 0.0 {
-                eprintln!("bmu: timing:   {name}: {ms:.1} ms");
+            let ns = n.load(std::sync::atomic::Ordering::Relaxed);
+            if ns > 0 {
+                crate::progress::timing(&format!("  {name} (thread time)"), ns as f64 / 1e9);
             }
         }
     }
-}
-
-/// Runs `f`, printing its wall time on stderr as `bmu: timing: NAME: … ms` when `BMU_VALIDATE_TIMINGS` is set.
-pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
-    Timings {
-        on: std::env::var_os("BMU_VALIDATE_TIMINGS").is_some(),
-        nanos: Vec::new(),
-    }
-    .stage(name, f)
 }
 
 /// Indexes built once and shared by the per-unit checks.

@@ -1,5 +1,5 @@
-//! What `validate` writes: the units layer with one value/threshold/pass triple per check, the problems layer, the
-//! report JSON and the terminal table.
+//! What `validate` writes: the units layer with one value/threshold/pass triple per check, the problems layer and the
+//! report JSON (the binary draws the terminal table).
 //!
 //! Layers go through [`crate::io::write_layer`] (GeoJSON in WGS84 or Shapefile in the working CRS, atomic). A
 //! Shapefile holds one geometry type, so a problems Shapefile is written as two files: polygons (gaps, overlaps,
@@ -10,7 +10,6 @@ use super::{CheckName, CheckResult, Unit, Validation};
 use crate::crs::Crs;
 use crate::io::{write_layer, Format, OutFeature};
 use crate::Result;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use geo::Geometry;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -76,12 +75,6 @@ pub fn problem_features(v: &Validation) -> Vec<OutFeature> {
         .collect()
 }
 
-/// Writes the units layer.
-pub fn write_units(path: &Path, crs: &Crs, v: &Validation, units: &[Unit], inputs: &[&Path]) -> Result<()> {
-    let max = (Format::of(path)? == Format::Shapefile).then_some(DBF_TEXT);
-    write_layer(path, crs, &unit_features(v, units, max), inputs)
-}
-
 /// Writes the problems layer; returns every file written (two for a Shapefile with both polygons and lines).
 pub fn write_problems(path: &Path, crs: &Crs, v: &Validation, inputs: &[&Path]) -> Result<Vec<PathBuf>> {
     let features = problem_features(v);
@@ -107,133 +100,6 @@ pub fn write_problems(path: &Path, crs: &Crs, v: &Validation, inputs: &[&Path]) 
         }
     }
     Ok(written)
-}
-
-/// The report JSON: `{"summary", "units", "thresholds"}`.
-pub fn report_json(v: &Validation) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| crate::Error::input("report", e.to_string()))
-}
-
-/// Column headers of the terminal table, three letters so that the table fits 80 columns; the legend explains them.
-const COLUMNS: [(CheckName, &str); 10] = [
-    (CheckName::Geometry, "geo"),
-    (CheckName::Partition, "par"),
-    (CheckName::MinPopulation, "pop"),
-    (CheckName::MinArea, "are"),
-    (CheckName::BoundaryClarity, "bnd"),
-    (CheckName::Barriers, "bar"),
-    (CheckName::Facilities, "3+3"),
-    (CheckName::ServiceCoverage, "srv"),
-    (CheckName::CommunityIntegrity, "com"),
-    (CheckName::Compactness, "PP"),
-];
-
-/// Only a line under the header: no vertical rules, so that eleven columns fit in 80.
-const PRESET: &str = "     ──            ";
-
-/// The unit × check table (✓ pass, ✗ fail, – not evaluated), with population and area, then a legend, the problem
-/// counts and the checks not evaluated, wrapped to `width` columns.
-pub fn table(v: &Validation, width: u16) -> String {
-    let mut t = Table::new();
-    t.load_preset(PRESET)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width);
-    let mut header = vec![Cell::new("unit"), Cell::new("people"), Cell::new("km²")];
-    header.extend(COLUMNS.iter().map(|(_, h)| Cell::new(h)));
-    header.push(Cell::new("pass"));
-    t.set_header(header);
-    for u in &v.units {
-        let id: String = if u.unit_id.chars().count() > 14 {
-            u.unit_id.chars().take(13).chain(['…']).collect()
-        } else {
-            u.unit_id.clone()
-        };
-        let mut row = vec![
-            Cell::new(id),
-            Cell::new(u.population.map_or("–".into(), |p| format!("{p:.0}")))
-                .set_alignment(CellAlignment::Right),
-            Cell::new(format!("{:.2}", u.area_km2)).set_alignment(CellAlignment::Right),
-        ];
-        for (name, _) in COLUMNS {
-            let text = match (u.checks.get(&name), name.required()) {
-                (Some(c), false) => c.value().map_or("–".into(), |x| format!("{x:.2}")),
-                (Some(c), true) => match c.pass() {
-                    Some(true) => "✓".into(),
-                    Some(false) => "✗".into(),
-                    None => "–".into(),
-                },
-                (None, _) => "–".into(),
-            };
-            row.push(Cell::new(text).set_alignment(CellAlignment::Center));
-        }
-        row.push(Cell::new(if u.pass { "✓" } else { "✗" }).set_alignment(CellAlignment::Center));
-        t.add_row(row);
-    }
-    for column in t.column_iter_mut() {
-        column.set_padding((0, 1));
-    }
-    let th = &v.thresholds;
-    let mut out = t.to_string();
-    out.push('\n');
-    let legend = format!(
-        "{} of {} units pass. ✓ pass, ✗ fail, – not evaluated. geo valid, one part; par no gap, overlap or \
-         spill ≥ {} m²; pop ≥ {:.0} residents; are ≥ {} km²; bnd ≥ {:.0} % of boundary within {} m of a feature; \
-         bar no expressway/railway inside; 3+3 required facilities; srv ≥ {:.0} % of residents within {:.0} m; \
-         com blocks unsplit; PP Polsby–Popper compactness (reported only).",
-        v.summary.passing,
-        v.summary.units,
-        th.partition_tolerance_m2,
-        th.min_population,
-        th.min_area_km2,
-        th.boundary_share * 100.0,
-        th.boundary_tolerance_m,
-        th.service_share * 100.0,
-        th.service_radius_m,
-    );
-    wrap(&mut out, &legend, width as usize, "");
-    if !v.summary.problems.is_empty() {
-        let p: Vec<String> = v
-            .summary
-            .problems
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect();
-        wrap(
-            &mut out,
-            &format!("Problems: {}.", p.join(", ")),
-            width as usize,
-            "",
-        );
-    }
-    if !v.summary.not_evaluated.is_empty() {
-        out.push_str("Not evaluated:\n");
-        for (name, reason) in &v.summary.not_evaluated {
-            wrap(&mut out, &format!("  {name}: {reason}"), width as usize, "    ");
-        }
-    }
-    out
-}
-
-/// Appends `text` word-wrapped to `width` columns (its leading spaces kept), continuation lines starting with `indent`.
-fn wrap(out: &mut String, text: &str, width: usize, indent: &str) {
-    let body = text.trim_start();
-    let mut line = text[..text.len() - body.len()].to_string();
-    let mut fresh = true;
-    for word in body.split_whitespace() {
-        if !fresh && line.chars().count() + 1 + word.chars().count() > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = indent.to_string();
-            fresh = true;
-        }
-        if !fresh {
-            line.push(' ');
-        }
-        line.push_str(word);
-        fresh = false;
-    }
-    out.push_str(&line);
-    out.push('\n');
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -4,8 +4,8 @@
 //! grid) cut into 16 units by a 4 × 4 lattice over its bounding box — no setup needed.
 //! With `BMU_VALIDATE_DIR` set to the folder `tests/compare/validate_scale.py` builds: the whole of Shanghai (246
 //! township units against the city outline, a 2.2 M-cell grid, 1,000 facilities, the OSM roads) from `k1/`, and
-//! the 2× and 4× tilings from `k2/` and `k4/` when present; the stage timings (`BMU_VALIDATE_TIMINGS=1`) show where
-//! the time goes.
+//! the 2× and 4× tilings from `k2/` and `k4/` when present; the step timings (`bmu validate -vv`) show where the
+//! time goes.
 //!
 //! `cargo bench --bench validate` / `BMU_VALIDATE_DIR=/tmp/bmu-bench-validate cargo bench --bench validate`
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -21,7 +21,7 @@ whole 3" cells, plus a 10-cell margin each side), so the copies sit side by side
 Then times the process (best of N, default 3, with the 1-minute load average before each run)
   bmu validate --town town.geojson --units units.geojson --id-field rec --population population.tif \
       --features roads.geojson --facilities facilities.geojson --quiet
-and prints a table; with BMU_VALIDATE_TIMINGS=1 bmu also prints the time of each stage on stderr.
+and prints a table; with BMU_VALIDATE_TIMINGS=1 bmu runs with -vv and prints the time of each step on stderr.
 
 usage: /tmp/bmu-peers/bin/python tests/compare/validate_scale.py [--skip-build] [--runs N] [--factors 1,2,4]
        [--json results.json]        (the bmu binary: $BMU_BIN, else $CARGO_TARGET_DIR/release/bmu)
@@ -138,7 +138,8 @@ def run(bmu, k, runs, extra=()):
     d = os.path.join(OUT, f"k{k}")
     argv = [bmu, "validate", "--town", f"{d}/town.geojson", "--units", f"{d}/units.geojson", "--id-field", "rec",
             "--population", f"{d}/population.tif", "--features", f"{d}/roads.geojson",
-            "--facilities", f"{d}/facilities.geojson", "--quiet", *extra]
+            "--facilities", f"{d}/facilities.geojson",
+            "-vv" if os.environ.get("BMU_VALIDATE_TIMINGS") else "--quiet", *extra]
     times, loads = [], []
     for _ in range(runs):
         loads.append(os.getloadavg()[0])

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_inputs;
+mod demo_figures;
 mod determinism;
 mod dirty_realdata;
 mod foundation;
@@ -24,15 +25,44 @@ pub fn demo() -> PathBuf {
     root().join("data/jiangqiao")
 }
 
-/// `../shared/realdata`, when this checkout sits beside `shared/` (CI and developers); None elsewhere.
+/// `../shared/realdata`, when this checkout sits beside `shared/` (CI and developers); None elsewhere, after
+/// [`skip`] (so CI fails without it).
 pub fn realdata() -> Option<PathBuf> {
     let p = root().join("../shared/realdata");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/realdata is absent; real-data checks not run");
+        skip("../shared/realdata is absent; real-data checks not run");
         None
     }
+}
+
+/// Every test that cannot run here (no Chromium, no real data) calls this before returning: under `CI=true` it
+/// fails the test, because CI installs everything and a skip there hides a broken setup; elsewhere it prints a
+/// SKIPPED line that stands out in the test output.
+pub fn skip(why: &str) {
+    skip_under(std::env::var("CI").ok().as_deref(), why);
+}
+
+fn skip_under(ci: Option<&str>, why: &str) {
+    // libtest names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    if matches!(ci, Some("true" | "1")) {
+        panic!("{test} cannot run: {why} (CI=true: tests may not skip)");
+    }
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+}
+
+#[test]
+fn a_missing_outside_program_fails_the_run_under_ci() {
+    let caught = std::panic::catch_unwind(|| skip_under(Some("true"), "chromium not installed"));
+    assert!(caught.is_err(), "a skip under CI=true must fail");
+}
+
+#[test]
+fn a_skip_outside_ci_returns_after_saying_so() {
+    skip_under(None, "nothing missing: the helper's own test");
+    skip_under(Some("false"), "nothing missing: the helper's own test");
 }
 
 /// Runs `bmu` with arguments in `cwd`, on two threads.

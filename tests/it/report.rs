@@ -1,7 +1,7 @@
 //! Issue "Reports planners hand in and analysts map": the HTML dossier rendered in a real browser, the map as SVG
 //! and PNG, progress and the terminal summary, and propose's outputs as Shapefiles with Chinese attributes.
 
-use crate::{bmu, demo};
+use crate::{assert_error, bmu, demo, skip};
 use bmu::io::{read_layer, write_layer, OutFeature, ReadOptions};
 use geo::{BooleanOps, BoundingRect, Geometry, MultiPolygon, Rect};
 use resvg::tiny_skia::Pixmap;
@@ -125,7 +125,7 @@ fn dossier_renders_in_chromium_with_one_row_per_unit() {
     }
 
     let Some(browser) = chromium() else {
-        eprintln!("\n*** SKIPPED: chromium not installed; the dossier was not rendered in a browser ***\n");
+        skip("chromium not installed; the dossier was not rendered in a browser");
         return;
     };
     let profile = tempfile::tempdir().unwrap();
@@ -317,19 +317,38 @@ fn validate_dossier_escapes_ids_is_english_and_byte_identical() {
         std::fs::read_to_string(dir.path().join("b.svg")).unwrap(),
         "map not reproducible"
     );
+}
 
-    let out = bmu(
-        &[
-            "validate",
-            demo.to_str().unwrap(),
-            "--units",
-            "x.geojson",
-            "--map",
-            "m.jpg",
-        ],
-        dir.path(),
+#[test]
+fn jpg_map_refusal_names_an_existing_units_file() {
+    // Otherwise valid (these units validate with --map m.svg), so the refusal is the map format's.
+    let dir = tempfile::tempdir().unwrap();
+    let units = halves(dir.path(), ["西区", "东区"]);
+    let demo = demo();
+    let args = |map: &'static str| {
+        bmu(
+            &[
+                "validate",
+                demo.to_str().unwrap(),
+                "--units",
+                units.to_str().unwrap(),
+                "--id-field",
+                "name",
+                "--map",
+                map,
+            ],
+            dir.path(),
+        )
+    };
+    let ok = args("m.svg");
+    assert!(
+        matches!(ok.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
     );
-    assert_eq!(out.status.code(), Some(2));
+    let out = args("m.jpg");
+    assert_error(&out, &["m.jpg", "--map", ".svg or .png"]);
+    assert!(!dir.path().join("m.jpg").exists());
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 checks found problems, 2 error (one line naming the file, the feature and the problem).
 
+mod summary;
+mod table;
+
 use anyhow::Context;
 use bmu::config::{BlocksConfig, Config, FacilitiesConfig, FeatureLayerConfig, PopulationConfig, TownConfig};
 use bmu::progress::{Progress, Stage};
@@ -24,7 +27,8 @@ struct Cli {
     /// No progress spinners or summaries on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
-    /// More detail on stderr: the time of every stage, the files written.
+    /// More detail on stderr: the time of every stage, the files written; twice (-vv), the steps inside validation
+    /// and each check's thread time.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -166,10 +170,12 @@ impl ReportArgs {
 }
 
 /// Spinners on stderr, one line per stage: hidden when stderr is not a terminal or with `--quiet`; with `-v` each
-/// finished stage prints its time (also when stderr is not a terminal).
+/// finished stage prints its time (also when stderr is not a terminal), with `-vv` the steps inside it too.
 struct Spinners {
     bar: ProgressBar,
     verbose: bool,
+    /// `-vv`: also the steps inside a stage (validation's steps, and each check's thread time).
+    timings: bool,
     quiet: bool,
     current: Mutex<Option<(Stage, Instant)>>,
 }
@@ -189,6 +195,7 @@ impl Spinners {
         Spinners {
             bar,
             verbose: verbose > 0 && !quiet,
+            timings: verbose > 1 && !quiet,
             quiet,
             current: Mutex::new(None),
         }
@@ -231,6 +238,13 @@ impl Spinners {
 impl Progress for Spinners {
     fn stage(&self, stage: Stage) {
         self.enter(stage);
+    }
+
+    fn timing(&self, step: &str, seconds: f64) {
+        if self.timings {
+            self.bar
+                .suspend(|| eprintln!("bmu: timing: {step}: {:.1} ms", seconds * 1e3));
+        }
     }
 }
 
@@ -450,7 +464,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
             };
             let outcome = bmu::progress::observe(progress.clone(), || bmu::run::propose(&study, &outputs))?;
-            finish(&study, &outcome, &reports, &progress)
+            let text = summary::propose(&outcome, &outputs.units);
+            finish(&study, &outcome, &text, &reports, &progress)
         }
         Command::Inspect { area, json } => {
             let config = area.config()?;
@@ -488,50 +503,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = bmu::progress::observe(progress.clone(), || {
                 bmu::run::validate(&study, &units, id_field.as_deref(), &outputs)
             })?;
-            finish(&study, &outcome, &reports, &progress)
+            let text = summary::validate(&outcome);
+            finish(&study, &outcome, &text, &reports, &progress)
         }
     }
-}
-
-/// Word-wraps every line longer than `width` columns (continuations indented by two spaces), so that the summary
-/// reads on an 80-column terminal; the check table already fits and passes through unchanged.
-fn fit_terminal(text: &str, width: usize) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line.chars().count() <= width {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        let mut current = String::new();
-        for word in line.split(' ') {
-            let extra = usize::from(!current.trim().is_empty());
-            if !current.trim().is_empty() && current.chars().count() + extra + word.chars().count() > width {
-                out.push_str(current.trim_end());
-                out.push('\n');
-                current = "  ".to_string();
-            } else if extra == 1 {
-                current.push(' ');
-            }
-            current.push_str(word);
-        }
-        out.push_str(current.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Writes the dossier and map images, prints the summary, and turns the outcome into the exit code.
 fn finish(
     study: &bmu::model::StudyArea,
     outcome: &bmu::run::Outcome,
+    summary: &str,
     reports: &ReportArgs,
     progress: &Arc<Spinners>,
 ) -> anyhow::Result<ExitCode> {
     reports.write(study, outcome, progress)?;
     progress.finish();
     if !progress.quiet() {
-        eprint!("{}", fit_terminal(&outcome.summary, 80));
+        eprint!("{summary}");
     }
     Ok(if outcome.all_pass {
         ExitCode::SUCCESS
@@ -573,20 +562,5 @@ fn main() -> ExitCode {
             eprintln!("bmu: error: {e:#}");
             ExitCode::from(2)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fit_terminal;
-
-    #[test]
-    fn long_summary_lines_wrap_to_the_width() {
-        let text = "bmu: 90 blocks (derived from features), 8 units proposed, 0 passing; 0 blocks unassigned\nshort\n";
-        let out = fit_terminal(text, 80);
-        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
-        assert_eq!(out.lines().count(), 3);
-        assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("  ")));
-        assert_eq!(fit_terminal("a\n  b\n", 80), "a\n  b\n");
     }
 }
