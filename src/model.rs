@@ -261,7 +261,9 @@ pub struct Block {
 /// (densified), so `population`, `validate` and `propose` give one polygon the same number whatever the working CRS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceGeometry {
+    /// The polygon, oriented, in `crs`.
     pub geometry: MultiPolygon<f64>,
+    /// The CRS of the file it came from (shared by every feature of that file).
     pub crs: std::sync::Arc<Crs>,
 }
 
