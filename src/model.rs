@@ -354,6 +354,7 @@ impl StudyArea {
         let mut inputs = Vec::new();
         let mut warnings = Vec::new();
         let mut project = |role: &str, layer: Layer| -> Result<Loaded> {
+            warnings.extend(working_crs.zone_check(&layer.path, wgs84_extent(&layer))?);
             let t = Transformer::new(&layer.crs, &working_crs)?;
             let geometries = layer
                 .features
