@@ -7,8 +7,9 @@
 //!
 //! Threshold defaults are the numbers of 沪民区划〔2018〕6号 as mapped in `shared/policy/RULES.md`.
 
+use crate::vocab::{FacilityType, FeatureClass, Vocabulary};
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -132,19 +133,23 @@ pub struct Thresholds {
     /// Share of a unit's boundary that must follow a recognisable feature.
     pub boundary_share: f64,
     /// Feature classes that count as recognisable (the town boundary always does).
-    pub recognisable_classes: Vec<String>,
+    #[serde(deserialize_with = "recognisable_classes")]
+    pub recognisable_classes: Vec<FeatureClass>,
     /// Whether lines inferred by `propose`'s cleaning step count as recognisable.
     pub accept_inferred: bool,
     /// Gaps/overlaps/spills smaller than this are ignored.
     pub partition_tolerance_m2: f64,
     /// Classes a unit may not straddle (2024 draft standard: expressways and railways).
-    pub barrier_classes: Vec<String>,
+    #[serde(deserialize_with = "barrier_classes")]
+    pub barrier_classes: Vec<FeatureClass>,
     /// Length of barrier allowed inside a unit's interior before the unit counts as split by it.
     pub barrier_tolerance_m: f64,
     /// 一(三) "3+3": facility types every unit needs.
-    pub required_facilities: Vec<String>,
+    #[serde(deserialize_with = "required_facilities")]
+    pub required_facilities: Vec<FacilityType>,
     /// Service types whose coverage is checked.
-    pub service_types: Vec<String>,
+    #[serde(deserialize_with = "service_types")]
+    pub service_types: Vec<FacilityType>,
     /// Service radius.
     pub service_radius_m: f64,
     /// Share of a unit's population that must be within the radius.
@@ -155,31 +160,59 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+        use FacilityType::*;
+        use FeatureClass::*;
         Thresholds {
             min_population: 20_000.0,
             min_area_km2: 2.0,
             boundary_tolerance_m: 30.0,
             boundary_share: 0.8,
-            recognisable_classes: s(&["expressway", "arterial", "road", "river", "canal", "railway"]),
+            recognisable_classes: vec![Expressway, Arterial, Road, River, Canal, Railway],
             accept_inferred: false,
             partition_tolerance_m2: 100.0,
-            barrier_classes: s(&["expressway", "railway"]),
+            barrier_classes: vec![Expressway, Railway],
             barrier_tolerance_m: 200.0,
-            required_facilities: s(&[
-                "affairs",
-                "health",
-                "culture",
-                "police",
-                "urban_management",
-                "market_supervision",
-            ]),
-            service_types: s(&["affairs", "health", "culture"]),
+            required_facilities: vec![
+                Affairs,
+                Health,
+                Culture,
+                Police,
+                UrbanManagement,
+                MarketSupervision,
+            ],
+            service_types: vec![Affairs, Health, Culture],
             service_radius_m: 1000.0,
             service_share: 0.8,
             community_share: 0.95,
         }
     }
+}
+
+/// A list of vocabulary words under `thresholds.<key>`, each parsed once here; an unknown word names the key.
+fn words<'de, D: Deserializer<'de>, T: Vocabulary>(d: D, key: &str) -> std::result::Result<Vec<T>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|w| {
+            T::from_word(w)
+                .ok_or_else(|| serde::de::Error::custom(format!("thresholds.{key}: {}", T::unknown(w))))
+        })
+        .collect()
+}
+
+fn recognisable_classes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FeatureClass>, D::Error> {
+    words(d, "recognisable_classes")
+}
+
+fn barrier_classes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FeatureClass>, D::Error> {
+    words(d, "barrier_classes")
+}
+
+fn required_facilities<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FacilityType>, D::Error> {
+    words(d, "required_facilities")
+}
+
+fn service_types<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FacilityType>, D::Error> {
+    words(d, "service_types")
 }
 
 /// Settings of `propose`.
@@ -292,7 +325,6 @@ impl Config {
 
     /// Range checks a planner can get wrong; `source` names the file (or `<flags>`).
     pub fn check(&self, source: &Path) -> Result<()> {
-        let t = &self.thresholds;
         let bad = |what: &str| Err(Error::config(source, what.to_string()));
         for range in RANGES {
             let value = (range.get)(self);
@@ -303,16 +335,6 @@ impl Config {
                     range.allowed(),
                     range.why
                 ));
-            }
-        }
-        for class in t.recognisable_classes.iter().chain(&t.barrier_classes) {
-            if crate::model::FeatureClass::parse(class).is_none() {
-                return bad(&format!("unknown feature class `{class}` in thresholds"));
-            }
-        }
-        for kind in t.required_facilities.iter().chain(&t.service_types) {
-            if crate::model::FacilityType::parse(kind).is_none() {
-                return bad(&format!("unknown facility type `{kind}` in thresholds"));
             }
         }
         self.check_crs(source)?;
@@ -631,7 +653,10 @@ mod tests {
         let c = set(Config::default(), "thresholds.boundary_share=0.7").unwrap();
         assert_eq!(c.thresholds.boundary_share, 0.7);
         let c = set(c, r#"thresholds.required_facilities=["affairs","health"]"#).unwrap();
-        assert_eq!(c.thresholds.required_facilities, vec!["affairs", "health"]);
+        assert_eq!(
+            c.thresholds.required_facilities,
+            vec![FacilityType::Affairs, FacilityType::Health]
+        );
         let c = set(c, "working_crs=EPSG:4549").unwrap();
         assert_eq!(c.working_crs.as_deref(), Some("EPSG:4549"));
         let c = set(c, "propose.seed=7").unwrap();
@@ -726,6 +751,69 @@ mod tests {
             let text = format!("working_crs = \"{sound}\"\n");
             assert!(Config::parse(&text, Path::new("bmu.toml")).is_ok(), "{sound}");
         }
+    }
+
+    #[test]
+    fn thresholds_hold_typed_words_and_an_unknown_word_names_the_key() {
+        // Parsed once at load, aliases included: no call site re-parses or silently drops a word.
+        let c = Config::parse(
+            "[thresholds]\nbarrier_classes = [\"motorway\", \"铁路\"]\nservice_types = [\"社区卫生服务中心\"]\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.thresholds.barrier_classes,
+            vec![FeatureClass::Expressway, FeatureClass::Railway]
+        );
+        assert_eq!(c.thresholds.service_types, vec![FacilityType::Health]);
+        let e = Config::parse(
+            "[thresholds]\nbarrier_classes = [\"railway\", \"canall\"]\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("bmu.toml: thresholds.barrier_classes: `canall` is not a feature class (expected one of expressway,")
+                && e.contains("(line 2)"),
+            "{e}"
+        );
+        let e = set(
+            Config::default(),
+            r#"thresholds.required_facilities=["affairs","hospital"]"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("thresholds.required_facilities: `hospital` is not a facility type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn propose_settings_and_config_share_one_set_of_defaults() {
+        // Regression: the library defaulted to seed 0 / 32 starts / 3 candidates, bmu.toml to 2018 / 64 / 1.
+        let s = crate::propose::Settings::default();
+        assert_eq!(
+            (
+                s.seed,
+                s.starts,
+                s.candidates,
+                s.improve_iterations,
+                s.merge_infeasible
+            ),
+            (2018, 64, 1, 2, false)
+        );
+        let p = ProposeConfig::default();
+        assert_eq!(
+            (
+                p.seed,
+                p.starts,
+                p.candidates,
+                p.improve_iterations,
+                p.merge_infeasible
+            ),
+            (2018, 64, 1, 2, false)
+        );
     }
 
     #[test]
