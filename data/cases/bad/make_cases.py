@@ -289,6 +289,8 @@ def main():
     case("town-far-outside-working-zone", {"town.geojson": town([[x - 242.5, y] for x, y in SQUARE]),
                                            "bmu.toml": utm51})
     case("town-beyond-working-zone", {"town.geojson": town([[x + 8.0, y] for x, y in SQUARE]), "bmu.toml": utm51})
+    case("toml-unknown-barrier-class", {"town.geojson": GOOD_TOWN,
+                                        "bmu.toml": TOWN_TOML + '\n[thresholds]\nbarrier_classes = ["railway", "canall"]\n'})
     shp, shx = shp_polygon([SHP_RING])
     case("shx-truncated", {**good, "town.shx": shx[:104], "bmu.toml": SHP_TOML})
     case("shx-offset-past-shp", {**good, "town.shx": shx[:100] + struct.pack(">2i", 500, len(shp) // 2 - 54),
