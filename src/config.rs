@@ -7,8 +7,9 @@
 //!
 //! Threshold defaults are the numbers of 沪民区划〔2018〕6号 as mapped in `shared/policy/RULES.md`.
 
+use crate::vocab::{FacilityType, FeatureClass, Vocabulary};
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -162,19 +163,23 @@ pub struct Thresholds {
     /// Share of a unit's boundary that must follow a recognisable feature.
     pub boundary_share: f64,
     /// Feature classes that count as recognisable (the town boundary always does).
-    pub recognisable_classes: Vec<String>,
+    #[serde(deserialize_with = "recognisable_classes")]
+    pub recognisable_classes: Vec<FeatureClass>,
     /// Whether lines inferred by `propose`'s cleaning step count as recognisable.
     pub accept_inferred: bool,
     /// Gaps/overlaps/spills smaller than this are ignored.
     pub partition_tolerance_m2: f64,
     /// Classes a unit may not straddle (2024 draft standard: expressways and railways).
-    pub barrier_classes: Vec<String>,
+    #[serde(deserialize_with = "barrier_classes")]
+    pub barrier_classes: Vec<FeatureClass>,
     /// Length of barrier allowed inside a unit's interior before the unit counts as split by it.
     pub barrier_tolerance_m: f64,
     /// 一(三) "3+3": facility types every unit needs.
-    pub required_facilities: Vec<String>,
+    #[serde(deserialize_with = "required_facilities")]
+    pub required_facilities: Vec<FacilityType>,
     /// Service types whose coverage is checked.
-    pub service_types: Vec<String>,
+    #[serde(deserialize_with = "service_types")]
+    pub service_types: Vec<FacilityType>,
     /// Service radius.
     pub service_radius_m: f64,
     /// Share of a unit's population that must be within the radius.
@@ -185,31 +190,59 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+        use FacilityType::*;
+        use FeatureClass::*;
         Thresholds {
             min_population: 20_000.0,
             min_area_km2: 2.0,
             boundary_tolerance_m: 30.0,
             boundary_share: 0.8,
-            recognisable_classes: s(&["expressway", "arterial", "road", "river", "canal", "railway"]),
+            recognisable_classes: vec![Expressway, Arterial, Road, River, Canal, Railway],
             accept_inferred: false,
             partition_tolerance_m2: 100.0,
-            barrier_classes: s(&["expressway", "railway"]),
+            barrier_classes: vec![Expressway, Railway],
             barrier_tolerance_m: 200.0,
-            required_facilities: s(&[
-                "affairs",
-                "health",
-                "culture",
-                "police",
-                "urban_management",
-                "market_supervision",
-            ]),
-            service_types: s(&["affairs", "health", "culture"]),
+            required_facilities: vec![
+                Affairs,
+                Health,
+                Culture,
+                Police,
+                UrbanManagement,
+                MarketSupervision,
+            ],
+            service_types: vec![Affairs, Health, Culture],
             service_radius_m: 1000.0,
             service_share: 0.8,
             community_share: 0.95,
         }
     }
+}
+
+/// A list of vocabulary words under `thresholds.<key>`, each parsed once here; an unknown word names the key.
+fn words<'de, D: Deserializer<'de>, T: Vocabulary>(d: D, key: &str) -> std::result::Result<Vec<T>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|w| {
+            T::from_word(w)
+                .ok_or_else(|| serde::de::Error::custom(format!("thresholds.{key}: {}", T::unknown(w))))
+        })
+        .collect()
+}
+
+fn recognisable_classes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FeatureClass>, D::Error> {
+    words(d, "recognisable_classes")
+}
+
+fn barrier_classes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FeatureClass>, D::Error> {
+    words(d, "barrier_classes")
+}
+
+fn required_facilities<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FacilityType>, D::Error> {
+    words(d, "required_facilities")
+}
+
+fn service_types<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FacilityType>, D::Error> {
+    words(d, "service_types")
 }
 
 /// Settings of `propose`.
@@ -323,46 +356,184 @@ impl Config {
 
     /// Range checks a planner can get wrong; `source` names the file (or `<flags>`).
     pub fn check(&self, source: &Path) -> Result<()> {
-        let t = &self.thresholds;
         let bad = |what: &str| Err(Error::config(source, what.to_string()));
-        for (name, v) in [
-            ("thresholds.min_population", t.min_population),
-            ("thresholds.min_area_km2", t.min_area_km2),
-            ("thresholds.boundary_tolerance_m", t.boundary_tolerance_m),
-            ("thresholds.partition_tolerance_m2", t.partition_tolerance_m2),
-            ("thresholds.barrier_tolerance_m", t.barrier_tolerance_m),
-            ("thresholds.service_radius_m", t.service_radius_m),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return bad(&format!("{name} must be a number ≥ 0, got {v}"));
-            }
-        }
-        for (name, v) in [
-            ("thresholds.boundary_share", t.boundary_share),
-            ("thresholds.service_share", t.service_share),
-            ("thresholds.community_share", t.community_share),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(&format!("{name} must be between 0 and 1, got {v}"));
-            }
-        }
-        for class in t.recognisable_classes.iter().chain(&t.barrier_classes) {
-            if crate::model::FeatureClass::parse(class).is_none() {
-                return bad(&format!("unknown feature class `{class}` in thresholds"));
-            }
-        }
-        for kind in t.required_facilities.iter().chain(&t.service_types) {
-            if crate::model::FacilityType::parse(kind).is_none() {
-                return bad(&format!("unknown facility type `{kind}` in thresholds"));
+        for range in RANGES {
+            let value = (range.get)(self);
+            if !range.contains(value) {
+                return bad(&format!(
+                    "{} = {value} is out of range: allowed {} ({})",
+                    range.key,
+                    range.allowed(),
+                    range.why
+                ));
             }
         }
         self.check_crs(source)?;
-        if self.propose.candidates == 0 || self.propose.starts == 0 {
-            return bad("propose.candidates and propose.starts must be ≥ 1");
-        }
         Ok(())
     }
 }
+
+/// The allowed range of one numeric setting. Checked once at load, so that a value that would make a run
+/// meaningless (a 10^12 m service radius covering nobody) or unbounded (a billion starts, each holding a partition
+/// in memory) is refused with the key's name instead of surfacing as a strange result or an exhausted machine.
+pub struct Range {
+    /// The dotted `bmu.toml` key, as `--set` takes it.
+    pub key: &'static str,
+    /// Smallest allowed value; excluded when `above` is set.
+    pub min: f64,
+    /// The value must be strictly greater than `min` (shares: 0 would make the check pass vacuously).
+    pub above: bool,
+    /// Largest allowed value (inclusive).
+    pub max: f64,
+    /// The unit and the reason for the bounds, for the message and the README table.
+    pub why: &'static str,
+    get: fn(&Config) -> f64,
+}
+
+impl Range {
+    fn contains(&self, v: f64) -> bool {
+        let low = if self.above { v > self.min } else { v >= self.min };
+        low && v <= self.max
+    }
+
+    /// `0 < value ≤ 1`, `1 ≤ value ≤ 1000`.
+    pub fn allowed(&self) -> String {
+        let op = if self.above { "<" } else { "≤" };
+        format!("{} {op} value ≤ {}", self.min, self.max)
+    }
+}
+
+/// Every numeric setting with its allowed range (the README's configuration table lists the same).
+pub const RANGES: &[Range] = &[
+    Range {
+        key: "thresholds.min_population",
+        min: 0.0,
+        above: false,
+        max: 10_000_000.0,
+        why: "residents; no Shanghai town has ten million",
+        get: |c| c.thresholds.min_population,
+    },
+    Range {
+        key: "thresholds.min_area_km2",
+        min: 0.0,
+        above: false,
+        max: 10_000.0,
+        why: "km²; Shanghai is 6,340 km²",
+        get: |c| c.thresholds.min_area_km2,
+    },
+    Range {
+        key: "thresholds.boundary_tolerance_m",
+        min: 0.0,
+        above: false,
+        max: 1_000.0,
+        why: "metres from a boundary to the feature it follows",
+        get: |c| c.thresholds.boundary_tolerance_m,
+    },
+    Range {
+        key: "thresholds.boundary_share",
+        min: 0.0,
+        above: true,
+        max: 1.0,
+        why: "a share of the boundary",
+        get: |c| c.thresholds.boundary_share,
+    },
+    Range {
+        key: "thresholds.partition_tolerance_m2",
+        min: 0.0,
+        above: false,
+        max: 1_000_000.0,
+        why: "m²; gaps and overlaps up to 1 km² ignored at most",
+        get: |c| c.thresholds.partition_tolerance_m2,
+    },
+    Range {
+        key: "thresholds.barrier_tolerance_m",
+        min: 0.0,
+        above: false,
+        max: 10_000.0,
+        why: "metres of barrier inside a unit",
+        get: |c| c.thresholds.barrier_tolerance_m,
+    },
+    Range {
+        key: "thresholds.service_radius_m",
+        min: 0.0,
+        above: true,
+        max: 20_000.0,
+        why: "metres; a radius beyond a town's size checks nothing",
+        get: |c| c.thresholds.service_radius_m,
+    },
+    Range {
+        key: "thresholds.service_share",
+        min: 0.0,
+        above: true,
+        max: 1.0,
+        why: "a share of the population",
+        get: |c| c.thresholds.service_share,
+    },
+    Range {
+        key: "thresholds.community_share",
+        min: 0.0,
+        above: true,
+        max: 1.0,
+        why: "a share of a block's area",
+        get: |c| c.thresholds.community_share,
+    },
+    Range {
+        key: "propose.candidates",
+        min: 1.0,
+        above: false,
+        max: 20.0,
+        why: "partitions written, each with its own files",
+        get: |c| c.propose.candidates as f64,
+    },
+    Range {
+        key: "propose.starts",
+        min: 1.0,
+        above: false,
+        max: 1_000.0,
+        why: "constructions, each held in memory until ranked",
+        get: |c| c.propose.starts as f64,
+    },
+    Range {
+        key: "propose.improve_iterations",
+        min: 0.0,
+        above: false,
+        max: 50.0,
+        why: "rounds of improvement; each costs as much as the first",
+        get: |c| c.propose.improve_iterations as f64,
+    },
+    Range {
+        key: "propose.min_block_area_m2",
+        min: 0.0,
+        above: false,
+        max: 10_000_000.0,
+        why: "m²; 10 km² would merge whole towns",
+        get: |c| c.propose.min_block_area_m2,
+    },
+    Range {
+        key: "propose.snap_tolerance_m",
+        min: 0.0,
+        above: false,
+        max: 500.0,
+        why: "metres between line ends that are joined",
+        get: |c| c.propose.snap_tolerance_m,
+    },
+    Range {
+        key: "propose.max_extension_m",
+        min: 0.0,
+        above: false,
+        max: 5_000.0,
+        why: "metres a dangling line is extended",
+        get: |c| c.propose.max_extension_m,
+    },
+    Range {
+        key: "propose.min_shared_boundary_m",
+        min: 0.0,
+        above: false,
+        max: 1_000.0,
+        why: "metres of common boundary that make blocks adjacent",
+        get: |c| c.propose.min_shared_boundary_m,
+    },
+];
 
 impl Config {
     /// Every CRS the configuration names must parse, and the working CRS must be projected: caught here, a wrong
@@ -410,6 +581,11 @@ impl Config {
                     ),
                 ));
             }
+            if key == "working_crs" {
+                if let Some(problem) = crs.measuring_problem() {
+                    return Err(Error::config(source, format!("working_crs = `{crs}` {problem}")));
+                }
+            }
         }
         Ok(())
     }
@@ -419,14 +595,30 @@ impl Config {
 /// setting of `bmu.toml` can be given on the command line. A bare word that is not TOML is taken as a string.
 pub fn set(config: Config, assignment: &str) -> Result<Config> {
     let flags = Path::new("<flags>");
+    // One setting per flag: a line break would let TOML read a second assignment that is then dropped unseen.
+    if assignment.chars().any(char::is_control) {
+        return Err(Error::config(
+            flags,
+            format!(
+                "--set `{}`: holds a line break or control character; give one KEY=VALUE per --set",
+                crate::io::shown(assignment)
+            ),
+        ));
+    }
     let (key, raw) = assignment
         .split_once('=')
         .ok_or_else(|| Error::config(flags, format!("--set `{assignment}`: expected KEY=VALUE")))?;
     let key = key.trim();
-    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", raw.trim()))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    if key.is_empty() || key.split('.').any(|part| part.trim().is_empty()) {
+        return Err(Error::config(
+            flags,
+            format!("--set `{assignment}`: `{key}` is not a setting's dotted name"),
+        ));
+    }
+    // The value alone, as TOML: trailing text is an error, never a second key.
+    let raw = raw.trim();
+    let value = toml::Value::deserialize(toml::de::ValueDeserializer::new(raw))
+        .unwrap_or_else(|_| toml::Value::String(raw.to_string()));
     let mut root =
         toml::Value::try_from(&config).map_err(|e| Error::config(flags, format!("--set {key}: {e}")))?;
     let mut node = &mut root;
@@ -492,7 +684,10 @@ mod tests {
         let c = set(Config::default(), "thresholds.boundary_share=0.7").unwrap();
         assert_eq!(c.thresholds.boundary_share, 0.7);
         let c = set(c, r#"thresholds.required_facilities=["affairs","health"]"#).unwrap();
-        assert_eq!(c.thresholds.required_facilities, vec!["affairs", "health"]);
+        assert_eq!(
+            c.thresholds.required_facilities,
+            vec![FacilityType::Affairs, FacilityType::Health]
+        );
         let c = set(c, "working_crs=EPSG:4549").unwrap();
         assert_eq!(c.working_crs.as_deref(), Some("EPSG:4549"));
         let c = set(c, "propose.seed=7").unwrap();
@@ -500,6 +695,156 @@ mod tests {
         assert!(set(c.clone(), "thresholds.min_populaton=1").is_err());
         assert!(set(c.clone(), "thresholds.min_population=many").is_err());
         assert!(set(c, "no_equals_sign").is_err());
+    }
+
+    #[test]
+    fn set_with_a_line_break_is_refused_not_cut_short() {
+        // Regression: TOML read `1\nfoo = 1` as two keys, applied the first and dropped the second unseen.
+        for assignment in [
+            "thresholds.min_population=1\nfoo",
+            "thresholds.boundary_share=0.7\nfoo=1",
+        ] {
+            let e = set(Config::default(), assignment).unwrap_err().to_string();
+            assert!(e.contains("line break") && e.contains(r"\n"), "{e}");
+        }
+        // Text after the value is part of it, so a number with a tail is a type error, not a number.
+        assert!(set(Config::default(), "thresholds.boundary_share=0.7 foo=1").is_err());
+        assert!(set(Config::default(), ".seed=1").is_err());
+    }
+
+    #[test]
+    fn unbounded_propose_starts_is_refused_naming_the_key_and_range() {
+        let c = set(Config::default(), "propose.starts=1000000000").unwrap();
+        let e = c.check(Path::new("<flags>")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "<flags>: propose.starts = 1000000000 is out of range: allowed 1 ≤ value ≤ 1000 \
+             (constructions, each held in memory until ranked)"
+        );
+    }
+
+    #[test]
+    fn huge_service_radius_is_refused_naming_the_key_and_range() {
+        let e = Config::parse("[thresholds]\nservice_radius_m = 1e12\n", Path::new("bmu.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("bmu.toml: thresholds.service_radius_m = 1000000000000 is out of range: allowed 0 < value ≤ 20000"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_numeric_setting_is_range_checked_and_defaults_lie_inside() {
+        let defaults = Config::default();
+        assert!(defaults.check(Path::new("<flags>")).is_ok());
+        for range in RANGES {
+            assert!(range.contains((range.get)(&defaults)), "{}", range.key);
+            // Just outside either end, and NaN, are refused with the key named.
+            let outside = [
+                range.max * 2.0 + 1.0,
+                if range.above { range.min } else { range.min - 1.0 },
+            ];
+            for v in outside.into_iter().chain([f64::NAN]) {
+                let Ok(c) = set(defaults.clone(), &format!("{}={v:?}", range.key)) else {
+                    continue; // a negative or NaN count is already a type error
+                };
+                let e = c.check(Path::new("<flags>")).unwrap_err().to_string();
+                assert!(e.contains(range.key) && e.contains("out of range"), "{e}");
+            }
+        }
+        // Shares exclude 0: a check that asks for no share at all passes vacuously.
+        let c = set(defaults, "thresholds.service_share=0.0").unwrap();
+        assert!(c.check(Path::new("<flags>")).is_err());
+    }
+
+    #[test]
+    fn degenerate_working_crs_is_refused_naming_working_crs() {
+        // Regression: `+k=0` collapsed the town to a line and the town was blamed ("town polygon is invalid").
+        let e = Config::parse(
+            "working_crs = \"+proj=tmerc +lon_0=121 +k=0 +units=m\"\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("bmu.toml: working_crs = `+proj=tmerc +lon_0=121 +k=0 +units=m` is degenerate"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "working_crs = \"+proj=utm +zone=51 +units=km\"\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("measures 0.001 east"), "{e}");
+        for sound in ["EPSG:32651", "EPSG:4549", "EPSG:3857", "ESRI:54009", "utm"] {
+            let text = format!("working_crs = \"{sound}\"\n");
+            assert!(Config::parse(&text, Path::new("bmu.toml")).is_ok(), "{sound}");
+        }
+    }
+
+    #[test]
+    fn thresholds_hold_typed_words_and_an_unknown_word_names_the_key() {
+        // Parsed once at load, aliases included: no call site re-parses or silently drops a word.
+        let c = Config::parse(
+            "[thresholds]\nbarrier_classes = [\"motorway\", \"铁路\"]\nservice_types = [\"社区卫生服务中心\"]\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.thresholds.barrier_classes,
+            vec![FeatureClass::Expressway, FeatureClass::Railway]
+        );
+        assert_eq!(c.thresholds.service_types, vec![FacilityType::Health]);
+        let e = Config::parse(
+            "[thresholds]\nbarrier_classes = [\"railway\", \"canall\"]\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("bmu.toml: thresholds.barrier_classes: `canall` is not a feature class (expected one of expressway,")
+                && e.contains("(line 2)"),
+            "{e}"
+        );
+        let e = set(
+            Config::default(),
+            r#"thresholds.required_facilities=["affairs","hospital"]"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("thresholds.required_facilities: `hospital` is not a facility type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn propose_settings_and_config_share_one_set_of_defaults() {
+        // Regression: the library defaulted to seed 0 / 32 starts / 3 candidates, bmu.toml to 2018 / 64 / 1.
+        let s = crate::propose::Settings::default();
+        assert_eq!(
+            (
+                s.seed,
+                s.starts,
+                s.candidates,
+                s.improve_iterations,
+                s.merge_infeasible
+            ),
+            (2018, 64, 1, 2, false)
+        );
+        let p = ProposeConfig::default();
+        assert_eq!(
+            (
+                p.seed,
+                p.starts,
+                p.candidates,
+                p.improve_iterations,
+                p.merge_infeasible
+            ),
+            (2018, 64, 1, 2, false)
+        );
     }
 
     #[test]

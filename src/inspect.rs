@@ -89,7 +89,7 @@ pub fn inspect(area: &StudyArea) -> Result<Inspection> {
     }
     let mut warnings = area.warnings.clone();
     for required in &area.config.thresholds.required_facilities {
-        if !facilities.contains_key(required) {
+        if !facilities.contains_key(required.name()) {
             warnings.push(format!("no facility of required type `{required}`"));
         }
     }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | read | [`io`] | GeoJSON and Shapefile layers (GBK DBF text, `.prj`, legacy `crs`), atomic writers |
 //! | place | [`crs`] | EPSG/ESRI/PROJ/WKT and GCJ-02/BD-09; pure-Rust or full-PROJ backend; metres only |
-//! | model | [`config`], [`model`] | `bmu.toml`, the study area in the working CRS |
+//! | model | [`config`], [`vocab`], [`model`] | `bmu.toml`, the study area in the working CRS |
 //! | summarise | [`inspect`] | layers, areas (planar and geodesic), features, facilities, warnings |
 //! | population | [`raster`], [`population`] | GeoTIFF/ASCII grids read by window; exact cell-fraction zonal sums |
 //! | blocks | [`blocks`], `index` (internal) | clean feature lines, cut the town into blocks, adjacency, dissolve |
@@ -62,6 +62,7 @@ pub mod raster;
 pub mod report;
 pub mod run;
 pub mod validate;
+pub mod vocab;
 
 pub use config::Config;
 pub use error::{Error, Result};

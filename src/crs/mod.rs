@@ -19,10 +19,17 @@ mod pure;
 use crate::{Error, Result};
 use geo::{Coord, Geometry, LineString, Polygon};
 use std::fmt;
+use std::path::Path;
 
 /// Degrees of longitude/latitude beyond which a geographic coordinate cannot be real.
 const MAX_LON: f64 = 180.0;
 const MAX_LAT: f64 = 90.0;
+
+/// Degrees of longitude from a transverse Mercator working CRS's central meridian beyond which a layer gets a
+/// warning: 3° beyond the edge of a 6° UTM zone, where areas are already about 1 % too large.
+pub const ZONE_WARN_DEG: f64 = 6.0;
+/// Degrees beyond which a layer is refused: areas there are 20 % or more off at Shanghai's latitude.
+pub const ZONE_REFUSE_DEG: f64 = 30.0;
 
 /// A coordinate reference system as the user named it, with what `bmu` understood of it.
 #[derive(Clone, Debug, PartialEq)]
@@ -218,6 +225,106 @@ impl Crs {
         }
     }
 
+    /// Why this CRS cannot serve as the working CRS although it parses and is projected: it must measure about one
+    /// unit per metre on the ground. A scale factor of 0 (`+k=0`) collapses every polygon to a line, and `+units=km`
+    /// or `us-ft` would turn every area and radius into the wrong unit; without this check the town is blamed for it.
+    /// The scale is probed east and north of the CRS's central meridian at Shanghai's latitude.
+    pub fn measuring_problem(&self) -> Option<String> {
+        let lon = self.central_meridian().map_or(121.47, |(lon, _)| lon);
+        let lat = 31.23;
+        let t = match Transformer::new(&Crs::wgs84(), self) {
+            Ok(t) => t,
+            Err(e) => return Some(format!("cannot project into it: {e}")),
+        };
+        // A small step in degrees and its length on the sphere: enough to tell a sound scale from a broken one.
+        let step = 0.01_f64;
+        let metres = |d: f64| d.to_radians() * 6_371_008.8;
+        let at = |x: f64, y: f64| t.transform(Coord { x, y });
+        let (origin, east, north) = match (at(lon, lat), at(lon + step, lat), at(lon, lat + step)) {
+            (Ok(o), Ok(e), Ok(n)) => (o, e, n),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                return Some(format!("cannot project ({lon}°E, {lat}°N): {e}"))
+            }
+        };
+        let scale_east = (east.x - origin.x).hypot(east.y - origin.y) / metres(step * lat.to_radians().cos());
+        let scale_north = (north.x - origin.x).hypot(north.y - origin.y) / metres(step);
+        let sound = |s: f64| s.is_finite() && (0.5..=2.0).contains(&s);
+        if sound(scale_east) && sound(scale_north) {
+            return None;
+        }
+        Some(format!(
+            "is degenerate: at ({lon}°E, {lat}°N) one metre on the ground measures {} east and {} north in it; \
+             bmu needs a CRS in metres at a scale near 1 (check +k and +units)",
+            rounded(scale_east),
+            rounded(scale_north)
+        ))
+    }
+
+    /// The central meridian and scale factor of a transverse Mercator CRS (UTM, Gauss–Krüger), from its PROJ
+    /// string; None for other projections, whose area of use bmu does not judge.
+    fn central_meridian(&self) -> Option<(f64, f64)> {
+        let proj = self.proj_string()?;
+        let param = |name: &str| {
+            proj.split_whitespace()
+                .find_map(|p| p.strip_prefix(name))
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        if proj.contains("+proj=utm") {
+            let zone = param("+zone=")?;
+            Some((zone * 6.0 - 183.0, 0.9996))
+        } else if proj.contains("+proj=tmerc") || proj.contains("+proj=etmerc") {
+            Some((
+                param("+lon_0=").unwrap_or(0.0),
+                param("+k=").or_else(|| param("+k_0=")).unwrap_or(1.0),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a layer with this WGS84 extent (`[min lon, min lat, max lon, max lat]`) can be measured in this
+    /// transverse Mercator working CRS. A zone is drawn 3° either side of its central meridian; distortion grows
+    /// with the square of the distance from it, so a layer more than [`ZONE_WARN_DEG`] away gets a warning with
+    /// the area error, and one more than [`ZONE_REFUSE_DEG`] away is refused: its areas (a town at −121° in UTM 51N
+    /// measures 104 km² for 42) would be fiction.
+    pub fn zone_check(&self, layer: &Path, extent: Option<[f64; 4]>) -> Result<Option<String>> {
+        let (Some((meridian, k0)), Some([min_lon, min_lat, max_lon, max_lat])) =
+            (self.central_meridian(), extent)
+        else {
+            return Ok(None);
+        };
+        let away = |lon: f64| ((lon - meridian + 540.0).rem_euclid(360.0) - 180.0).abs();
+        let far = away(min_lon).max(away(max_lon));
+        if far <= ZONE_WARN_DEG {
+            return Ok(None);
+        }
+        // Point scale of the transverse Mercator on the sphere, k0 / √(1 − (cos φ sin Δλ)²), at the layer's latitude
+        // nearest the equator, where it is largest; areas scale by its square.
+        let lat = if min_lat <= 0.0 && max_lat >= 0.0 {
+            0.0
+        } else {
+            min_lat.abs().min(max_lat.abs())
+        };
+        let b = lat.to_radians().cos() * far.to_radians().sin();
+        let scale = k0 / (1.0 - b * b).max(1e-12).sqrt();
+        let area_error = (scale * scale - 1.0) * 100.0;
+        let problem = format!(
+            "working_crs is {far:.1}° of longitude from this layer (its central meridian is {meridian}°E, {:.1}° \
+             beyond its zone): areas measured here are off by about {area_error:.1} %",
+            far - 3.0
+        );
+        if far > ZONE_REFUSE_DEG {
+            return Err(Error::Crs {
+                context: layer.display().to_string(),
+                crs: self.to_string(),
+                problem: format!(
+                    "{problem}; choose the UTM or Gauss–Krüger zone of the study area, or working_crs = \"utm\""
+                ),
+            });
+        }
+        Ok(Some(format!("{}: CRS `{self}`: {problem}", layer.display())))
+    }
+
     /// The Chinese web-map system this CRS is, if any.
     fn web_map(&self) -> Option<chinese::WebMap> {
         match self.def {
@@ -247,6 +354,17 @@ impl fmt::Display for Crs {
 
 fn short(label: &str) -> String {
     crate::io::shown(label)
+}
+
+/// A scale for a message, to three decimals without trailing zeros: 0 reads as 0 and 0.9996 as 1.
+fn rounded(s: f64) -> String {
+    if !s.is_finite() {
+        return s.to_string();
+    }
+    format!("{:.3}", s)
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
 }
 
 fn looks_like_wkt(upper: &str) -> bool {
@@ -671,6 +789,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn town_far_outside_the_utm_zone_is_refused_naming_layer_and_crs() {
+        // Regression: a town at −121° measured in UTM 51N gave 104 km² for 42 km², silently.
+        let utm51 = Crs::parse("EPSG:32651").unwrap();
+        let e = utm51
+            .zone_check(Path::new("town.geojson"), Some([-121.25, 31.23, -121.14, 31.30]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "town.geojson: CRS `EPSG:32651`: working_crs is 115.9° of longitude from this layer"
+            ),
+            "{e}"
+        );
+        // The estimate matches what the projection does to the town's area (42.37 km² → about 104 km²).
+        assert!(e.contains("off by about 14"), "{e}");
+    }
+
+    #[test]
+    fn town_beyond_its_working_zone_gets_a_warning() {
+        let utm51 = Crs::parse("EPSG:32651").unwrap();
+        let w = utm51
+            .zone_check(Path::new("t.geojson"), Some([129.2, 31.2, 129.4, 31.3]))
+            .unwrap()
+            .unwrap();
+        assert!(
+            w.contains("6.4° of longitude") && w.contains("3.4° beyond its zone"),
+            "{w}"
+        );
+        // Inside the zone, or a CRS that is not transverse Mercator: nothing to say.
+        assert_eq!(
+            utm51
+                .zone_check(Path::new("t.geojson"), Some([121.2, 31.2, 121.4, 31.3]))
+                .unwrap(),
+            None
+        );
+        let gk = Crs::parse("EPSG:4549").unwrap();
+        assert_eq!(
+            gk.zone_check(Path::new("t.geojson"), Some([121.2, 31.2, 121.4, 31.3]))
+                .unwrap(),
+            None
+        );
+        let merc = Crs::parse("EPSG:3857").unwrap();
+        assert_eq!(
+            merc.zone_check(Path::new("t.geojson"), Some([-121.2, 31.2, -121.0, 31.3]))
+                .unwrap(),
+            None
+        );
     }
 
     #[test]

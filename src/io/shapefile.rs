@@ -12,7 +12,7 @@ use geo::Geometry;
 use serde_json::{Map, Number, Value};
 use shapefile::{Shape, ShapeReader, ShapeWriter};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 /// A sibling file with another extension (`.dbf`, `.prj`, …), matching the case of the `.shp`'s extension.
@@ -97,9 +97,7 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
             .to_string()
     });
     let label = options.encoding.clone().or(cpg);
-    let shapes = ShapeReader::from_path(path)
-        .and_then(|r| r.read())
-        .map_err(|e| Error::format(path, format!("cannot read shapes: {e}")))?;
+    let shapes = read_shapes(path, shx.exists().then_some(shx.as_path()))?;
     let records = match &label {
         Some(l) => {
             let enc = encoding_for(l).ok_or_else(|| {
@@ -176,6 +174,122 @@ pub fn read(path: &Path, options: &ReadOptions) -> Result<Layer> {
         fields,
         warnings,
     })
+}
+
+/// Size of the header that opens both `.shp` and `.shx`, and of one `.shx` record (ESRI Shapefile Technical
+/// Description, 1998).
+const HEADER_BYTES: u64 = 100;
+const INDEX_RECORD_BYTES: u64 = 8;
+
+/// Reads every shape, naming the record that fails. The `.shx` is checked first: the `shapefile` crate trusts it
+/// and reports a short index or an offset past the end of the `.shp` only as "failed to fill whole buffer".
+fn read_shapes(path: &Path, shx: Option<&Path>) -> Result<Vec<Shape>> {
+    let open = |p: &Path| {
+        File::open(p)
+            .map(BufReader::new)
+            .map_err(|e| Error::io(p, "open", e))
+    };
+    let shp_len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, "open", e))?
+        .len();
+    let cannot = |problem: String| Error::format(path, format!("cannot read shapes: {problem}"));
+    let mut reader = match shx {
+        Some(shx) => {
+            let index = std::fs::read(shx).map_err(|e| Error::io(shx, "read", e))?;
+            // A .shp cut short is the .shp's fault, not its index's: reading the shapes names the record it ends in.
+            let bound = if shp_declared_len(path)?.is_some_and(|d| d > shp_len) {
+                u64::MAX
+            } else {
+                shp_len
+            };
+            check_index(&index, shx, bound, path)?;
+            ShapeReader::with_shx(open(path)?, open(shx)?)
+        }
+        None => ShapeReader::new(open(path)?),
+    }
+    .map_err(|e| cannot(e.to_string()))?;
+    let mut shapes = Vec::new();
+    for (i, shape) in reader.iter_shapes().enumerate() {
+        shapes.push(shape.map_err(|e| {
+            let why = match &e {
+                shapefile::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    format!("the file ends inside record {} (truncated?)", i + 1)
+                }
+                _ => format!("record {}: {e}", i + 1),
+            };
+            cannot(why)
+        })?);
+    }
+    Ok(shapes)
+}
+
+/// The length a `.shp` header declares (None when the file is too short or not a `.shp`: the reader says so).
+fn shp_declared_len(path: &Path) -> Result<Option<u64>> {
+    use std::io::Read;
+    let mut header = [0u8; 28];
+    let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    if file.read_exact(&mut header).is_err() {
+        return Ok(None);
+    }
+    let word = |at: usize| i32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    Ok((word(0) == 9994)
+        .then(|| u64::try_from(word(24)).ok().map(|w| w * 2))
+        .flatten())
+}
+
+/// Checks a `.shx` index against its header and its `.shp`: a cut-off index, a file that is no index, or a record
+/// pointing outside the `.shp` is refused naming the record. Deleting the `.shx` is always a way out: shapes are then
+/// read in file order.
+fn check_index(index: &[u8], shx: &Path, shp_len: u64, shp: &Path) -> Result<()> {
+    let fix = "rebuild it (e.g. QGIS, ogr2ogr) or delete it to read shapes in file order";
+    let bad = |problem: String| Error::format(shx, format!("{problem}; {fix}"));
+    let be = |at: usize| -> Option<u64> {
+        let bytes: [u8; 4] = index.get(at..at + 4)?.try_into().ok()?;
+        u64::try_from(i32::from_be_bytes(bytes)).ok()
+    };
+    let actual = index.len() as u64;
+    if actual < HEADER_BYTES {
+        return Err(bad(format!(
+            "truncated index: {actual} bytes, shorter than the {HEADER_BYTES}-byte header"
+        )));
+    }
+    if be(0) != Some(9994) {
+        return Err(bad("not a shapefile index (its file code is not 9994)".into()));
+    }
+    // Lengths and offsets are counted in 16-bit words.
+    let declared = be(24).map(|words| words * 2).unwrap_or(0);
+    if declared < HEADER_BYTES {
+        return Err(bad(format!("header gives a file length of {declared} bytes")));
+    }
+    let records = (declared - HEADER_BYTES) / INDEX_RECORD_BYTES;
+    if actual < declared {
+        let whole = (actual - HEADER_BYTES) / INDEX_RECORD_BYTES;
+        return Err(bad(format!(
+            "truncated index: the header promises {records} record{} ({declared} bytes) but the file has {actual} \
+             bytes, so record {} of {records} is cut off",
+            if records == 1 { "" } else { "s" },
+            whole + 1
+        )));
+    }
+    for k in 0..records {
+        let at = (HEADER_BYTES + k * INDEX_RECORD_BYTES) as usize;
+        let (Some(offset), Some(length)) = (be(at), be(at + 4)) else {
+            return Err(bad(format!(
+                "record {} of {records} has a negative offset or length",
+                k + 1
+            )));
+        };
+        let (start, end) = (offset * 2, offset * 2 + 8 + length * 2);
+        if start < HEADER_BYTES || end > shp_len {
+            return Err(bad(format!(
+                "record {} of {records} points at bytes {start}..{end}, outside {} ({shp_len} bytes)",
+                k + 1,
+                shp.file_name()
+                    .map_or_else(|| shp.display().to_string(), |n| n.to_string_lossy().into_owned())
+            )));
+        }
+    }
+    Ok(())
 }
 
 type Records = (Vec<String>, Vec<Map<String, Value>>);
@@ -488,6 +602,63 @@ mod tests {
         std::fs::remove_file(path.with_extension("dbf")).unwrap();
         let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
         assert!(e.contains("p.shp") && e.contains(".dbf"), "{e}");
+    }
+
+    #[test]
+    fn truncated_shx_names_the_index_and_the_record_not_fill_whole_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.shp");
+        let feats = vec![
+            OutFeature {
+                geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
+                properties: Map::new(),
+            };
+            3
+        ];
+        write(&path, &Crs::wgs84(), &feats).unwrap();
+        let shx = path.with_extension("shx");
+        let index = std::fs::read(&shx).unwrap();
+        // The third record of the index cut in half.
+        std::fs::write(&shx, &index[..index.len() - 4]).unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("p.shx: truncated index") && e.contains("record 3 of 3 is cut off"),
+            "{e}"
+        );
+        assert!(!e.contains("fill whole buffer"), "{e}");
+        // An index pointing past the end of the .shp names the record and both sizes.
+        let mut bad = index.clone();
+        bad[108..112].copy_from_slice(&10_000i32.to_be_bytes());
+        std::fs::write(&shx, &bad).unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("p.shx: record 2 of 3 points at bytes 20000..") && e.contains("outside p.shp"),
+            "{e}"
+        );
+        // Without the index the shapes are read in file order.
+        std::fs::remove_file(&shx).unwrap();
+        assert_eq!(read(&path, &ReadOptions::default()).unwrap().features.len(), 3);
+    }
+
+    #[test]
+    fn truncated_shp_names_the_record_it_ends_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.shp");
+        let feats = vec![
+            OutFeature {
+                geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
+                properties: Map::new(),
+            };
+            2
+        ];
+        write(&path, &Crs::wgs84(), &feats).unwrap();
+        let shp = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &shp[..shp.len() - 4]).unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("p.shp: cannot read shapes: the file ends inside record 2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -66,14 +66,21 @@ pub struct Settings {
     pub merge_infeasible: bool,
 }
 
+/// The defaults of `bmu.toml`'s `[propose]`: one source for the library and every command.
 impl Default for Settings {
     fn default() -> Self {
+        Settings::from(&crate::config::ProposeConfig::default())
+    }
+}
+
+impl From<&crate::config::ProposeConfig> for Settings {
+    fn from(p: &crate::config::ProposeConfig) -> Self {
         Settings {
-            seed: 0,
-            starts: 32,
-            improve_iterations: 2,
-            candidates: 3,
-            merge_infeasible: false,
+            seed: p.seed,
+            starts: p.starts,
+            improve_iterations: p.improve_iterations,
+            candidates: p.candidates,
+            merge_infeasible: p.merge_infeasible,
         }
     }
 }

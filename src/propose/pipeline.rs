@@ -6,7 +6,7 @@
 
 use super::{greedy_baseline, solve, Partition, Problem, Settings, Solution};
 use crate::blocks::{adjacency, clean_lines, derive_blocks, dissolve, Adjacency, CleanSettings};
-use crate::model::{FacilityType, FeatureClass, StudyArea};
+use crate::model::StudyArea;
 use crate::{Error, Result};
 use geo::{Area, BoundingRect, Centroid, Contains, LineString, MultiPolygon};
 use rayon::prelude::*;
@@ -71,10 +71,6 @@ pub struct ProposedUnit {
     pub area: f64,
 }
 
-fn classes(names: &[String]) -> Vec<FeatureClass> {
-    names.iter().filter_map(|n| FeatureClass::parse(n)).collect()
-}
-
 /// The blocks of a study area: given ones as they are, else derived from the town and its recognisable features.
 pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Blocks> {
     let p = &area.config.propose;
@@ -93,7 +89,7 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
                     "needs a town boundary (--town) or a blocks layer (--blocks)",
                 )
             })?;
-            let recognisable = classes(&area.config.thresholds.recognisable_classes);
+            let recognisable = &area.config.thresholds.recognisable_classes;
             let lines: Vec<LineString<f64>> = area
                 .lines
                 .iter()
@@ -167,7 +163,7 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
     let blocks = prepare_blocks(area, population)?;
     let t = &area.config.thresholds;
     let p = &area.config.propose;
-    let barrier_classes = classes(&t.barrier_classes);
+    let barrier_classes = &t.barrier_classes;
     let barriers: Vec<LineString<f64>> = if p.barriers_separate {
         area.lines
             .iter()
@@ -188,11 +184,7 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
         .iter()
         .map(|g| g.centroid().map_or([0.0, 0.0], |c| [c.x(), c.y()]))
         .collect();
-    let required: u32 = t
-        .required_facilities
-        .iter()
-        .filter_map(|n| FacilityType::parse(n))
-        .fold(0, |m, f| m | f.bit());
+    let required: u32 = t.required_facilities.iter().fold(0, |m, f| m | f.bit());
     let problem = Problem {
         population: &blocks.population,
         area: &blocks.area,
@@ -204,13 +196,7 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
             .require_facilities
             .then_some((blocks.services.as_slice(), required)),
     };
-    let settings = Settings {
-        seed: p.seed,
-        starts: p.starts,
-        improve_iterations: p.improve_iterations,
-        candidates: p.candidates,
-        merge_infeasible: p.merge_infeasible,
-    };
+    let settings = Settings::from(p);
     let started = std::time::Instant::now();
     let solution = solve(&problem, &settings)?;
     let solve_seconds = started.elapsed().as_secs_f64();

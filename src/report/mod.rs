@@ -113,11 +113,7 @@ impl<'a> MapData<'a> {
             facilities: &area.facilities,
             overlays: &area.overlays,
             problems: outcome.validation.as_ref().map_or(&[], |v| v.problems.as_slice()),
-            service_types: t
-                .service_types
-                .iter()
-                .filter_map(|s| FacilityType::parse(s))
-                .collect(),
+            service_types: t.service_types.clone(),
             service_radius_m: t.service_radius_m,
         }
     }

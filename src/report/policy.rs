@@ -9,6 +9,7 @@ use super::fmt_int;
 use super::i18n::Lang;
 use crate::config::Thresholds;
 use crate::validate::CheckName;
+use crate::vocab::names;
 
 /// Where one check comes from.
 pub struct Basis {
@@ -202,7 +203,7 @@ pub fn threshold(check: CheckName, t: &Thresholds, lang: Lang) -> String {
         CheckName::Barriers => format!(
             "≤ {} m ({})",
             fmt_int(t.barrier_tolerance_m),
-            t.barrier_classes.join(", ")
+            names(&t.barrier_classes)
         ),
         CheckName::Facilities => {
             if zh {
@@ -215,7 +216,7 @@ pub fn threshold(check: CheckName, t: &Thresholds, lang: Lang) -> String {
             "≥ {} / {} m ({})",
             pct(t.service_share),
             fmt_int(t.service_radius_m),
-            t.service_types.join(", ")
+            names(&t.service_types)
         ),
         CheckName::CommunityIntegrity => format!("≥ {}", pct(t.community_share)),
         CheckName::Compactness | CheckName::Overlays => if zh { "仅报告" } else { "reported only" }.into(),

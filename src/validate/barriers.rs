@@ -30,13 +30,7 @@ pub struct Barriers {
 impl Barriers {
     /// The lines of `area` whose class is in `barrier_classes`.
     pub fn new(area: &StudyArea) -> Self {
-        let classes: Vec<FeatureClass> = area
-            .config
-            .thresholds
-            .barrier_classes
-            .iter()
-            .filter_map(|c| FeatureClass::parse(c))
-            .collect();
+        let classes = &area.config.thresholds.barrier_classes;
         Barriers {
             lines: area
                 .lines

@@ -10,7 +10,7 @@
 
 use super::{CheckResult, Problem, ProblemKind, Unit};
 use crate::config::Thresholds;
-use crate::model::{FeatureClass, StudyArea};
+use crate::model::StudyArea;
 use geo::{Coord, LineString, MultiLineString};
 use rstar::primitives::Line as RLine;
 use rstar::{PointDistance, RTree};
@@ -28,11 +28,7 @@ impl FeatureIndex {
     /// Recognisable lines of `area` (per its thresholds) plus the town boundary rings.
     pub fn new(area: &StudyArea) -> Self {
         let t = &area.config.thresholds;
-        let classes: Vec<FeatureClass> = t
-            .recognisable_classes
-            .iter()
-            .filter_map(|c| FeatureClass::parse(c))
-            .collect();
+        let classes = &t.recognisable_classes;
         let mut segments = Vec::new();
         let mut push = |ls: &LineString<f64>| {
             for l in ls.lines() {
@@ -174,6 +170,7 @@ pub fn boundary_clarity(
 mod tests {
     use super::*;
     use crate::validate::testing::{area, line, rect, unit};
+    use crate::vocab::FeatureClass;
 
     fn index(
         lines: Vec<crate::model::LineFeature>,

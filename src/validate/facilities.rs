@@ -7,7 +7,7 @@
 
 use super::{CheckResult, Unit};
 use crate::config::Thresholds;
-use crate::model::{FacilityStatus, FacilityType, StudyArea};
+use crate::model::{FacilityStatus, StudyArea};
 use geo::{BoundingRect, Intersects};
 
 /// Required facility types present in the unit.
@@ -15,11 +15,7 @@ pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult 
     if area.config.facilities.is_none() && area.facilities.is_empty() {
         return CheckResult::not_evaluated("no facilities layer: give --facilities");
     }
-    let required: Vec<FacilityType> = t
-        .required_facilities
-        .iter()
-        .filter_map(|k| FacilityType::parse(k))
-        .collect();
+    let required = &t.required_facilities;
     // The unit's box is computed once and tested first: `intersects` on a multipolygon recomputes it per point.
     let Some(unit_box) = unit.geometry.bounding_rect() else {
         return CheckResult::evaluated(required.is_empty(), 0.0, Some(required.len() as f64));
@@ -60,7 +56,7 @@ pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult 
 mod tests {
     use super::*;
     use crate::config::FacilitiesConfig;
-    use crate::model::Facility;
+    use crate::model::{Facility, FacilityType};
     use crate::validate::testing::{area, rect, unit};
     use geo::Point;
 

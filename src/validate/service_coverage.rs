@@ -10,7 +10,7 @@
 
 use super::{significant_parts, CheckResult, PopulationSource, Problem, ProblemKind, Unit};
 use crate::config::Thresholds;
-use crate::model::{FacilityType, StudyArea};
+use crate::model::StudyArea;
 use crate::Result;
 use geo::algorithm::buffer::{BufferStyle, LineCap};
 use geo::{Area, BooleanOps, BoundingRect, Buffer, MultiPolygon};
@@ -42,15 +42,11 @@ pub fn service_coverage(
             Vec::new(),
         ));
     };
-    let types: Vec<FacilityType> = t
-        .service_types
-        .iter()
-        .filter_map(|k| FacilityType::parse(k))
-        .collect();
+    let types = &t.service_types;
     let radius = t.service_radius_m;
     let mut covered = Vec::with_capacity(types.len());
     let mut problems = Vec::new();
-    for kind in &types {
+    for kind in types {
         let discs: Vec<MultiPolygon<f64>> = area
             .facilities
             .iter()
@@ -118,7 +114,7 @@ pub fn service_coverage(
 mod tests {
     use super::*;
     use crate::config::FacilitiesConfig;
-    use crate::model::{Facility, FacilityStatus};
+    use crate::model::{Facility, FacilityStatus, FacilityType};
     use crate::validate::testing::{area, rect, unit};
     use crate::validate::BlockCounts;
     use geo::Point;
@@ -126,7 +122,7 @@ mod tests {
     #[test]
     fn population_share_within_the_radius() {
         let t = Thresholds {
-            service_types: vec!["health".into()],
+            service_types: vec![FacilityType::Health],
             ..Default::default()
         };
         let mut a = area(None);

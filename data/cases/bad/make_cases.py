@@ -276,6 +276,26 @@ def main():
                                                       [[b"310114118", b"forty-two"]]),
                              "bmu.toml": SHP_TOML.replace('name_field = "name"\n', "")})
 
+    # Settings validated once, working CRS, Shapefile index (config area).
+    case("toml-starts-unbounded", {"town.geojson": GOOD_TOWN,
+                                   "bmu.toml": TOWN_TOML + "\n[propose]\nstarts = 1000000000\n"})
+    case("toml-service-radius-huge", {"town.geojson": GOOD_TOWN,
+                                      "bmu.toml": TOWN_TOML + "\n[thresholds]\nservice_radius_m = 1e12\n"})
+    case("set-with-line-break", {"town.geojson": GOOD_TOWN, "bmu.toml": TOWN_TOML})
+    case("toml-degenerate-working-crs", {"town.geojson": GOOD_TOWN,
+                                         "bmu.toml": 'working_crs = "+proj=tmerc +lon_0=121 +k=0 +units=m"\n'
+                                         + TOWN_TOML})
+    utm51 = 'working_crs = "EPSG:32651"\n' + TOWN_TOML
+    case("town-far-outside-working-zone", {"town.geojson": town([[x - 242.5, y] for x, y in SQUARE]),
+                                           "bmu.toml": utm51})
+    case("town-beyond-working-zone", {"town.geojson": town([[x + 8.0, y] for x, y in SQUARE]), "bmu.toml": utm51})
+    case("toml-unknown-barrier-class", {"town.geojson": GOOD_TOWN,
+                                        "bmu.toml": TOWN_TOML + '\n[thresholds]\nbarrier_classes = ["railway", "canall"]\n'})
+    shp, shx = shp_polygon([SHP_RING])
+    case("shx-truncated", {**good, "town.shx": shx[:104], "bmu.toml": SHP_TOML})
+    case("shx-offset-past-shp", {**good, "town.shx": shx[:100] + struct.pack(">2i", 500, len(shp) // 2 - 54),
+                                 "bmu.toml": SHP_TOML})
+
 
 if __name__ == "__main__":
     main()

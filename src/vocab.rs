@@ -1,0 +1,307 @@
+//! The vocabulary `bmu` speaks: feature classes, facility types and facility statuses.
+//!
+//! One module that both the configuration (`bmu.toml` names classes and types in its thresholds) and the study-area
+//! model (every line has a class, every facility a type) use, so neither imports the other. Each word is parsed from
+//! `bmu`'s own names, OSM values and the Chinese terms of 沪民区划〔2018〕6号 (`shared/policy/RULES.md`); in
+//! `bmu.toml` an unknown word is a deserialisation error that names it and lists the words allowed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// Classes of linear features, from the most to the least prominent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureClass {
+    /// Expressways and motorways (barriers by default).
+    Expressway,
+    /// Trunk and primary roads.
+    Arterial,
+    /// Secondary, tertiary and other roads.
+    Road,
+    /// Service roads, footways, cycleways and tracks.
+    Path,
+    /// Rivers.
+    River,
+    /// Canals, streams and ditches.
+    Canal,
+    /// Railways (barriers by default).
+    Railway,
+}
+
+impl FeatureClass {
+    /// Every class.
+    pub const ALL: [FeatureClass; 7] = [
+        FeatureClass::Expressway,
+        FeatureClass::Arterial,
+        FeatureClass::Road,
+        FeatureClass::Path,
+        FeatureClass::River,
+        FeatureClass::Canal,
+        FeatureClass::Railway,
+    ];
+
+    /// `bmu`'s own class names, OSM `highway`/`waterway`/`railway` values, and common Chinese terms.
+    pub fn parse(value: &str) -> Option<FeatureClass> {
+        use FeatureClass::*;
+        let v = value.trim().to_ascii_lowercase();
+        Some(match v.as_str() {
+            "expressway" | "motorway" | "motorway_link" | "高速公路" | "快速路" | "高架" => {
+                Expressway
+            }
+            "arterial" | "trunk" | "trunk_link" | "primary" | "primary_link" | "主干路" | "主干道" => {
+                Arterial
+            }
+            "road" | "secondary" | "secondary_link" | "tertiary" | "tertiary_link" | "unclassified"
+            | "residential" | "living_street" | "次干路" | "支路" | "道路" => Road,
+            "path" | "service" | "footway" | "cycleway" | "track" | "pedestrian" | "steps" | "小路" => Path,
+            "river" | "riverbank" | "河流" | "江" => River,
+            "canal" | "stream" | "ditch" | "drain" | "河道" | "河" | "港" | "浜" => Canal,
+            "railway" | "rail" | "light_rail" | "narrow_gauge" | "铁路" => Railway,
+            _ => return None,
+        })
+    }
+
+    /// The class as written in `bmu.toml` and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureClass::Expressway => "expressway",
+            FeatureClass::Arterial => "arterial",
+            FeatureClass::Road => "road",
+            FeatureClass::Path => "path",
+            FeatureClass::River => "river",
+            FeatureClass::Canal => "canal",
+            FeatureClass::Railway => "railway",
+        }
+    }
+}
+
+impl fmt::Display for FeatureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The facility vocabulary of `RULES.md`: the "3+3" types and the overlays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityType {
+    /// Community affairs service centre.
+    Affairs,
+    /// Community health service centre.
+    Health,
+    /// Community culture centre.
+    Culture,
+    /// Police station.
+    Police,
+    /// Urban management team.
+    UrbanManagement,
+    /// Market supervision office.
+    MarketSupervision,
+    /// Grid management centre.
+    GridCenter,
+    /// Housing management station.
+    HousingStation,
+    /// Elderly care.
+    ElderlyCare,
+    /// Leisure and sports (overlay).
+    Leisure,
+    /// Transit stop (overlay).
+    Transit,
+    /// Park (overlay).
+    Park,
+    /// Commerce (overlay).
+    Commerce,
+}
+
+impl FacilityType {
+    /// Every class.
+    pub const ALL: [FacilityType; 13] = [
+        FacilityType::Affairs,
+        FacilityType::Health,
+        FacilityType::Culture,
+        FacilityType::Police,
+        FacilityType::UrbanManagement,
+        FacilityType::MarketSupervision,
+        FacilityType::GridCenter,
+        FacilityType::HousingStation,
+        FacilityType::ElderlyCare,
+        FacilityType::Leisure,
+        FacilityType::Transit,
+        FacilityType::Park,
+        FacilityType::Commerce,
+    ];
+
+    /// Stable names (`affairs`, `urban_management`, …) and the Chinese names of `RULES.md`.
+    pub fn parse(value: &str) -> Option<FacilityType> {
+        use FacilityType::*;
+        let v = value.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Some(match v.as_str() {
+            "affairs" | "社区事务受理服务中心" | "社区事务" => Affairs,
+            "health" | "社区卫生服务中心" | "社区卫生服务站" | "社区卫生" => Health,
+            "culture" | "社区文化活动中心" | "社区文化" => Culture,
+            "police" | "派出所" | "警务站" | "公安" => Police,
+            "urban_management" | "城管执法中队" | "城管执法" | "城管" => UrbanManagement,
+            "market_supervision" | "市场监管所" | "市场监管" => MarketSupervision,
+            "grid_center" | "网格化管理分中心" | "网格化综合管理分中心" => GridCenter,
+            "housing_station" | "房管工作站" => HousingStation,
+            "elderly_care" | "养老" => ElderlyCare,
+            "leisure" | "休闲娱乐" => Leisure,
+            "transit" | "交通出行" | "地铁站" => Transit,
+            "park" | "公园绿地" | "公园" => Park,
+            "commerce" | "商业配套" => Commerce,
+            _ => return None,
+        })
+    }
+
+    /// The class as written in `bmu.toml` and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FacilityType::Affairs => "affairs",
+            FacilityType::Health => "health",
+            FacilityType::Culture => "culture",
+            FacilityType::Police => "police",
+            FacilityType::UrbanManagement => "urban_management",
+            FacilityType::MarketSupervision => "market_supervision",
+            FacilityType::GridCenter => "grid_center",
+            FacilityType::HousingStation => "housing_station",
+            FacilityType::ElderlyCare => "elderly_care",
+            FacilityType::Leisure => "leisure",
+            FacilityType::Transit => "transit",
+            FacilityType::Park => "park",
+            FacilityType::Commerce => "commerce",
+        }
+    }
+
+    /// The Chinese name used in reports.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            FacilityType::Affairs => "社区事务受理服务中心",
+            FacilityType::Health => "社区卫生服务中心",
+            FacilityType::Culture => "社区文化活动中心",
+            FacilityType::Police => "派出所",
+            FacilityType::UrbanManagement => "城管执法中队",
+            FacilityType::MarketSupervision => "市场监管所",
+            FacilityType::GridCenter => "网格化管理分中心",
+            FacilityType::HousingStation => "房管工作站",
+            FacilityType::ElderlyCare => "养老",
+            FacilityType::Leisure => "休闲娱乐",
+            FacilityType::Transit => "交通出行",
+            FacilityType::Park => "公园绿地",
+            FacilityType::Commerce => "商业配套",
+        }
+    }
+
+    /// Bit of this type in a facility mask.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for FacilityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a facility exists or is planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityStatus {
+    /// Open and serving.
+    Existing,
+    /// Planned, not yet open.
+    Planned,
+}
+
+impl FacilityStatus {
+    /// `bmu`'s own class names, OSM `highway`/`waterway`/`railway` values, and common Chinese terms.
+    pub fn parse(value: &str) -> Option<FacilityStatus> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "existing" | "exists" | "现状" | "已建" | "existing_facility" => {
+                Some(FacilityStatus::Existing)
+            }
+            "planned" | "plan" | "规划" | "拟建" | "在建" => Some(FacilityStatus::Planned),
+            _ => None,
+        }
+    }
+}
+
+/// A closed list of words with aliases: what `bmu.toml` settings of classes and types are made of.
+pub trait Vocabulary: Sized + Copy + 'static {
+    /// What one word is called in messages ("feature class").
+    const WHAT: &'static str;
+    /// Every canonical word, in order.
+    fn all() -> &'static [Self];
+    /// The word for a name or alias, if any.
+    fn from_word(word: &str) -> Option<Self>;
+    /// The canonical name.
+    fn word(self) -> &'static str;
+    /// Why `word` is refused: it, and the words allowed.
+    fn unknown(word: &str) -> String {
+        let allowed: Vec<&str> = Self::all().iter().map(|v| v.word()).collect();
+        format!(
+            "`{}` is not a {} (expected one of {})",
+            crate::io::shown(word),
+            Self::WHAT,
+            allowed.join(", ")
+        )
+    }
+}
+
+/// Implements [`Vocabulary`] and a `Deserialize` through `parse`, so `bmu.toml` accepts the same aliases as the
+/// layers do and refuses anything else with the list of canonical names.
+macro_rules! vocabulary {
+    ($ty:ty, $what:literal) => {
+        impl Vocabulary for $ty {
+            const WHAT: &'static str = $what;
+            fn all() -> &'static [Self] {
+                &<$ty>::ALL
+            }
+            fn from_word(word: &str) -> Option<Self> {
+                <$ty>::parse(word)
+            }
+            fn word(self) -> &'static str {
+                self.name()
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let word = String::deserialize(d)?;
+                <$ty>::parse(&word).ok_or_else(|| serde::de::Error::custom(<$ty>::unknown(&word)))
+            }
+        }
+    };
+}
+
+/// Canonical names joined for a message or a report: `expressway, railway`.
+pub fn names<T: Vocabulary>(words: &[T]) -> String {
+    words.iter().map(|w| w.word()).collect::<Vec<_>>().join(", ")
+}
+
+vocabulary!(FeatureClass, "feature class");
+vocabulary!(FacilityType, "facility type");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osm_values_map_to_classes() {
+        assert_eq!(FeatureClass::parse("motorway"), Some(FeatureClass::Expressway));
+        assert_eq!(FeatureClass::parse("primary"), Some(FeatureClass::Arterial));
+        assert_eq!(FeatureClass::parse("tertiary"), Some(FeatureClass::Road));
+        assert_eq!(FeatureClass::parse("canal"), Some(FeatureClass::Canal));
+        assert_eq!(FeatureClass::parse("rail"), Some(FeatureClass::Railway));
+        assert_eq!(FeatureClass::parse("traffic_signals"), None);
+    }
+
+    #[test]
+    fn facility_vocabulary_round_trips_and_accepts_chinese() {
+        for t in FacilityType::ALL {
+            assert_eq!(FacilityType::parse(t.name()), Some(t));
+            assert_eq!(FacilityType::parse(t.name_zh()), Some(t));
+        }
+        assert_eq!(FacilityType::parse("hospital"), None);
+    }
+}
