@@ -29,7 +29,7 @@ pub struct Blocks {
     pub population: Vec<f64>,
     /// Each block's area, m².
     pub area: Vec<f64>,
-    /// Facility types present in each block, as a bit mask ([`FacilityType::bit`]).
+    /// Facility types present in each block, as a bit mask ([`crate::vocab::FacilityType::bit`]).
     pub services: Vec<u32>,
     /// True when cut from the town by its features rather than given.
     pub derived: bool,
