@@ -178,7 +178,7 @@ pub struct GridReader {
 
 #[derive(Debug)]
 enum Source {
-    Tiff(geotiff::TiffSource),
+    Tiff(Box<geotiff::TiffSource>),
     Asc(asc::AscSource),
     Memory(Vec<f64>),
 }
@@ -200,7 +200,7 @@ impl GridReader {
         Ok(GridReader {
             path: path.to_path_buf(),
             grid,
-            source: Source::Tiff(source),
+            source: Source::Tiff(Box::new(source)),
         })
     }
 
