@@ -94,20 +94,41 @@ pub fn point_sums(points: &[(Point<f64>, f64)], polygons: &[MultiPolygon<f64>]) 
     sums
 }
 
-/// Reads population points from a CSV file with a header naming the `x`, `y` and population columns
-/// (comma-separated, no quoted commas). Negative or non-numeric populations are errors naming the line.
+/// Reads population points from a CSV file with a header naming the `x`, `y` and population columns (RFC 4180
+/// through the `csv` crate: quoted fields may hold commas and newlines; a UTF-8 BOM, as Excel writes, is ignored).
+/// Negative or non-numeric populations are errors naming the line; no line may exceed [`MAX_CSV_LINE`] bytes, so a
+/// file that is not a CSV at all fails on its first megabyte.
 pub fn read_points_csv(
     path: &Path,
     x_field: &str,
     y_field: &str,
     population_field: &str,
 ) -> Result<Vec<(Point<f64>, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
-    let mut lines = text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
-        return Err(Error::format(path, "empty CSV (no header)"));
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "read", e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(LineCap::new(std::io::BufReader::new(file)));
+    let csv_error = |e: csv::Error| match e.kind() {
+        csv::ErrorKind::Io(io) => Error::format(path, io.to_string()),
+        _ => {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            Error::feature(
+                path,
+                format!("line {line}"),
+                "not valid UTF-8 text (save the CSV as UTF-8)",
+            )
+        }
     };
-    let fields: Vec<&str> = header.split(',').map(|f| f.trim().trim_matches('"')).collect();
+    let fields: Vec<String> = reader
+        .headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if fields.iter().all(String::is_empty) {
+        return Err(Error::format(path, "empty CSV (no header)"));
+    }
     let column = |name: &str| {
         fields
             .iter()
@@ -115,24 +136,22 @@ pub fn read_points_csv(
             .ok_or_else(|| Error::MissingField {
                 path: path.to_path_buf(),
                 field: name.to_string(),
-                available: fields.join(", "),
+                available: crate::io::shown(&fields.join(", ")),
             })
     };
     let (xi, yi, pi) = (column(x_field)?, column(y_field)?, column(population_field)?);
     let mut points = Vec::new();
-    for (n, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
         let number = |i: usize, name: &str| -> Result<f64> {
-            let text = cells.get(i).copied().unwrap_or("");
+            let text = record.get(i).unwrap_or("");
             match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
                 _ => Err(Error::feature(
                     path,
-                    format!("line {}", n + 1),
-                    format!("`{name}` = `{text}` is not a number"),
+                    format!("line {line}"),
+                    format!("`{name}` = `{}` is not a number", crate::io::shown(text)),
                 )),
             }
         };
@@ -144,13 +163,55 @@ pub fn read_points_csv(
         if population < 0.0 {
             return Err(Error::feature(
                 path,
-                format!("line {}", n + 1),
+                format!("line {line}"),
                 format!("negative population {population}"),
             ));
         }
         points.push((Point::new(x, y), population));
     }
     Ok(points)
+}
+
+/// Longest line a points CSV may have: a point's line is under 200 bytes.
+pub const MAX_CSV_LINE: usize = 1 << 20;
+
+/// A reader that fails once a line runs past [`MAX_CSV_LINE`] bytes, so that a CSV reader never buffers a whole
+/// file of garbage as one field (the `csv` crate has no such limit).
+struct LineCap<R> {
+    inner: R,
+    line: u64,
+    run: usize,
+}
+
+impl<R> LineCap<R> {
+    fn new(inner: R) -> Self {
+        LineCap {
+            inner,
+            line: 1,
+            run: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line += 1;
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > MAX_CSV_LINE {
+                    return Err(std::io::Error::other(format!(
+                        "line {} is longer than {} bytes: not a CSV of points",
+                        self.line, MAX_CSV_LINE
+                    )));
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -218,5 +279,53 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("negative"), "{e}");
         let e = read_points_csv(&path, "lon", "y", "pop").unwrap_err().to_string();
         assert!(e.contains("`lon`"), "{e}");
+    }
+
+    #[test]
+    fn points_csv_with_utf8_bom_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, "\u{feff}x,y,pop\r\n0.5,0.5,10\r\n").unwrap();
+        let points = read_points_csv(&path, "x", "y", "pop").unwrap();
+        assert_eq!(points, vec![(Point::new(0.5, 0.5), 10.0)]);
+    }
+
+    #[test]
+    fn points_csv_with_quoted_commas_and_newlines_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        std::fs::write(
+            &path,
+            "name,x,y,pop\n\"Jiangqiao, north\",1,2,3\n\"two\nlines\",4,5,6\nlast,7,8,bad\n",
+        )
+        .unwrap();
+        let e = read_points_csv(&path, "x", "y", "pop").unwrap_err().to_string();
+        // The bad value is on line 5: the quoted newline counts.
+        assert!(e.contains("line 5") && e.contains("`pop` = `bad`"), "{e}");
+        std::fs::write(
+            &path,
+            "name,x,y,pop\n\"Jiangqiao, north\",1,2,3\n\"two\nlines\",4,5,6\n",
+        )
+        .unwrap();
+        let points = read_points_csv(&path, "x", "y", "pop").unwrap();
+        assert_eq!(
+            points,
+            vec![(Point::new(1.0, 2.0), 3.0), (Point::new(4.0, 5.0), 6.0)]
+        );
+    }
+
+    #[test]
+    fn points_csv_of_nul_bytes_gives_a_short_error() {
+        // The issue's 2 GB file of NULs, in miniature: the line cap trips after 1 MiB, whatever the size.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, vec![0u8; 3 << 20]).unwrap();
+        let e = read_points_csv(&path, "x", "y", "pop").unwrap_err().to_string();
+        assert!(e.contains("p.csv") && e.contains("line 1 is longer than"), "{e}");
+        assert!(e.len() < 300, "{e}");
+        // NULs in a header that fits: the missing-field message quotes a capped header.
+        std::fs::write(&path, [vec![0u8; 100_000], b"\n1,2,3\n".to_vec()].concat()).unwrap();
+        let e = read_points_csv(&path, "x", "y", "pop").unwrap_err().to_string();
+        assert!(e.contains("`x` does not exist") && e.len() < 1000, "{}", e.len());
     }
 }

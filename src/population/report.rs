@@ -196,22 +196,31 @@ impl ZonalTable {
         let ext = crate::io::extension(out);
         match ext.as_str() {
             "csv" => {
-                let mut s = String::from("id,population,covered_cells,nodata_cells,covered_area_m2\n");
-                for r in &self.rows {
-                    let id = if r.id.contains([',', '"']) {
-                        format!("\"{}\"", r.id.replace('"', "\"\""))
-                    } else {
-                        r.id.clone()
-                    };
-                    s.push_str(&format!(
-                        "{id},{},{},{},{}\n",
-                        r.stats.population,
-                        r.stats.covered_cells,
-                        r.stats.nodata_cells,
-                        r.stats.covered_area_m2
-                    ));
-                }
-                atomic::write_bytes(out, s.as_bytes())
+                // Through the `csv` crate: ids with commas, quotes or newlines are quoted as RFC 4180 says.
+                let mut csv = csv::Writer::from_writer(Vec::new());
+                let written: std::result::Result<(), csv::Error> = (|| {
+                    csv.write_record([
+                        "id",
+                        "population",
+                        "covered_cells",
+                        "nodata_cells",
+                        "covered_area_m2",
+                    ])?;
+                    for r in &self.rows {
+                        csv.write_record([
+                            r.id.clone(),
+                            r.stats.population.to_string(),
+                            r.stats.covered_cells.to_string(),
+                            r.stats.nodata_cells.to_string(),
+                            r.stats.covered_area_m2.to_string(),
+                        ])?;
+                    }
+                    Ok(())
+                })();
+                let bytes = written
+                    .and_then(|()| csv.into_inner().map_err(|e| e.into_error().into()))
+                    .map_err(|e| Error::format(out, e.to_string()))?;
+                atomic::write_bytes(out, &bytes)
             }
             "json" => {
                 let rows: Vec<Value> = self
@@ -238,5 +247,41 @@ impl ZonalTable {
                 format!("unsupported output `.{ext}` (use .csv, .json, .geojson or .shp)"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn population_csv_out_quotes_ids_with_commas_quotes_and_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.csv");
+        let row = |id: &str| Row {
+            id: id.into(),
+            stats: ZonalStats {
+                population: 1.5,
+                covered_cells: 2,
+                nodata_cells: 0,
+                covered_area_m2: 10.0,
+            },
+            geometry: None,
+        };
+        let table = ZonalTable {
+            crs: Crs::wgs84(),
+            rows: vec![row("plain"), row("a, b"), row("say \"hi\""), row("two\nlines")],
+            warnings: Vec::new(),
+        };
+        table.write(&out, &[]).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text,
+            "id,population,covered_cells,nodata_cells,covered_area_m2\nplain,1.5,2,0,10\n\"a, b\",1.5,2,0,10\n\
+             \"say \"\"hi\"\"\",1.5,2,0,10\n\"two\nlines\",1.5,2,0,10\n"
+        );
+        let mut back = csv::Reader::from_path(&out).unwrap();
+        let ids: Vec<String> = back.records().map(|r| r.unwrap()[0].to_string()).collect();
+        assert_eq!(ids, ["plain", "a, b", "say \"hi\"", "two\nlines"]);
     }
 }

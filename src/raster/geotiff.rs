@@ -8,24 +8,43 @@
 //! (`GTRasterTypeGeoKey` = PixelIsArea) the tiepoint is a pixel corner; PixelIsPoint grids are shifted by half a
 //! pixel as GDAL does.
 //!
-//! Decoders are pooled: each thread reading a window borrows one (opening the file again when none is free), so
-//! reads from rayon workers never serialise on a lock while decoding. Decoded strips/tiles are kept in a bounded
-//! cache (as GDAL's block cache does): neighbouring polygons share strips, and without it a grid stored one row
-//! per strip would be decompressed once per polygon overlapping each row.
+//! Reading is bounded by the window, not by the file. The `tiff` crate loads the whole StripOffsets/TileOffsets
+//! and byte-count arrays when it opens an image (two arrays of 15 million entries for a 10^12-cell grid in 256 x 256
+//! tiles: seconds and hundreds of MB before the first cell). So the first IFD is parsed here, by hand, and the
+//! offset arrays stay on disk: the entries of the chunks a window needs are read one by one. Each chunk is then
+//! decoded by the crate from a *virtual* file: the real file with its header pointing at a synthetic IFD appended
+//! past its end, describing an image of that one chunk (same compression, predictor and sample format; one offset,
+//! one byte count). All of the crate's decompression and predictors are reused and nothing else is read. Decoded
+//! strips/tiles are kept in a bounded cache (as GDAL's block cache does): neighbouring polygons share strips, and
+//! without it a grid stored one row per strip would be decompressed once per polygon overlapping each row.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tiff::decoder::{ChunkType, Decoder, DecodingResult, Limits};
+use tiff::decoder::{ChunkType, Decoder, DecodingResult};
 use tiff::tags::{CompressionMethod, SampleFormat, Tag};
 
 use super::{is_geographic_crs, GeoTransform, Grid, GridOptions, Window};
 use crate::{Error, Result};
 
-type TiffDecoder = Decoder<BufReader<File>>;
+type TiffDecoder<'a> = Decoder<BufReader<VirtualTiff<'a>>>;
+
+const IMAGE_WIDTH: u16 = 256;
+const IMAGE_LENGTH: u16 = 257;
+const STRIP_OFFSETS: u16 = 273;
+const ROWS_PER_STRIP: u16 = 278;
+const STRIP_BYTE_COUNTS: u16 = 279;
+const TILE_WIDTH: u16 = 322;
+const TILE_LENGTH: u16 = 323;
+const TILE_OFFSETS: u16 = 324;
+const TILE_BYTE_COUNTS: u16 = 325;
+/// The tags the crate needs to decode a chunk; the synthetic IFD of a chunk holds these only.
+const DECODING_TAGS: [u16; 9] = [258, 259, 262, 277, 284, 317, 339, TILE_WIDTH, TILE_LENGTH];
+/// IFD entries accepted at most (GDAL writes about 20).
+const MAX_IFD_ENTRIES: u64 = 4096;
 
 const GEO_KEY_DIRECTORY: u16 = 34735;
 const GEO_DOUBLE_PARAMS: u16 = 34736;
@@ -63,7 +82,7 @@ pub enum SampleType {
     F64,
 }
 
-/// An open GeoTIFF: its chunk layout and a pool of decoders.
+/// An open GeoTIFF: its first IFD, where its offset arrays lie, and a cache of decoded chunks.
 pub struct TiffSource {
     sample_type: SampleType,
     chunk_type: ChunkType,
@@ -71,8 +90,15 @@ pub struct TiffSource {
     chunk_width: usize,
     chunk_height: usize,
     chunks_across: usize,
+    file: File,
     file_len: u64,
-    pool: Mutex<Vec<TiffDecoder>>,
+    ifd: Ifd,
+    offsets: TagArray,
+    byte_counts: TagArray,
+    /// What a sparse chunk (offset and byte count 0, GDAL's `SPARSE_OK`) holds: nodata, or 0 without one.
+    fill: f64,
+    /// Bytes an uncompressed chunk must have.
+    uncompressed_bytes: Option<u64>,
     cache: Mutex<ChunkCache>,
 }
 
@@ -130,17 +156,6 @@ fn tiff_err(path: &Path, what: &str, e: tiff::TiffError) -> Error {
     Error::grid(path, format!("{what}: {e}"))
 }
 
-fn new_decoder(path: &Path) -> Result<TiffDecoder> {
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let mut limits = Limits::default();
-    // Strip/tile offset arrays of a national 100 m grid exceed the default 1 MiB per tag value.
-    limits.ifd_value_size = 256 * 1024 * 1024;
-    let decoder = Decoder::new(BufReader::new(file))
-        .map_err(|e| tiff_err(path, "not a readable TIFF", e))?
-        .with_limits(limits);
-    Ok(decoder)
-}
-
 fn find_f64s(d: &mut TiffDecoder, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
     match d.find_tag(Tag::Unknown(tag)) {
         Ok(Some(v)) => v
@@ -167,24 +182,34 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         f.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(path, "read", e))?;
     }
-    let mut d = new_decoder(path)?;
+    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let ifd = Ifd::read(&file, path, file_len)?;
 
-    let (width, height) = d.dimensions().map_err(|e| tiff_err(path, "image size", e))?;
-    let samples: u16 = d
-        .find_tag_unsigned(Tag::SamplesPerPixel)
-        .map_err(|e| tiff_err(path, "SamplesPerPixel", e))?
-        .unwrap_or(1);
+    let (Some(width), Some(height)) = (
+        ifd.unsigned(path, IMAGE_WIDTH)?,
+        ifd.unsigned(path, IMAGE_LENGTH)?,
+    ) else {
+        return Err(Error::grid(path, "no image size (ImageWidth, ImageLength)"));
+    };
+    let (width, height) = (
+        u32::try_from(width).unwrap_or(0),
+        u32::try_from(height).unwrap_or(0),
+    );
+    if width == 0 || height == 0 {
+        return Err(Error::grid(path, "image of zero (or unreadable) size"));
+    }
+    let samples = ifd.unsigned(path, Tag::SamplesPerPixel.to_u16())?.unwrap_or(1);
     if samples != 1 {
         return Err(Error::grid(
             path,
             format!("{samples} bands (samples per pixel); a population grid must have exactly 1"),
         ));
     }
-    let compression: u16 = d
-        .find_tag_unsigned(Tag::Compression)
-        .map_err(|e| tiff_err(path, "Compression", e))?
-        .unwrap_or(1);
-    match CompressionMethod::from_u16(compression) {
+    let compression = ifd.unsigned(path, Tag::Compression.to_u16())?.unwrap_or(1);
+    match u16::try_from(compression)
+        .ok()
+        .and_then(CompressionMethod::from_u16)
+    {
         Some(
             CompressionMethod::None
             | CompressionMethod::LZW
@@ -199,15 +224,9 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
             ))
         }
     }
-    let bits: u16 = d
-        .find_tag_unsigned(Tag::BitsPerSample)
-        .map_err(|e| tiff_err(path, "BitsPerSample", e))?
-        .unwrap_or(1);
-    let format: u16 = d
-        .find_tag_unsigned(Tag::SampleFormat)
-        .map_err(|e| tiff_err(path, "SampleFormat", e))?
-        .unwrap_or(1);
-    let sample_type = match (SampleFormat::from_u16(format), bits) {
+    let bits = ifd.unsigned(path, Tag::BitsPerSample.to_u16())?.unwrap_or(1);
+    let format = ifd.unsigned(path, Tag::SampleFormat.to_u16())?.unwrap_or(1);
+    let sample_type = match (u16::try_from(format).ok().and_then(SampleFormat::from_u16), bits) {
         (Some(SampleFormat::Uint), 8) => SampleType::U8,
         (Some(SampleFormat::Uint), 16) => SampleType::U16,
         (Some(SampleFormat::Uint), 32) => SampleType::U32,
@@ -224,6 +243,79 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         }
     };
 
+    let tiled = ifd.find(TILE_OFFSETS).is_some();
+    let chunk_type = if tiled { ChunkType::Tile } else { ChunkType::Strip };
+    let (cw, ch) = if tiled {
+        let tw = ifd.unsigned(path, TILE_WIDTH)?.unwrap_or(0);
+        let th = ifd.unsigned(path, TILE_LENGTH)?.unwrap_or(0);
+        if tw == 0 || th == 0 || tw > u64::from(u32::MAX) || th > u64::from(u32::MAX) {
+            return Err(Error::grid(path, "tiled TIFF without a usable tile size"));
+        }
+        (tw as u32, th as u32)
+    } else {
+        let rows = ifd.unsigned(path, ROWS_PER_STRIP)?.unwrap_or(u64::from(height));
+        (width, rows.clamp(1, u64::from(height)) as u32)
+    };
+    let cells = u64::from(width) * u64::from(height);
+    if cells > MAX_GRID_CELLS {
+        return Err(Error::grid(
+            path,
+            format!("image of {width} x {height} cells is larger than any population grid (at most 2^40 cells): a corrupt header"),
+        ));
+    }
+    let chunk_bytes = u64::from(cw) * u64::from(ch) * (bits / 8);
+    if chunk_bytes > MAX_CHUNK_BYTES {
+        return Err(Error::grid(
+            path,
+            format!("strips/tiles of {cw} x {ch} cells ({chunk_bytes} bytes each) exceed the 256 MiB a strip/tile may decode to"),
+        ));
+    }
+    let chunks_across = (width as usize).div_ceil(cw as usize);
+    let chunks_down = (height as usize).div_ceil(ch as usize);
+    let (offsets_tag, counts_tag) = if tiled {
+        (TILE_OFFSETS, TILE_BYTE_COUNTS)
+    } else {
+        (STRIP_OFFSETS, STRIP_BYTE_COUNTS)
+    };
+    let (Some(offsets), Some(byte_counts)) = (
+        ifd.array(path, offsets_tag, file_len)?,
+        ifd.array(path, counts_tag, file_len)?,
+    ) else {
+        return Err(Error::grid(path, "no strip or tile offsets and byte counts"));
+    };
+    let needed = (chunks_across * chunks_down) as u64;
+    if offsets.count < needed || byte_counts.count < needed {
+        return Err(Error::grid(
+            path,
+            format!(
+                "{} strips/tiles listed ({} byte counts), {needed} needed",
+                offsets.count, byte_counts.count
+            ),
+        ));
+    }
+
+    let mut source = TiffSource {
+        sample_type,
+        chunk_type,
+        chunk_width: cw as usize,
+        chunk_height: ch as usize,
+        chunks_across,
+        file,
+        file_len,
+        ifd,
+        offsets,
+        byte_counts,
+        fill: 0.0,
+        uncompressed_bytes: (compression == 1).then_some(chunk_bytes),
+        cache: Mutex::new(ChunkCache::default()),
+    };
+    // The georeferencing tags are read through the crate from the virtual file of the first chunk, with every tag
+    // of the real IFD kept: their values stay where they are in the file.
+    let (location, chunk_w, chunk_h) = source.chunk_location(path, 0, height as usize)?;
+    let all_tags = source.ifd.entries.iter().map(|e| e.tag).collect::<Vec<_>>();
+    let virtual_file = source.virtual_file(path, &all_tags, location, chunk_w, chunk_h)?;
+    let mut d =
+        Decoder::new(BufReader::new(virtual_file)).map_err(|e| tiff_err(path, "not a readable TIFF", e))?;
     let transform = read_transform(&mut d, path)?;
     let geokeys = GeoKeys::read(&mut d, path)?;
     let (crs, geographic) = match &options.grid_crs {
@@ -246,71 +338,8 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         Err(e) => return Err(tiff_err(path, "GDAL_NODATA", e)),
     };
 
-    let chunk_type = d.get_chunk_type();
-    let (cw, ch) = match chunk_type {
-        ChunkType::Strip => {
-            let rows: u32 = d
-                .find_tag_unsigned(Tag::RowsPerStrip)
-                .map_err(|e| tiff_err(path, "RowsPerStrip", e))?
-                .unwrap_or(height);
-            (width, rows.clamp(1, height.max(1)))
-        }
-        ChunkType::Tile => {
-            let tw: u32 = d
-                .find_tag_unsigned(Tag::TileWidth)
-                .map_err(|e| tiff_err(path, "TileWidth", e))?
-                .unwrap_or(0);
-            let th: u32 = d
-                .find_tag_unsigned(Tag::TileLength)
-                .map_err(|e| tiff_err(path, "TileLength", e))?
-                .unwrap_or(0);
-            if tw == 0 || th == 0 {
-                return Err(Error::grid(path, "tiled TIFF without tile size"));
-            }
-            (tw, th)
-        }
-    };
-    let cells = u64::from(width) * u64::from(height);
-    if cells > MAX_GRID_CELLS {
-        return Err(Error::grid(
-            path,
-            format!("image of {width} x {height} cells is larger than any population grid (at most 2^40 cells): a corrupt header"),
-        ));
-    }
-    let chunk_bytes = u64::from(cw) * u64::from(ch) * u64::from(bits / 8);
-    if chunk_bytes > MAX_CHUNK_BYTES {
-        return Err(Error::grid(
-            path,
-            format!("strips/tiles of {cw} x {ch} cells ({chunk_bytes} bytes each) exceed the 256 MiB a strip/tile may decode to"),
-        ));
-    }
-    let chunks_across = (width as usize).div_ceil(cw as usize);
-    let chunks_down = (height as usize).div_ceil(ch as usize);
-    let offsets: Vec<u64> = match d.find_tag_unsigned_vec(match chunk_type {
-        ChunkType::Strip => Tag::StripOffsets,
-        ChunkType::Tile => Tag::TileOffsets,
-    }) {
-        Ok(Some(v)) => v,
-        Ok(None) => return Err(Error::grid(path, "no strip or tile offsets")),
-        Err(e) => return Err(tiff_err(path, "strip/tile offsets", e)),
-    };
-    if offsets.len() < chunks_across * chunks_down {
-        return Err(Error::grid(
-            path,
-            format!(
-                "{} strips/tiles listed, {} needed",
-                offsets.len(),
-                chunks_across * chunks_down
-            ),
-        ));
-    }
-    if let Some(&beyond) = offsets.iter().find(|&&o| o >= file_len) {
-        return Err(Error::grid(
-            path,
-            format!("truncated file: data at byte {beyond} but the file has {file_len} bytes"),
-        ));
-    }
-
+    drop(d);
+    source.fill = nodata.unwrap_or(0.0);
     let grid = Grid {
         width: width as usize,
         height: height as usize,
@@ -319,19 +348,7 @@ pub fn open(path: &Path, options: &GridOptions) -> Result<(Grid, TiffSource)> {
         crs,
         geographic,
     };
-    Ok((
-        grid,
-        TiffSource {
-            sample_type,
-            chunk_type,
-            chunk_width: cw as usize,
-            chunk_height: ch as usize,
-            chunks_across,
-            file_len,
-            pool: Mutex::new(vec![d]),
-            cache: Mutex::new(ChunkCache::default()),
-        },
-    ))
+    Ok((grid, source))
 }
 
 fn parse_nodata(path: &Path, text: &str, sample_type: SampleType) -> Result<f64> {
@@ -546,22 +563,81 @@ impl GeoKeys {
 }
 
 impl TiffSource {
-    fn borrow_decoder(&self, path: &Path) -> Result<TiffDecoder> {
-        let pooled = match self.pool.lock() {
-            Ok(mut pool) => pool.pop(),
-            Err(poisoned) => poisoned.into_inner().pop(),
+    /// Where chunk `index` lies (byte offset, byte count) and the size it decodes to: a full tile, or a strip as
+    /// wide as the image and as tall as the rows left (`height` is the image's).
+    fn chunk_location(&self, path: &Path, index: usize, height: usize) -> Result<((u64, u64), usize, usize)> {
+        let offset = self.offsets.get(&self.file, path, &self.ifd, index as u64)?;
+        let bytes = self.byte_counts.get(&self.file, path, &self.ifd, index as u64)?;
+        let what = match self.chunk_type {
+            ChunkType::Strip => "strip",
+            ChunkType::Tile => "tile",
         };
-        match pooled {
-            Some(d) => Ok(d),
-            None => new_decoder(path),
+        if offset.checked_add(bytes).is_none_or(|end| end > self.file_len) {
+            return Err(Error::grid(
+                path,
+                format!(
+                    "truncated file: {what} {index} lies at bytes {offset}..{} but the file has {} bytes",
+                    offset.saturating_add(bytes),
+                    self.file_len
+                ),
+            ));
         }
+        let (w, h) = match self.chunk_type {
+            ChunkType::Tile => (self.chunk_width, self.chunk_height),
+            ChunkType::Strip => {
+                let y0 = (index / self.chunks_across) * self.chunk_height;
+                (self.chunk_width, self.chunk_height.min(height.saturating_sub(y0)))
+            }
+        };
+        Ok(((offset, bytes), w, h))
     }
 
-    fn return_decoder(&self, d: TiffDecoder) {
-        match self.pool.lock() {
-            Ok(mut pool) => pool.push(d),
-            Err(poisoned) => poisoned.into_inner().push(d),
+    /// The file seen through a synthetic first IFD that describes one chunk as a whole image, with the real IFD's
+    /// entries for `tags` (besides size and chunk location) copied as they are.
+    fn virtual_file(
+        &self,
+        path: &Path,
+        tags: &[u16],
+        location: (u64, u64),
+        w: usize,
+        h: usize,
+    ) -> Result<VirtualTiff<'_>> {
+        let (offsets_tag, counts_tag) = match self.chunk_type {
+            ChunkType::Strip => (STRIP_OFFSETS, STRIP_BYTE_COUNTS),
+            ChunkType::Tile => (TILE_OFFSETS, TILE_BYTE_COUNTS),
+        };
+        let ifd = &self.ifd;
+        let mut entries: Vec<Entry> = ifd
+            .entries
+            .iter()
+            .filter(|e| tags.contains(&e.tag))
+            .filter(|e| {
+                ![IMAGE_WIDTH, IMAGE_LENGTH, ROWS_PER_STRIP, offsets_tag, counts_tag].contains(&e.tag)
+            })
+            .copied()
+            .collect();
+        entries.push(ifd.long(IMAGE_WIDTH, w as u64));
+        entries.push(ifd.long(IMAGE_LENGTH, h as u64));
+        if self.chunk_type == ChunkType::Strip {
+            entries.push(ifd.long(ROWS_PER_STRIP, h as u64));
         }
+        entries.push(ifd.offset(offsets_tag, location.0));
+        entries.push(ifd.offset(counts_tag, location.1));
+        entries.sort_by_key(|e| e.tag);
+        // The IFD goes just past the end of the file, on a word boundary.
+        let at = self.file_len + (self.file_len & 1);
+        let (header, directory) = ifd.synthetic(at, &entries);
+        if !ifd.bigtiff && at + directory.len() as u64 > u64::from(u32::MAX) {
+            return Err(Error::grid(path, "classic (not BigTIFF) file larger than 4 GiB"));
+        }
+        Ok(VirtualTiff {
+            file: &self.file,
+            file_len: self.file_len,
+            header,
+            directory_at: at,
+            directory,
+            position: 0,
+        })
     }
 
     /// Copies the cells of `window` into `out` (row-major, window-sized), decoding only the strips/tiles it touches
@@ -583,14 +659,14 @@ impl TiffSource {
         for chunk_row in first_chunk_row..=last_chunk_row {
             for chunk_col in first_chunk_col..=last_chunk_col {
                 let index = chunk_row * self.chunks_across + chunk_col;
-                // The chunk's data, without the padding of edge tiles.
+                // The chunk's data, without the padding of edge tiles; decoded rows are `cw` cells long.
                 let x0 = chunk_col * cw;
                 let y0 = chunk_row * ch;
                 let data_w = cw.min(grid.width - x0);
                 let data_h = ch.min(grid.height - y0);
-                let chunk = self.chunk(path, index, data_w * data_h)?;
+                let chunk = self.chunk(path, index, grid.height)?;
                 let copy = ChunkCopy {
-                    data_w,
+                    data_w: cw,
                     col_from: window.col_off.max(x0),
                     col_to: (window.col_off + window.width).min(x0 + data_w),
                     row_from: window.row_off.max(y0),
@@ -611,7 +687,7 @@ impl TiffSource {
     }
 
     /// One strip/tile as `f64` cells, from the cache or decoded now.
-    fn chunk(&self, path: &Path, index: usize, cells: usize) -> Result<Arc<Vec<f64>>> {
+    fn chunk(&self, path: &Path, index: usize, height: usize) -> Result<Arc<Vec<f64>>> {
         let cached = match self.cache.lock() {
             Ok(cache) => cache.chunks.get(&index).cloned(),
             Err(poisoned) => poisoned.into_inner().chunks.get(&index).cloned(),
@@ -619,21 +695,41 @@ impl TiffSource {
         if let Some(chunk) = cached {
             return Ok(chunk);
         }
-        let mut d = self.borrow_decoder(path)?;
-        let decoded = d.read_chunk(index as u32).map_err(|e| {
-            let what = match self.chunk_type {
-                ChunkType::Strip => "strip",
-                ChunkType::Tile => "tile",
-            };
+        let (location, w, h) = self.chunk_location(path, index, height)?;
+        let cells = w * h;
+        let what = match self.chunk_type {
+            ChunkType::Strip => "strip",
+            ChunkType::Tile => "tile",
+        };
+        if location == (0, 0) {
+            return Ok(self.cached(index, vec![self.fill; cells]));
+        }
+        // The crate reads an uncompressed chunk's full size whatever its byte count says.
+        let full = self
+            .uncompressed_bytes
+            .map(|b| b / self.chunk_height as u64 * h as u64);
+        if full.is_some_and(|full| location.1 < full) {
+            return Err(Error::grid(
+                path,
+                format!(
+                    "{what} {index} has {} bytes, {} needed for {w} x {h} uncompressed cells",
+                    location.1,
+                    full.unwrap_or(0)
+                ),
+            ));
+        }
+        let chunk_error = |e: tiff::TiffError| {
             let hint = if matches!(e, tiff::TiffError::IoError(_)) {
                 format!(" (file of {} bytes is probably truncated)", self.file_len)
             } else {
                 String::new()
             };
             Error::grid(path, format!("{what} {index}: {e}{hint}"))
-        })?;
-        // A decoder that failed mid-chunk may be in any state: only a successful one goes back to the pool.
-        self.return_decoder(d);
+        };
+        let virtual_file = self.virtual_file(path, &DECODING_TAGS, location, w, h)?;
+        let decoded = Decoder::new(BufReader::new(virtual_file))
+            .and_then(|mut d| d.read_chunk(0))
+            .map_err(chunk_error)?;
         fn widen<T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> Vec<f64> {
             v.iter().map(|&x| f(x)).collect()
         }
@@ -657,12 +753,409 @@ impl TiffSource {
                 ),
             ));
         }
+        Ok(self.cached(index, values))
+    }
+
+    fn cached(&self, index: usize, values: Vec<f64>) -> Arc<Vec<f64>> {
         let chunk = Arc::new(values);
         match self.cache.lock() {
             Ok(mut cache) => cache.insert(index, chunk.clone()),
             Err(poisoned) => poisoned.into_inner().insert(index, chunk.clone()),
         }
-        Ok(chunk)
+        chunk
+    }
+}
+
+/// Reads up to `buf.len()` bytes at `offset` without moving any file position, so threads share one handle.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+    }
+}
+
+fn read_exact_at(file: &File, path: &Path, mut buf: &mut [u8], mut offset: u64) -> Result<()> {
+    while !buf.is_empty() {
+        match read_at(file, buf, offset) {
+            Ok(0) => {
+                return Err(Error::grid(
+                    path,
+                    format!("truncated file: nothing at byte {offset}"),
+                ))
+            }
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, "read", e)),
+        }
+    }
+    Ok(())
+}
+
+/// One IFD entry as stored: the value field holds the value itself when it fits (4 bytes in classic TIFF, 8 in
+/// BigTIFF), else its offset.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    tag: u16,
+    kind: u16,
+    count: u64,
+    field: [u8; 8],
+}
+
+/// The first IFD of a TIFF, parsed without reading any tag's values.
+#[derive(Debug)]
+struct Ifd {
+    big_endian: bool,
+    bigtiff: bool,
+    entries: Vec<Entry>,
+}
+
+/// Bytes of one value of an IFD field type (BYTE, ASCII, SHORT, LONG, RATIONAL, ..., LONG8).
+fn type_size(kind: u16) -> Option<u64> {
+    match kind {
+        1 | 2 | 6 | 7 => Some(1),
+        3 | 8 => Some(2),
+        4 | 9 | 11 | 13 => Some(4),
+        5 | 10 | 12 | 16 | 17 | 18 => Some(8),
+        _ => None,
+    }
+}
+
+impl Ifd {
+    fn read(file: &File, path: &Path, file_len: u64) -> Result<Ifd> {
+        let mut header = [0u8; 16];
+        let n = file_len.min(16) as usize;
+        read_exact_at(file, path, &mut header[..n], 0)?;
+        let big_endian = header[0] == b'M';
+        let mut ifd = Ifd {
+            big_endian,
+            bigtiff: header[2..4] == [0, 43] || header[2..4] == [43, 0],
+            entries: Vec::new(),
+        };
+        let first = if ifd.bigtiff {
+            ifd.u64(&header[8..16])
+        } else {
+            u64::from(ifd.u32(&header[4..8]))
+        };
+        let (count_len, entry_len) = if ifd.bigtiff { (8u64, 20u64) } else { (2, 12) };
+        let truncated = || {
+            Error::grid(path, format!("truncated file: the image directory at byte {first} lies past its end ({file_len} bytes)"))
+        };
+        if first.checked_add(count_len).is_none_or(|end| end > file_len) {
+            return Err(truncated());
+        }
+        let mut count_bytes = [0u8; 8];
+        read_exact_at(file, path, &mut count_bytes[..count_len as usize], first)?;
+        let count = if ifd.bigtiff {
+            ifd.u64(&count_bytes)
+        } else {
+            u64::from(ifd.u16(&count_bytes))
+        };
+        if count == 0 || count > MAX_IFD_ENTRIES {
+            return Err(Error::grid(
+                path,
+                format!("image directory of {count} entries: not a TIFF image"),
+            ));
+        }
+        let start = first + count_len;
+        if start + count * entry_len > file_len {
+            return Err(truncated());
+        }
+        let mut raw = vec![0u8; (count * entry_len) as usize];
+        read_exact_at(file, path, &mut raw, start)?;
+        for e in raw.chunks_exact(entry_len as usize) {
+            let mut field = [0u8; 8];
+            let (count, value) = if ifd.bigtiff {
+                (ifd.u64(&e[4..12]), &e[12..20])
+            } else {
+                (u64::from(ifd.u32(&e[4..8])), &e[8..12])
+            };
+            field[..value.len()].copy_from_slice(value);
+            ifd.entries.push(Entry {
+                tag: ifd.u16(&e[0..2]),
+                kind: ifd.u16(&e[2..4]),
+                count,
+                field,
+            });
+        }
+        Ok(ifd)
+    }
+
+    fn u16(&self, b: &[u8]) -> u16 {
+        let b = [b[0], b[1]];
+        if self.big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    }
+
+    fn u32(&self, b: &[u8]) -> u32 {
+        let b = [b[0], b[1], b[2], b[3]];
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    fn u64(&self, b: &[u8]) -> u64 {
+        let b = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        if self.big_endian {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
+        }
+    }
+
+    fn find(&self, tag: u16) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.tag == tag)
+    }
+
+    /// Value `i` of an unsigned integer array of `size`-byte values starting at `b`.
+    fn unsigned_at(&self, b: &[u8], size: u64) -> u64 {
+        match size {
+            1 => u64::from(b[0]),
+            2 => u64::from(self.u16(b)),
+            4 => u64::from(self.u32(b)),
+            _ => self.u64(b),
+        }
+    }
+
+    /// The first value of an unsigned tag (BYTE, SHORT, LONG or LONG8) whose values are stored in the entry.
+    fn unsigned(&self, path: &Path, tag: u16) -> Result<Option<u64>> {
+        let Some(e) = self.find(tag) else {
+            return Ok(None);
+        };
+        let field_len = if self.bigtiff { 8 } else { 4 };
+        match (e.kind, type_size(e.kind)) {
+            (1 | 3 | 4 | 16, Some(size)) if e.count >= 1 && e.count.saturating_mul(size) <= field_len => {
+                Ok(Some(self.unsigned_at(&e.field, size)))
+            }
+            _ => Err(Error::grid(
+                path,
+                format!(
+                    "tag {tag}: {} values of type {}, one unsigned integer expected",
+                    e.count, e.kind
+                ),
+            )),
+        }
+    }
+
+    /// Where an unsigned array tag's values lie, checked to lie inside the file but not read.
+    fn array(&self, path: &Path, tag: u16, file_len: u64) -> Result<Option<TagArray>> {
+        let Some(e) = self.find(tag) else {
+            return Ok(None);
+        };
+        let size = match e.kind {
+            3 => 2,
+            4 => 4,
+            16 => 8,
+            other => {
+                return Err(Error::grid(
+                    path,
+                    format!("tag {tag}: values of type {other}, unsigned integers expected"),
+                ))
+            }
+        };
+        let field_len = if self.bigtiff { 8 } else { 4 };
+        let bytes = e.count.saturating_mul(size);
+        if bytes <= field_len {
+            return Ok(Some(TagArray {
+                count: e.count,
+                size,
+                inline: Some(e.field),
+                offset: 0,
+            }));
+        }
+        let offset = if self.bigtiff {
+            self.u64(&e.field)
+        } else {
+            u64::from(self.u32(&e.field))
+        };
+        if offset.checked_add(bytes).is_none_or(|end| end > file_len) {
+            return Err(Error::grid(
+                path,
+                format!("truncated file: tag {tag} lists {} values at byte {offset} but the file has {file_len} bytes", e.count),
+            ));
+        }
+        Ok(Some(TagArray {
+            count: e.count,
+            size,
+            inline: None,
+            offset,
+        }))
+    }
+
+    fn put(&self, out: &mut Vec<u8>, value: u64, size: usize) {
+        let bytes = if self.big_endian {
+            value.to_be_bytes()
+        } else {
+            value.to_le_bytes()
+        };
+        if self.big_endian {
+            out.extend_from_slice(&bytes[8 - size..]);
+        } else {
+            out.extend_from_slice(&bytes[..size]);
+        }
+    }
+
+    /// An entry of one LONG.
+    fn long(&self, tag: u16, value: u64) -> Entry {
+        let mut b = Vec::new();
+        self.put(&mut b, value, 4);
+        let mut field = [0u8; 8];
+        field[..4].copy_from_slice(&b);
+        Entry {
+            tag,
+            kind: 4,
+            count: 1,
+            field,
+        }
+    }
+
+    /// An entry of one file offset or byte count: LONG in classic TIFF, LONG8 in BigTIFF.
+    fn offset(&self, tag: u16, value: u64) -> Entry {
+        if !self.bigtiff {
+            return self.long(tag, value);
+        }
+        let mut b = Vec::new();
+        self.put(&mut b, value, 8);
+        let mut field = [0u8; 8];
+        field.copy_from_slice(&b);
+        Entry {
+            tag,
+            kind: 16,
+            count: 1,
+            field,
+        }
+    }
+
+    /// A header pointing at a directory at byte `at`, and that directory holding `entries`.
+    fn synthetic(&self, at: u64, entries: &[Entry]) -> (Vec<u8>, Vec<u8>) {
+        let mut header = if self.big_endian {
+            b"MM".to_vec()
+        } else {
+            b"II".to_vec()
+        };
+        let mut dir = Vec::new();
+        if self.bigtiff {
+            self.put(&mut header, 43, 2);
+            self.put(&mut header, 8, 2);
+            self.put(&mut header, 0, 2);
+            self.put(&mut header, at, 8);
+            self.put(&mut dir, entries.len() as u64, 8);
+        } else {
+            self.put(&mut header, 42, 2);
+            self.put(&mut header, at, 4);
+            self.put(&mut dir, entries.len() as u64, 2);
+        }
+        for e in entries {
+            self.put(&mut dir, u64::from(e.tag), 2);
+            self.put(&mut dir, u64::from(e.kind), 2);
+            if self.bigtiff {
+                self.put(&mut dir, e.count, 8);
+                dir.extend_from_slice(&e.field);
+            } else {
+                self.put(&mut dir, e.count, 4);
+                dir.extend_from_slice(&e.field[..4]);
+            }
+        }
+        dir.extend(std::iter::repeat_n(0, if self.bigtiff { 8 } else { 4 }));
+        (header, dir)
+    }
+}
+
+/// An array tag's values, left in the file: StripOffsets/TileOffsets and their byte counts.
+#[derive(Debug)]
+struct TagArray {
+    count: u64,
+    size: u64,
+    inline: Option<[u8; 8]>,
+    offset: u64,
+}
+
+impl TagArray {
+    /// Value `i`, read from the file (or the entry) alone.
+    fn get(&self, file: &File, path: &Path, ifd: &Ifd, i: u64) -> Result<u64> {
+        if i >= self.count {
+            return Err(Error::grid(
+                path,
+                format!("strip/tile {i} is not listed ({} are)", self.count),
+            ));
+        }
+        let mut b = [0u8; 8];
+        let size = self.size as usize;
+        match &self.inline {
+            Some(field) => b[..size].copy_from_slice(&field[i as usize * size..][..size]),
+            None => read_exact_at(file, path, &mut b[..size], self.offset + i * self.size)?,
+        }
+        Ok(ifd.unsigned_at(&b, self.size))
+    }
+}
+
+/// A TIFF file seen with its header replaced, and a synthetic directory appended at `directory_at`.
+struct VirtualTiff<'a> {
+    file: &'a File,
+    file_len: u64,
+    header: Vec<u8>,
+    directory_at: u64,
+    directory: Vec<u8>,
+    position: u64,
+}
+
+impl Read for VirtualTiff<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let p = self.position;
+        let from_memory = |bytes: &[u8], start: u64, buf: &mut [u8]| {
+            let rest = &bytes[(p - start) as usize..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            n
+        };
+        let n = if p < self.header.len() as u64 {
+            from_memory(&self.header, 0, buf)
+        } else if p < self.file_len {
+            let n = buf.len().min((self.file_len - p) as usize);
+            read_at(self.file, &mut buf[..n], p)?
+        } else if p < self.directory_at {
+            let n = buf.len().min((self.directory_at - p) as usize);
+            buf[..n].fill(0);
+            n
+        } else if p < self.directory_at + self.directory.len() as u64 {
+            from_memory(&self.directory, self.directory_at, buf)
+        } else {
+            0
+        };
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for VirtualTiff<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let end = self.directory_at + self.directory.len() as u64;
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => end.checked_add_signed(d),
+            SeekFrom::Current(d) => self.position.checked_add_signed(d),
+        };
+        match target {
+            Some(p) => {
+                self.position = p;
+                Ok(p)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )),
+        }
     }
 }
 
@@ -695,5 +1188,152 @@ impl ChunkCopy {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A classic little-endian TIFF header and IFD, entries given as (tag, type, count, value bytes); values over 4
+    /// bytes are placed after the directory.
+    fn tiff_directory(entries: &[(u16, u16, u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"II*\0".to_vec();
+        out.extend_from_slice(&8u32.to_le_bytes());
+        let dir_len = 2 + 12 * entries.len() + 4;
+        let mut extra = Vec::new();
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for (tag, kind, count, value) in entries {
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(&count.to_le_bytes());
+            if value.len() <= 4 {
+                let mut field = value.clone();
+                field.resize(4, 0);
+                out.extend_from_slice(&field);
+            } else {
+                let at = (8 + dir_len + extra.len()) as u32;
+                out.extend_from_slice(&at.to_le_bytes());
+                extra.extend_from_slice(value);
+            }
+        }
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&extra);
+        out
+    }
+
+    fn doubles(v: &[f64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// The 10^12-cell GeoTIFF: 10^6 x 10^6 bytes in 64 x 64 tiles, whose two offset arrays (244 million
+    /// entries, 977 MB each) are a sparse hole except for the nine tiles under the window. Reading a 100 x 100
+    /// window must touch only those entries: loading the arrays whole (as the `tiff` crate does on open) needed
+    /// gigabytes and tens of seconds.
+    #[test]
+    fn tiny_window_of_a_10e12_cell_geotiff_reads_only_its_tiles() {
+        let (size, tile) = (1_000_000u32, 64u32);
+        let across = size.div_ceil(tile) as u64;
+        let tiles = across * across;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("huge.tif");
+        let offsets_at = 4096u64;
+        let counts_at = offsets_at + 4 * tiles;
+        let data_at = counts_at + 4 * tiles;
+        let short = |v: u16| v.to_le_bytes().to_vec();
+        let long = |v: u32| v.to_le_bytes().to_vec();
+        let header = tiff_directory(&[
+            (256, 4, 1, long(size)),
+            (257, 4, 1, long(size)),
+            (258, 3, 1, short(8)),
+            (259, 3, 1, short(1)),
+            (262, 3, 1, short(1)),
+            (277, 3, 1, short(1)),
+            (322, 3, 1, short(tile as u16)),
+            (323, 3, 1, short(tile as u16)),
+            (324, 4, tiles as u32, long(offsets_at as u32)),
+            (325, 4, tiles as u32, long(counts_at as u32)),
+            (339, 3, 1, short(1)),
+            (MODEL_PIXEL_SCALE, 12, 3, doubles(&[100.0, 100.0, 0.0])),
+            (MODEL_TIEPOINT, 12, 6, doubles(&[0.0, 0.0, 0.0, 0.0, 1e8, 0.0])),
+        ]);
+        assert!(header.len() < offsets_at as usize);
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(&header).unwrap();
+        let window = Window {
+            col_off: 500_000,
+            row_off: 500_000,
+            width: 100,
+            height: 100,
+        };
+        let value = |x: u64, y: u64| ((x + 3 * y) % 251) as u8;
+        let mut data_end = data_at;
+        for ty in 500_000 / 64..=500_099 / 64u64 {
+            for tx in 500_000 / 64..=500_099 / 64u64 {
+                let index = ty * across + tx;
+                let cells: Vec<u8> = (0..64u64)
+                    .flat_map(|r| (0..64u64).map(move |c| value(tx * 64 + c, ty * 64 + r)))
+                    .collect();
+                file.seek(SeekFrom::Start(offsets_at + 4 * index)).unwrap();
+                file.write_all(&(data_end as u32).to_le_bytes()).unwrap();
+                file.seek(SeekFrom::Start(counts_at + 4 * index)).unwrap();
+                file.write_all(&(cells.len() as u32).to_le_bytes()).unwrap();
+                file.seek(SeekFrom::Start(data_end)).unwrap();
+                file.write_all(&cells).unwrap();
+                data_end += cells.len() as u64;
+            }
+        }
+        drop(file);
+        let started = std::time::Instant::now();
+        let options = GridOptions {
+            grid_crs: Some("EPSG:32651".into()),
+        };
+        let reader = crate::raster::GridReader::open(&path, &options).unwrap();
+        assert_eq!(
+            (reader.grid().width, reader.grid().height),
+            (1_000_000, 1_000_000)
+        );
+        let cells = reader.read_window(window).unwrap();
+        let want: Vec<f64> = (0..100u64)
+            .flat_map(|r| (0..100u64).map(move |c| f64::from(value(500_000 + c, 500_000 + r))))
+            .collect();
+        assert_eq!(cells, want);
+        // Loose: the point is seconds of array loading (or the crate's value-size limit), not milliseconds.
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        // A tile whose entry is in the hole (offset and byte count 0) is sparse, as GDAL writes with SPARSE_OK: 0.
+        let far = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 1,
+            height: 1,
+        };
+        assert_eq!(reader.read_window(far).unwrap(), vec![0.0]);
+    }
+
+    #[test]
+    fn offset_array_past_the_end_of_the_file_is_refused_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("short.tif");
+        let short = |v: u16| v.to_le_bytes().to_vec();
+        let long = |v: u32| v.to_le_bytes().to_vec();
+        std::fs::write(
+            &path,
+            tiff_directory(&[
+                (256, 4, 1, long(1_000_000)),
+                (257, 4, 1, long(1_000_000)),
+                (258, 3, 1, short(8)),
+                (322, 3, 1, short(256)),
+                (323, 3, 1, short(256)),
+                (324, 4, 15_264_649, long(4096)),
+                (325, 4, 15_264_649, long(4096)),
+            ]),
+        )
+        .unwrap();
+        let e = open(&path, &GridOptions::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("short.tif") && e.contains("truncated file: tag 324"),
+            "{e}"
+        );
     }
 }

@@ -4,7 +4,11 @@
 //! - GeoTIFF (`geotiff`): WorldPop (EPSG:4326, 3 arc-seconds), GHS-POP (World Mollweide, ESRI:54009, 100 m) and
 //!   anything GDAL writes with one band, in strips or tiles, uncompressed, LZW, Deflate or PackBits. Only the
 //!   strips/tiles that intersect a requested window are decoded, so a national 100 m grid never has to fit in memory.
-//! - ESRI ASCII grid (`asc`) with an optional `.prj` beside it, read whole.
+//! - ESRI ASCII grid ([`asc`]) with an optional `.prj` beside it, streamed row by row.
+//!
+//! Reading is bounded by the window asked for, whatever the header claims: a header is checked against the file's
+//! size before anything is sized from it, and a cell that is infinite, or NaN where NaN is not the nodata value, is
+//! refused with its row and column rather than summed into an `inf` population.
 //!
 //! Georeferencing follows GDAL's convention: the [`GeoTransform`] maps the *corner* of pixel (col, row) to
 //! `(origin_x + col·pixel_width, origin_y + row·pixel_height)`; a north-up grid has a negative `pixel_height`.
@@ -13,6 +17,8 @@
 
 pub(crate) mod asc;
 pub(crate) mod geotiff;
+
+pub use geotiff::MAX_GRID_CELLS;
 
 use std::path::{Path, PathBuf};
 
@@ -96,8 +102,8 @@ pub struct Grid {
     pub height: usize,
     /// From cell to CRS coordinates.
     pub transform: GeoTransform,
-    /// Cells equal to this value (or NaN) hold no data and count as 0 people. Stored as the file's sample type
-    /// would round it, so that a float32 grid's `-3.4028235e38` compares equal.
+    /// Cells equal to this value hold no data and count as 0 people (NaN cells only when this is NaN). Stored as
+    /// the file's sample type would round it, so that a float32 grid's `-3.4028235e38` compares equal.
     pub nodata: Option<f64>,
     /// CRS definition string: "EPSG:n", "ESRI:54009", a PROJ string or WKT.
     pub crs: String,
@@ -116,10 +122,15 @@ impl Grid {
         }
     }
 
-    /// Whether `value` is a nodata cell (equal to the nodata value, or NaN).
+    /// Whether `value` is a nodata cell: equal to the nodata value, or NaN when the nodata value is NaN. A NaN in
+    /// a grid whose nodata is something else is not "no data" but a broken cell, refused when read.
     #[inline]
     pub fn is_nodata(&self, value: f64) -> bool {
-        value.is_nan() || self.nodata == Some(value)
+        match self.nodata {
+            Some(nodata) if nodata.is_nan() => value.is_nan(),
+            Some(nodata) => value == nodata,
+            None => false,
+        }
     }
 
     /// The window of cells that a CRS bounding box touches, clipped to the grid (possibly empty).
@@ -174,28 +185,29 @@ pub struct GridReader {
 
 #[derive(Debug)]
 enum Source {
-    Tiff(geotiff::TiffSource),
+    Tiff(Box<geotiff::TiffSource>),
+    Asc(asc::AscSource),
     Memory(Vec<f64>),
 }
 
 impl GridReader {
     /// Opens a GeoTIFF (`.tif`, `.tiff`) or ESRI ASCII grid (`.asc`), chosen by content for TIFFs and by
-    /// extension for ASCII grids. Only metadata is read for a GeoTIFF; an ASCII grid is read whole.
+    /// extension for ASCII grids. Only metadata is read: cells are read by window.
     pub fn open(path: &Path, options: &GridOptions) -> Result<Self> {
         let ext = crate::io::extension(path);
         if ext == "asc" {
-            let (grid, values) = asc::read(path, options)?;
+            let (grid, source) = asc::open(path, options)?;
             return Ok(GridReader {
                 path: path.to_path_buf(),
                 grid,
-                source: Source::Memory(values),
+                source: Source::Asc(source),
             });
         }
         let (grid, source) = geotiff::open(path, options)?;
         Ok(GridReader {
             path: path.to_path_buf(),
             grid,
-            source: Source::Tiff(source),
+            source: Source::Tiff(Box::new(source)),
         })
     }
 
@@ -230,7 +242,7 @@ impl GridReader {
     }
 
     /// Cells of `window`, row-major, as `f64` (nodata cells keep the nodata value). Reads only the strips or tiles
-    /// the window touches.
+    /// (or text rows) the window touches. An infinite cell, or a NaN that is not nodata, is an error naming it.
     pub fn read_window(&self, window: Window) -> Result<Vec<f64>> {
         let mut out = vec![0.0; window.len()];
         self.read_window_into(window, &mut out)?;
@@ -259,16 +271,39 @@ impl GridReader {
             return Ok(());
         }
         match &self.source {
-            Source::Tiff(tiff) => tiff.read_window(&self.path, g, window, out),
+            Source::Tiff(tiff) => tiff.read_window(&self.path, g, window, out)?,
+            Source::Asc(asc) => asc.read_window(&self.path, window, out)?,
             Source::Memory(values) => {
                 for r in 0..window.height {
                     let start = (window.row_off + r) * g.width + window.col_off;
                     out[r * window.width..(r + 1) * window.width]
                         .copy_from_slice(&values[start..start + window.width]);
                 }
-                Ok(())
             }
         }
+        self.check_finite(window, out)
+    }
+
+    /// Refuses a non-finite cell that is not nodata: summed, it would make a population of `inf` or NaN.
+    fn check_finite(&self, window: Window, cells: &[f64]) -> Result<()> {
+        let g = &self.grid;
+        let Some(i) = cells.iter().position(|v| !v.is_finite() && !g.is_nodata(*v)) else {
+            return Ok(());
+        };
+        let hint = if cells[i].is_nan() {
+            " (if NaN marks cells without data, declare it as the nodata value)"
+        } else {
+            ""
+        };
+        Err(Error::grid(
+            &self.path,
+            format!(
+                "the cell at row {}, column {} is {}, not a population count{hint}",
+                window.row_off + i / window.width,
+                window.col_off + i % window.width,
+                cells[i]
+            ),
+        ))
     }
 
     /// Every cell, row-major.
@@ -525,13 +560,11 @@ mod tests {
         assert_eq!((g.transform.origin_x, g.transform.origin_y), (-5.0, 15.0));
         std::fs::write(
             &path,
-            "ncols 2\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 10\n1 2\n3\n",
+            "ncols 2\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 10\n1 2\n33\n",
         )
         .unwrap();
-        assert!(read_grid(&path, &options)
-            .unwrap_err()
-            .to_string()
-            .contains("truncated"));
+        let e = read_grid(&path, &options).unwrap_err().to_string();
+        assert!(e.contains("row 1 (line 7) has 1 values"), "{e}");
         std::fs::write(
             &path,
             "ncols 2\nnrows 1\nxllcorner 0\nyllcorner 0\ncellsize 10\n1 x\n",
@@ -553,6 +586,75 @@ mod tests {
         .unwrap();
         let e = read_grid(&path, &GridOptions::default()).unwrap_err().to_string();
         assert!(e.contains("no CRS") && e.contains("g.asc"), "{e}");
+    }
+
+    fn memory_grid(nodata: Option<f64>, values: Vec<f64>) -> GridReader {
+        let grid = Grid {
+            width: 3,
+            height: 2,
+            transform: GeoTransform {
+                origin_x: 0.0,
+                origin_y: 20.0,
+                pixel_width: 10.0,
+                pixel_height: -10.0,
+            },
+            nodata,
+            crs: "EPSG:32651".into(),
+            geographic: false,
+        };
+        GridReader::from_values(Path::new("mem.tif"), grid, values).unwrap()
+    }
+
+    #[test]
+    fn inf_cell_is_refused_with_row_and_column() {
+        let reader = memory_grid(Some(-1.0), vec![1.0, 2.0, 3.0, 4.0, f64::INFINITY, -1.0]);
+        let e = reader.read_all().unwrap_err().to_string();
+        assert!(
+            e.contains("mem.tif") && e.contains("row 1, column 1 is inf"),
+            "{e}"
+        );
+        // A window that leaves the cell out reads.
+        let left = Window {
+            col_off: 0,
+            row_off: 0,
+            width: 3,
+            height: 1,
+        };
+        assert_eq!(reader.read_window(left).unwrap(), vec![1.0, 2.0, 3.0]);
+        // So does an infinite nodata value.
+        let reader = memory_grid(
+            Some(f64::NEG_INFINITY),
+            vec![1.0, 2.0, 3.0, 4.0, f64::NEG_INFINITY, 6.0],
+        );
+        assert!(reader.read_all().is_ok());
+    }
+
+    #[test]
+    fn nan_cell_that_is_not_nodata_is_refused() {
+        for nodata in [None, Some(-9999.0)] {
+            let reader = memory_grid(nodata, vec![1.0, 2.0, f64::NAN, 4.0, 5.0, 6.0]);
+            let e = reader.read_all().unwrap_err().to_string();
+            assert!(
+                e.contains("row 0, column 2 is NaN") && e.contains("nodata"),
+                "{e}"
+            );
+        }
+        let reader = memory_grid(Some(f64::NAN), vec![1.0, 2.0, f64::NAN, 4.0, 5.0, 6.0]);
+        let values = reader.read_all().unwrap();
+        assert!(reader.grid().is_nodata(values[2]));
+        // Through the ASCII reader too (Rust's float parser takes `inf` and `nan`).
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("g.asc");
+        std::fs::write(
+            &path,
+            "ncols 2\nnrows 2\nxllcorner 0\nyllcorner 0\ncellsize 10\nNODATA_value -9999\n1 2\n+Inf -9999\n",
+        )
+        .unwrap();
+        let options = GridOptions {
+            grid_crs: Some("EPSG:32651".into()),
+        };
+        let e = read_grid(&path, &options).unwrap_err().to_string();
+        assert!(e.contains("g.asc") && e.contains("row 1, column 0 is inf"), "{e}");
     }
 
     #[test]

@@ -295,6 +295,19 @@ def main():
     case("shx-truncated", {**good, "town.shx": shx[:104], "bmu.toml": SHP_TOML})
     case("shx-offset-past-shp", {**good, "town.shx": shx[:100] + struct.pack(">2i", 500, len(shp) // 2 - 54),
                                  "bmu.toml": SHP_TOML})
+    # Population grids (ESRI ASCII, lon/lat, 0.01 degree cells over the town): one thing wrong in each.
+    def asc(rows, ncols=4, nrows=4):
+        head = f"ncols {ncols}\nnrows {nrows}\nxllcorner 121.29\nyllcorner 31.22\ncellsize 0.01\nNODATA_value -9999\n"
+        return head + "".join(" ".join(r) + "\n" for r in rows)
+
+    good_rows = [["10", "20", "30", "40"] for _ in range(4)]
+    inf_rows = [r[:] for r in good_rows]
+    inf_rows[1][2] = "+Inf"
+    short_rows = [r[:] for r in good_rows]
+    short_rows[2] = ["10", "20", "30"]
+    for name, text in [("grid-asc-inf-cell", asc(inf_rows)), ("grid-asc-short-row", asc(short_rows)),
+                       ("grid-asc-header-larger-than-file", asc(good_rows, 100000, 100000))]:
+        case(name, {"town.geojson": GOOD_TOWN, "grid.asc": text, "grid.prj": WGS84_WKT + "\n"})
 
 
 if __name__ == "__main__":
