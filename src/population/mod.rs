@@ -102,6 +102,7 @@ pub fn read_points_csv(
     y_field: &str,
     population_field: &str,
 ) -> Result<Vec<(Point<f64>, f64)>> {
+    crate::io::check_input_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
     let mut lines = text.lines().enumerate();
     let Some((_, header)) = lines.next() else {

@@ -3,7 +3,7 @@
 use super::source::{GridSource, PointSource, PopulationSource};
 use super::{read_points_csv, ZonalStats};
 use crate::crs::{Crs, Transformer};
-use crate::io::{self, atomic, Layer, OutFeature};
+use crate::io::{self, atomic::Staging, Layer, OutFeature};
 use crate::{Error, Result};
 use geo::{Geometry, MultiPolygon, Point};
 use serde_json::{json, Value};
@@ -180,9 +180,9 @@ impl ZonalTable {
         .collect()
     }
 
-    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension.
-    pub fn write(&self, out: &Path, inputs: &[&Path]) -> Result<()> {
-        atomic::refuse_input_overwrite(out, inputs)?;
+    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension, into
+    /// the run's `staging` (which refuses inputs).
+    pub fn write(&self, out: &Path, staging: &mut Staging) -> Result<()> {
         let ext = crate::io::extension(out);
         match ext.as_str() {
             "csv" => {
@@ -201,7 +201,7 @@ impl ZonalTable {
                         r.stats.covered_area_m2
                     ));
                 }
-                atomic::write_bytes(out, s.as_bytes())
+                staging.write(out, s.as_bytes())
             }
             "json" => {
                 let rows: Vec<Value> = self
@@ -210,7 +210,7 @@ impl ZonalTable {
                     .map(|r| Value::Object(Self::properties(r)))
                     .collect();
                 let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::format(out, e.to_string()))?;
-                atomic::write_bytes(out, s.as_bytes())
+                staging.write(out, s.as_bytes())
             }
             "geojson" | "shp" => {
                 let features: Vec<OutFeature> = self
@@ -221,7 +221,7 @@ impl ZonalTable {
                         properties: Self::properties(r),
                     })
                     .collect();
-                io::write_layer(out, &self.crs, &features, inputs)
+                io::stage_layer(out, &self.crs, &features, staging)
             }
             _ => Err(Error::format(
                 out,
