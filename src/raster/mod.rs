@@ -175,7 +175,10 @@ impl GridReader {
     /// Opens a GeoTIFF (`.tif`, `.tiff`) or ESRI ASCII grid (`.asc`), chosen by content for TIFFs and by
     /// extension for ASCII grids. Only metadata is read for a GeoTIFF; an ASCII grid is read whole.
     pub fn open(path: &Path, options: &GridOptions) -> Result<Self> {
-        crate::io::check_input_file(path)?;
+        // A missing grid keeps its own "open" message; anything there that is not a regular file is refused.
+        if path.symlink_metadata().is_ok() {
+            crate::io::check_input_file(path)?;
+        }
         let ext = crate::io::extension(path);
         if ext == "asc" {
             let (grid, values) = asc::read(path, options)?;

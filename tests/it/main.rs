@@ -5,6 +5,7 @@ mod bad_inputs;
 mod determinism;
 mod dirty_realdata;
 mod foundation;
+mod outputs;
 mod population;
 mod propose;
 mod report;

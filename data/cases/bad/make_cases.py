@@ -24,12 +24,23 @@ WGS84_WKT = (
 )
 
 
+class Link:
+    """A symbolic link to `target` where a file is expected (git keeps links as links)."""
+
+    def __init__(self, target):
+        self.target = target
+
+
 def case(name, files):
     d = HERE / name
     d.mkdir(parents=True, exist_ok=True)
     for fname, body in files.items():
         p = d / fname
-        if body is None:  # a folder where a file is expected
+        if isinstance(body, Link):
+            if p.is_symlink() or p.exists():
+                p.unlink()
+            p.symlink_to(body.target)
+        elif body is None:  # a folder where a file is expected
             p.mkdir(exist_ok=True)
             (p / "README.txt").write_text("A folder named like a layer: bmu must refuse it as a layer path.\n")
         elif isinstance(body, (bytes, bytearray)):
@@ -275,6 +286,12 @@ def main():
     case("dbf-bad-numeric", {**good, "town.dbf": dbf([("town_code", "C", 12, 0), ("area", "N", 10, 2)],
                                                       [[b"310114118", b"forty-two"]]),
                              "bmu.toml": SHP_TOML.replace('name_field = "name"\n', "")})
+
+    # Inputs are sacred: files that are not regular files, said as what they are (outputs area).
+    case("layer-symlink-to-dev-zero", {"town.geojson": Link("/dev/zero"), "bmu.toml": TOWN_TOML})
+    case("layer-symlink-loop", {"town.geojson": Link("town.geojson"), "bmu.toml": TOWN_TOML})
+    case("layer-dangling-symlink", {"town.geojson": Link("gone.geojson"), "bmu.toml": TOWN_TOML})
+    case("dbf-symlink-to-dev-zero", {**good, "town.dbf": Link("/dev/zero"), "bmu.toml": SHP_TOML})
 
 
 if __name__ == "__main__":
