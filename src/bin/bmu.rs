@@ -567,14 +567,19 @@ fn finish(
     mut staging: Staging,
 ) -> anyhow::Result<ExitCode> {
     reports.write(study, outcome, progress, &mut staging)?;
+    progress.finish();
+    // The summary goes out before the commit, so that a stderr that fails (a full disk) fails the run with
+    // nothing written; a closed one (`2>&1 | head`) only lost its reader, and the outputs are still committed.
+    if !progress.quiet() {
+        match to_stderr(&fit_terminal(&outcome.summary, 80)) {
+            Err(e) if !is_broken_pipe(&e) => return Err(e),
+            _ => {}
+        }
+    }
     let written = staging.written();
     staging.commit()?;
     for p in &written {
         progress.note(&format!("wrote {}", p.display()));
-    }
-    progress.finish();
-    if !progress.quiet() {
-        to_stderr(&fit_terminal(&outcome.summary, 80))?;
     }
     Ok(if outcome.all_pass {
         ExitCode::SUCCESS

@@ -320,3 +320,20 @@ fn grid_symlinked_to_dev_zero_is_refused_not_read_until_memory_runs_out() {
     assert_error(&out, &["zero.asc", "not a regular file"]);
     assert!(!dir.path().join("p.csv").exists());
 }
+
+#[test]
+fn full_stderr_fails_the_run_with_nothing_written() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("SKIPPED: no /dev/full here");
+        return;
+    };
+    let (dir, area) = demo_copy();
+    let status = Command::new(env!("CARGO_BIN_EXE_bmu"))
+        .args(["propose", "a"])
+        .current_dir(dir.path())
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert!(!area.join("out").exists());
+}
