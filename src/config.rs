@@ -306,6 +306,7 @@ impl Config {
         if !file.exists() {
             return Err(Error::config(&file, "the study-area folder has no bmu.toml"));
         }
+        crate::io::check_input_file(&file)?;
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, "open", e))?;
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::config(&file, format!("not UTF-8 text (TOML must be UTF-8): {e}")))?;

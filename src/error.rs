@@ -78,6 +78,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// An output the run may not write: it is an input of the run, another output, or not a regular file.
+    #[error("{}: {problem}", path.display())]
+    Output {
+        /// The output path.
+        path: PathBuf,
+        /// Why it may not be written.
+        problem: String,
+    },
     /// The inputs are individually fine but cannot be used together (e.g. layers that do not overlap).
     #[error("{context}: {problem}")]
     Input {
@@ -113,6 +121,11 @@ impl Error {
             action,
             cause: source,
         }
+    }
+
+    /// Whether this is a write to a closed pipe (`bmu … | head`), which ends a run quietly rather than as an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// A population-grid problem in `path`.

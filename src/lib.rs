@@ -28,7 +28,9 @@
 //!
 //! The crate root holds what a caller needs: load a [`StudyArea`] from a [`Config`] (a study area's `bmu.toml`, or
 //! one built in code), then run a verb — [`propose()`] or [`validate()`] — which writes its outputs and returns an
-//! [`Outcome`] (its [`Validation`], the proposal, the report JSON). [`population`] sums a grid over any polygons.
+//! [`Outcome`] (its [`Validation`], the proposal, the report JSON). Outputs go through a [`Staging`]: checked
+//! against the inputs before the work and renamed into place together by [`Staging::commit`] once all are
+//! written. [`population`] sums a grid over any polygons.
 //!
 //! ```no_run
 //! # fn main() -> bmu::Result<()> {
@@ -39,7 +41,10 @@
 //!     report: Some("out/report.json".into()),
 //!     ..Default::default()
 //! };
-//! let outcome = bmu::propose(&area, &outputs)?;
+//! let mut staging = bmu::Staging::new(&area.inputs);
+//! outputs.claim(&mut staging, config.propose.candidates)?;
+//! let outcome = bmu::propose(&area, &outputs, &mut staging)?;
+//! staging.commit()?;
 //! println!("{} units, all passing: {}", outcome.units.len(), outcome.all_pass);
 //! # Ok(())
 //! # }
@@ -66,6 +71,7 @@ pub mod vocab;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use io::atomic::Staging;
 pub use model::StudyArea;
 pub use progress::{Progress, Stage};
 pub use run::{propose, validate, Outcome, Outputs, ValidateOutputs};

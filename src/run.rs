@@ -3,7 +3,7 @@
 //! The binary only parses flags; everything a verb does to files lives here, so tests and other programs can run
 //! exactly what `bmu` runs.
 
-use crate::io::{self, atomic};
+use crate::io::{self, atomic::Staging};
 use crate::model::StudyArea;
 use crate::model::{FeatureClass, LineFeature};
 use crate::population::report::open_source;
@@ -31,6 +31,42 @@ pub struct Outputs {
     pub inferred: Option<PathBuf>,
     /// The problem geometries of the best candidate.
     pub problems: Option<PathBuf>,
+}
+
+impl Outputs {
+    /// Reserves every file `propose` may write (with `candidates` ranked candidates), before the work, so that an
+    /// output that is an input or another output is refused before anything is computed.
+    pub fn claim(&self, staging: &mut Staging, candidates: usize) -> Result<()> {
+        staging.claim(&self.units, "the units output (--out)")?;
+        for k in 2..=candidates {
+            let role = format!("the units of candidate {k} (beside --out)");
+            staging.claim(&candidate_path(&self.units, k), &role)?;
+        }
+        if let Some(p) = &self.blocks {
+            staging.claim(p, "the blocks output (--blocks-out)")?;
+        }
+        if let Some(p) = &self.report {
+            staging.claim(p, "the report (--report)")?;
+        }
+        claim_problems(self.problems.as_deref(), staging)?;
+        if let Some(p) = &self.inferred {
+            staging.claim(p, "the inferred lines (beside --out)")?;
+        }
+        Ok(())
+    }
+}
+
+fn claim_problems(problems: Option<&Path>, staging: &mut Staging) -> Result<()> {
+    if let Some(p) = problems {
+        staging.claim(p, "the problems output (--problems)")?;
+        if io::Format::of(p)? == io::Format::Shapefile {
+            staging.claim(
+                &vout::problem_lines_path(p),
+                "the problem lines (beside --problems)",
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What a verb found: data for the caller to show (the binary draws the terminal summary and table from it).
@@ -82,19 +118,20 @@ pub fn population_source(area: &StudyArea) -> Result<Option<Box<dyn PopulationSo
     Ok(BlockCounts::from_area(area).map(|b| Box::new(b) as Box<dyn PopulationSource>))
 }
 
-fn inputs(area: &StudyArea) -> Vec<&Path> {
-    let mut v: Vec<&Path> = area.inputs.iter().map(PathBuf::as_path).collect();
-    if let Some(g) = area.config.population.as_ref().and_then(|p| p.grid.as_deref()) {
-        v.push(g);
+/// Every file a study area was read from (layers and the population source; `bmu.toml` is the caller's to add),
+/// for [`Staging::new`].
+pub fn inputs(area: &StudyArea) -> Vec<PathBuf> {
+    let mut v = area.inputs.clone();
+    if let Some(g) = area.config.population.as_ref().and_then(|p| p.grid.as_ref()) {
+        v.push(g.clone());
     }
     v
 }
 
-fn write_json(path: &Path, value: &Value, inputs: &[&Path]) -> Result<()> {
-    atomic::refuse_input_overwrite(path, inputs)?;
+fn write_json(path: &Path, value: &Value, staging: &mut Staging) -> Result<()> {
     let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
     s.push('\n');
-    atomic::write_bytes(path, s.as_bytes())
+    staging.write(path, s.as_bytes())
 }
 
 /// Where `bmu validate` writes.
@@ -108,6 +145,20 @@ pub struct ValidateOutputs {
     pub report: Option<PathBuf>,
 }
 
+impl ValidateOutputs {
+    /// Reserves every file `validate` may write, before the work (see [`Outputs::claim`]).
+    pub fn claim(&self, staging: &mut Staging) -> Result<()> {
+        if let Some(p) = &self.units {
+            staging.claim(p, "the units output (--out)")?;
+        }
+        claim_problems(self.problems.as_deref(), staging)?;
+        if let Some(p) = &self.report {
+            staging.claim(p, "the report (--report)")?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes a validation's units, problems and report; returns the paths of the problem files written.
 fn write_validation(
     area: &StudyArea,
@@ -116,7 +167,7 @@ fn write_validation(
     out: &ValidateOutputs,
     extra: impl Fn(usize, &mut serde_json::Map<String, Value>),
     report: &Value,
-    ins: &[&Path],
+    staging: &mut Staging,
 ) -> Result<Vec<PathBuf>> {
     if let Some(p) = &out.units {
         let shp = io::Format::of(p)? == io::Format::Shapefile;
@@ -124,24 +175,26 @@ fn write_validation(
         for (i, f) in features.iter_mut().enumerate() {
             extra(i, &mut f.properties);
         }
-        io::write_layer(p, &area.working_crs, &features, ins)?;
+        io::stage_layer(p, &area.working_crs, &features, staging)?;
     }
     let mut written = Vec::new();
     if let Some(p) = &out.problems {
-        written = vout::write_problems(p, &area.working_crs, v, ins)?;
+        written = vout::write_problems(p, &area.working_crs, v, staging)?;
     }
     if let Some(p) = &out.report {
-        write_json(p, report, ins)?;
+        write_json(p, report, staging)?;
     }
     Ok(written)
 }
 
-/// `bmu validate`: every policy rule checked on a drawn partition.
+/// `bmu validate`: every policy rule checked on a drawn partition. Outputs go into `staging`, for the caller to
+/// commit once everything else the run writes is written too.
 pub fn validate(
     area: &StudyArea,
     units_path: &Path,
     id_field: Option<&str>,
     out: &ValidateOutputs,
+    staging: &mut Staging,
 ) -> Result<Outcome> {
     use crate::progress::timed;
     let mut notes = Vec::new();
@@ -157,13 +210,11 @@ pub fn validate(
     let v = timed("validate", || {
         crate::validate::validate(area, &units, source.as_deref())
     })?;
-    let mut ins = inputs(area);
-    ins.push(units_path);
     let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
     progress::stage(Stage::Write);
     let written = timed("write outputs", || {
-        write_validation(area, &v, &units, out, |_, _| {}, &report, &ins)
+        write_validation(area, &v, &units, out, |_, _| {}, &report, staging)
     })?;
     Ok(Outcome {
         all_pass: v.pass(),
@@ -192,8 +243,9 @@ pub fn candidate_path(units: &Path, rank: usize) -> PathBuf {
 }
 
 /// `bmu propose`: blocks, max-p, dissolved units, every candidate validated, outputs. The best candidate is the
-/// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`].
-pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
+/// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`]. Outputs go
+/// into `staging`, for the caller to commit.
+pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Result<Outcome> {
     let source = population_source(area)?;
     let population = |polys: &[MultiPolygon<f64>], given: Option<&pipeline::SourcePolygons>| {
         progress::stage(Stage::Population);
@@ -213,7 +265,6 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
     let has_source = source.is_some();
     progress::stage(Stage::Blocks);
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
-    let ins = inputs(area);
 
     // Validate with the lines the cleaning step inferred, so boundary clarity can count them when configured.
     let mut checked_area = area.clone();
@@ -313,9 +364,9 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
             problems: outputs.problems.clone(),
             report: outputs.report.clone(),
         };
-        problem_files = write_validation(area, v, &units, &vouts, members_of(0), &report, &ins)?;
+        problem_files = write_validation(area, v, &units, &vouts, members_of(0), &report, staging)?;
     } else if let Some(path) = &outputs.report {
-        write_json(path, &report, &ins)?;
+        write_json(path, &report, staging)?;
     }
     for (k, (cand_units, cand_v)) in checked.iter().enumerate().skip(1) {
         if let Some(cv) = cand_v {
@@ -323,24 +374,24 @@ pub fn propose(area: &StudyArea, outputs: &Outputs) -> Result<Outcome> {
                 units: Some(candidate_path(&outputs.units, k + 1)),
                 ..Default::default()
             };
-            write_validation(area, cv, cand_units, &vouts, members_of(k), &report, &ins)?;
+            write_validation(area, cv, cand_units, &vouts, members_of(k), &report, staging)?;
         }
     }
     if let Some(path) = &outputs.blocks {
-        io::write_layer(
+        io::stage_layer(
             path,
             &area.working_crs,
             &output::block_features(&proposal, 0),
-            &ins,
+            staging,
         )?;
     }
     if let Some(path) = &outputs.inferred {
         if !proposal.blocks.inferred.is_empty() {
-            io::write_layer(
+            io::stage_layer(
                 path,
                 &area.working_crs,
                 &output::inferred_features(&proposal),
-                &ins,
+                staging,
             )?;
         }
     }

@@ -213,9 +213,9 @@ fn declared_crs(value: &Value) -> Option<String> {
 }
 
 /// Writes features held in `crs` as RFC 7946 GeoJSON.
-pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
+pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atomic::Staging) -> Result<()> {
     let bytes = to_string(path, crs, features)?;
-    atomic::write_bytes(path, bytes.as_bytes())
+    staging.write(path, bytes.as_bytes())
 }
 
 /// Serialises features held in `crs` as an RFC 7946 FeatureCollection, one feature per line.

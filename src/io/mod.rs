@@ -2,10 +2,10 @@
 //!
 //! Every layer is read into one in-memory model — [`Layer`]: features with an optional geometry and JSON-like
 //! attributes, plus the CRS the file declares (GeoJSON's legacy `crs` member or RFC 7946 WGS84; a Shapefile's
-//! `.prj`). Outputs are written atomically (`atomic`): a temporary file in the target folder, then a rename, so an
-//! interrupted run never leaves a half-written file.
+//! `.prj`). Outputs go through the run's `atomic::Staging`: temporary files renamed into place together once the
+//! whole run succeeded, never over an input.
 
-pub(crate) mod atomic;
+pub mod atomic;
 pub mod geojson;
 pub(crate) mod shapefile;
 
@@ -198,15 +198,44 @@ impl Format {
     }
 }
 
+/// Refuses an input that is not a regular file once links are followed: a directory, a device (`/dev/zero` would be
+/// read until memory runs out), a FIFO or socket, a dangling link or a link loop, each said as what it is.
+pub fn check_input_file(path: &Path) -> Result<()> {
+    let problem = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(m) if m.is_dir() => "is a directory, not a file".to_string(),
+        Ok(_) => "is not a regular file (a device, FIFO or socket): refusing to read it".to_string(),
+        Err(e) => match std::fs::read_link(path) {
+            Ok(target) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("is a symbolic link to {}, which does not exist", target.display())
+            }
+            // ELOOP's own words: "Too many levels of symbolic links".
+            Ok(_) => format!("is a symbolic link that cannot be followed (a loop?): {e}"),
+            Err(_) if e.kind() == std::io::ErrorKind::NotFound => "no such file".to_string(),
+            Err(_) => format!("cannot open: {e}"),
+        },
+    };
+    Err(Error::format(path, problem))
+}
+
 /// Reads a GeoJSON or Shapefile layer.
 pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
-    if path.is_dir() {
-        return Err(Error::format(path, "is a directory, not a layer file"));
+    check_input_file(path)?;
+    let format = Format::of(path)?;
+    if format == Format::Shapefile {
+        // The sidecars are read too; any of them may be a link to a device.
+        for ext in atomic::SHAPEFILE_PARTS {
+            for sidecar in [
+                path.with_extension(ext),
+                path.with_extension(ext.to_ascii_uppercase()),
+            ] {
+                if sidecar.symlink_metadata().is_ok() {
+                    check_input_file(&sidecar)?;
+                }
+            }
+        }
     }
-    if !path.exists() {
-        return Err(Error::format(path, "no such file"));
-    }
-    let mut layer = match Format::of(path)? {
+    let mut layer = match format {
         Format::GeoJson => geojson::read(path, options)?,
         Format::Shapefile => shapefile::read(path, options)?,
     };
@@ -376,11 +405,23 @@ impl From<&Feature> for OutFeature {
 }
 
 /// Writes features held in `crs` to `path`, as GeoJSON (RFC 7946: WGS84, right-hand rule, 7 decimals) or Shapefile
-/// (in `crs`, with `.prj` and a UTF-8 `.cpg`) by extension. Refuses to overwrite any path in `inputs`.
-pub fn write_layer(path: &Path, crs: &Crs, features: &[OutFeature], inputs: &[&Path]) -> Result<()> {
-    atomic::refuse_input_overwrite(path, inputs)?;
+/// (in `crs`, with `.prj` and a UTF-8 `.cpg`) by extension, into the run's `staging` (which refuses inputs).
+pub fn stage_layer(
+    path: &Path,
+    crs: &Crs,
+    features: &[OutFeature],
+    staging: &mut atomic::Staging,
+) -> Result<()> {
     match Format::of(path)? {
-        Format::GeoJson => geojson::write(path, crs, features),
-        Format::Shapefile => shapefile::write(path, crs, features),
+        Format::GeoJson => geojson::write(path, crs, features, staging),
+        Format::Shapefile => shapefile::write(path, crs, features, staging),
     }
+}
+
+/// Writes one layer on its own, as [`stage_layer`] in a run with no other output: all its files or none, never
+/// over a file in `inputs`.
+pub fn write_layer(path: &Path, crs: &Crs, features: &[OutFeature], inputs: &[&Path]) -> Result<()> {
+    let mut staging = atomic::Staging::new(inputs);
+    stage_layer(path, crs, features, &mut staging)?;
+    staging.commit()
 }

@@ -395,7 +395,7 @@ fn dbf_names(names: &[String]) -> Vec<String> {
 }
 
 /// Writes features held in `crs` as a Shapefile in that CRS.
-pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
+pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atomic::Staging) -> Result<()> {
     let mut names: Vec<String> = Vec::new();
     for f in features {
         for k in f.properties.keys() {
@@ -447,58 +447,56 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
-    let parts = ["shp", "shx", "dbf", "prj", "cpg"].map(|ext| {
+    // Every part goes into the run's staging: they appear together with the run's other outputs, or not at all.
+    let mut create = |ext: &str| -> Result<(BufWriter<File>, PathBuf)> {
         let dest = path.with_extension(ext);
-        (atomic::temporary_path(&dest), dest)
-    });
-    let result = (|| {
-        let create = |p: &Path, dest: &Path| {
-            File::create(p)
-                .map(BufWriter::new)
-                .map_err(|e| Error::io(dest, "create", e))
-        };
-        let shape_writer = ShapeWriter::with_shx(
-            create(&parts[0].0, &parts[0].1)?,
-            create(&parts[1].0, &parts[1].1)?,
-        );
-        let table = builder.build_with_dest(create(&parts[2].0, &parts[2].1)?);
-        let mut writer = shapefile::Writer::new(shape_writer, table);
-        for (i, (shape, f)) in shapes.iter().zip(features).enumerate() {
-            let mut record = dbase::Record::default();
-            for ((name, short), column) in names.iter().zip(&short).zip(&columns) {
-                let v = f.properties.get(name).unwrap_or(&Value::Null);
-                record.insert(short.clone(), json_to_field(v, *column));
-            }
-            let fail = |e: shapefile::Error| Error::feature(path, i, format!("cannot write: {e}"));
-            match shape {
-                Shape::Point(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
-                Shape::Polyline(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
-                Shape::Polygon(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
-                Shape::Multipoint(p) => writer.write_shape_and_record(p, &record).map_err(fail)?,
-                _ => {
-                    return Err(Error::feature(
-                        path,
-                        i,
-                        "null geometries cannot be written to a Shapefile of this type",
-                    ))
-                }
+        Ok((BufWriter::new(staging.create(&dest)?), dest))
+    };
+    let (shp, shp_path) = create("shp")?;
+    let (shx, _) = create("shx")?;
+    let (dbf, dbf_path) = create("dbf")?;
+    let (mut prj, prj_path) = create("prj")?;
+    let (mut cpg, cpg_path) = create("cpg")?;
+    let mut shape_writer = ShapeWriter::with_shx(shp, shx);
+    let mut table = builder.build_with_dest(dbf);
+    for (i, (shape, f)) in shapes.iter().zip(features).enumerate() {
+        let mut record = dbase::Record::default();
+        for ((name, short), column) in names.iter().zip(&short).zip(&columns) {
+            let v = f.properties.get(name).unwrap_or(&Value::Null);
+            record.insert(short.clone(), json_to_field(v, *column));
+        }
+        let fail = |e: shapefile::Error| Error::feature(path, i, format!("cannot write: {e}"));
+        match shape {
+            Shape::Point(p) => shape_writer.write_shape(p).map_err(fail)?,
+            Shape::Polyline(p) => shape_writer.write_shape(p).map_err(fail)?,
+            Shape::Polygon(p) => shape_writer.write_shape(p).map_err(fail)?,
+            Shape::Multipoint(p) => shape_writer.write_shape(p).map_err(fail)?,
+            _ => {
+                return Err(Error::feature(
+                    path,
+                    i,
+                    "null geometries cannot be written to a Shapefile of this type",
+                ))
             }
         }
-        drop(writer);
-        std::fs::write(&parts[3].0, crs.to_wkt().unwrap_or_default())
-            .map_err(|e| Error::io(&parts[3].1, "write", e))?;
-        std::fs::write(&parts[4].0, "UTF-8").map_err(|e| Error::io(&parts[4].1, "write", e))?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => atomic::commit_all(&parts),
-        Err(e) => {
-            for (tmp, _) in &parts {
-                let _ = std::fs::remove_file(tmp);
-            }
-            Err(e)
-        }
+        table
+            .write_record(&record)
+            .map_err(|e| Error::feature(&dbf_path, i, format!("cannot write: {e}")))?;
     }
+    // Finalised explicitly: the writers' `Drop` would swallow a full disk while flushing.
+    shape_writer
+        .finalize()
+        .map_err(|e| Error::format(&shp_path, format!("cannot write: {e}")))?;
+    table
+        .finalize()
+        .map_err(|e| Error::format(&dbf_path, format!("cannot write: {e}")))?;
+    use std::io::Write as _;
+    prj.write_all(crs.to_wkt().unwrap_or_default().as_bytes())
+        .and_then(|()| prj.flush())
+        .map_err(|e| Error::io(&prj_path, "write", e))?;
+    cpg.write_all(b"UTF-8")
+        .and_then(|()| cpg.flush())
+        .map_err(|e| Error::io(&cpg_path, "write", e))
 }
 
 fn text_of(v: &Value) -> String {
@@ -523,6 +521,7 @@ fn json_to_field(v: &Value, column: Column) -> FieldValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::io::geojson::properties;
     use geo::{polygon, Point};
 
@@ -542,7 +541,7 @@ mod tests {
                 ("pass", Value::from(true)),
             ]),
         }];
-        write(&path, &crs, &feats).unwrap();
+        crate::io::write_layer(&path, &crs, &feats, &[]).unwrap();
         let layer = read(&path, &ReadOptions::default()).unwrap();
         assert_eq!(layer.crs.to_wkt(), crs.to_wkt());
         let f = &layer.features[0];
@@ -562,7 +561,7 @@ mod tests {
             properties: properties([("name", Value::from("江桥镇"))]),
         }];
         // Write UTF-8, then re-encode the DBF text as GBK by hand: a GBK DBF with a GBK .cpg.
-        write(&path, &crs, &feats).unwrap();
+        crate::io::write_layer(&path, &crs, &feats, &[]).unwrap();
         let dbf = path.with_extension("dbf");
         let bytes = std::fs::read(&dbf).unwrap();
         let utf8 = "江桥镇".as_bytes();
@@ -598,7 +597,7 @@ mod tests {
             geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
             properties: Map::new(),
         }];
-        write(&path, &Crs::wgs84(), &feats).unwrap();
+        crate::io::write_layer(&path, &Crs::wgs84(), &feats, &[]).unwrap();
         std::fs::remove_file(path.with_extension("dbf")).unwrap();
         let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
         assert!(e.contains("p.shp") && e.contains(".dbf"), "{e}");
@@ -615,7 +614,7 @@ mod tests {
             };
             3
         ];
-        write(&path, &Crs::wgs84(), &feats).unwrap();
+        crate::io::write_layer(&path, &Crs::wgs84(), &feats, &[]).unwrap();
         let shx = path.with_extension("shx");
         let index = std::fs::read(&shx).unwrap();
         // The third record of the index cut in half.
@@ -651,7 +650,7 @@ mod tests {
             };
             2
         ];
-        write(&path, &Crs::wgs84(), &feats).unwrap();
+        crate::io::write_layer(&path, &Crs::wgs84(), &feats, &[]).unwrap();
         let shp = std::fs::read(&path).unwrap();
         std::fs::write(&path, &shp[..shp.len() - 4]).unwrap();
         let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();

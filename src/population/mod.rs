@@ -104,6 +104,7 @@ pub fn read_points_csv(
     y_field: &str,
     population_field: &str,
 ) -> Result<Vec<(Point<f64>, f64)>> {
+    crate::io::check_input_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "read", e))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

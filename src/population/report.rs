@@ -3,7 +3,7 @@
 use super::source::{GridSource, PointSource, PopulationSource};
 use super::{read_points_csv, ZonalStats};
 use crate::crs::{Crs, Transformer};
-use crate::io::{self, atomic, Layer, OutFeature};
+use crate::io::{self, atomic::Staging, Layer, OutFeature};
 use crate::{Error, Result};
 use geo::{Geometry, MultiPolygon, Point};
 use serde_json::{json, Value};
@@ -190,9 +190,9 @@ impl ZonalTable {
         .collect()
     }
 
-    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension.
-    pub fn write(&self, out: &Path, inputs: &[&Path]) -> Result<()> {
-        atomic::refuse_input_overwrite(out, inputs)?;
+    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension, into
+    /// the run's `staging` (which refuses inputs).
+    pub fn write(&self, out: &Path, staging: &mut Staging) -> Result<()> {
         let ext = crate::io::extension(out);
         match ext.as_str() {
             "csv" => {
@@ -220,7 +220,7 @@ impl ZonalTable {
                 let bytes = written
                     .and_then(|()| csv.into_inner().map_err(|e| e.into_error().into()))
                     .map_err(|e| Error::format(out, e.to_string()))?;
-                atomic::write_bytes(out, &bytes)
+                staging.write(out, &bytes)
             }
             "json" => {
                 let rows: Vec<Value> = self
@@ -229,7 +229,7 @@ impl ZonalTable {
                     .map(|r| Value::Object(Self::properties(r)))
                     .collect();
                 let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::format(out, e.to_string()))?;
-                atomic::write_bytes(out, s.as_bytes())
+                staging.write(out, s.as_bytes())
             }
             "geojson" | "shp" => {
                 let features: Vec<OutFeature> = self
@@ -240,7 +240,7 @@ impl ZonalTable {
                         properties: Self::properties(r),
                     })
                     .collect();
-                io::write_layer(out, &self.crs, &features, inputs)
+                io::stage_layer(out, &self.crs, &features, staging)
             }
             _ => Err(Error::format(
                 out,
@@ -273,7 +273,9 @@ mod tests {
             rows: vec![row("plain"), row("a, b"), row("say \"hi\""), row("two\nlines")],
             warnings: Vec::new(),
         };
-        table.write(&out, &[]).unwrap();
+        let mut staging = crate::io::atomic::Staging::new::<&Path>(&[]);
+        table.write(&out, &mut staging).unwrap();
+        staging.commit().unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             text,

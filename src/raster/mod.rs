@@ -4,7 +4,7 @@
 //! - GeoTIFF (`geotiff`): WorldPop (EPSG:4326, 3 arc-seconds), GHS-POP (World Mollweide, ESRI:54009, 100 m) and
 //!   anything GDAL writes with one band, in strips or tiles, uncompressed, LZW, Deflate or PackBits. Only the
 //!   strips/tiles that intersect a requested window are decoded, so a national 100 m grid never has to fit in memory.
-//! - ESRI ASCII grid ([`asc`]) with an optional `.prj` beside it, streamed row by row.
+//! - ESRI ASCII grid (`asc`) with an optional `.prj` beside it, streamed row by row.
 //!
 //! Reading is bounded by the window asked for, whatever the header claims: a header is checked against the file's
 //! size before anything is sized from it, and a cell that is infinite, or NaN where NaN is not the nodata value, is
@@ -194,6 +194,10 @@ impl GridReader {
     /// Opens a GeoTIFF (`.tif`, `.tiff`) or ESRI ASCII grid (`.asc`), chosen by content for TIFFs and by
     /// extension for ASCII grids. Only metadata is read: cells are read by window.
     pub fn open(path: &Path, options: &GridOptions) -> Result<Self> {
+        // A missing grid keeps its own "open" message; anything there that is not a regular file is refused.
+        if path.symlink_metadata().is_ok() {
+            crate::io::check_input_file(path)?;
+        }
         let ext = crate::io::extension(path);
         if ext == "asc" {
             let (grid, source) = asc::open(path, options)?;

@@ -20,14 +20,14 @@ pub(crate) mod svg;
 
 pub use i18n::Lang;
 
-use crate::io::atomic;
+use crate::io::atomic::Staging;
 use crate::model::{Facility, FacilityType, FeatureClass, LineFeature, StudyArea};
 use crate::propose::pipeline::Proposal;
 use crate::run::Outcome;
 use crate::validate::{Problem, Validation};
 use crate::{Error, Result};
 use geo::{BoundingRect, LineString, MultiLineString, MultiPolygon, Rect};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What the map draws, gathered from an outcome and its study area.
 pub struct MapData<'a> {
@@ -189,34 +189,36 @@ pub fn candidate_validations(area: &StudyArea, outcome: &Outcome) -> Result<Vec<
     Ok(out)
 }
 
-/// Writes the dossier of `outcome` to `path` (atomically; never over an input).
-pub fn write_html(path: &Path, area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<()> {
-    atomic::refuse_input_overwrite(path, &inputs(area))?;
+/// Writes the dossier of `outcome` to `path`, into the run's `staging` (which refuses inputs).
+pub fn write_html(
+    path: &Path,
+    area: &StudyArea,
+    outcome: &Outcome,
+    lang: Lang,
+    staging: &mut Staging,
+) -> Result<()> {
     let page = html::dossier(area, outcome, lang)?;
-    atomic::write_bytes(path, page.as_bytes())
+    staging.write(path, page.as_bytes())
 }
 
-/// Writes the map as `.svg` or `.png`, by extension (atomically; never over an input).
-pub fn write_map(path: &Path, area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<()> {
-    atomic::refuse_input_overwrite(path, &inputs(area))?;
+/// Writes the map as `.svg` or `.png`, by extension, into the run's `staging` (which refuses inputs).
+pub fn write_map(
+    path: &Path,
+    area: &StudyArea,
+    outcome: &Outcome,
+    lang: Lang,
+    staging: &mut Staging,
+) -> Result<()> {
     let svg = svg::map(&MapData::new(area, outcome), lang, true);
     let ext = crate::io::extension(path);
     match ext.as_str() {
-        "svg" => atomic::write_bytes(path, svg.as_bytes()),
-        "png" => atomic::write_bytes(path, &png::render(&svg, 2.0)?),
+        "svg" => staging.write(path, svg.as_bytes()),
+        "png" => staging.write(path, &png::render(&svg, 2.0)?),
         _ => Err(Error::input(
             path.display().to_string(),
             "unknown map format: use .svg or .png",
         )),
     }
-}
-
-fn inputs(area: &StudyArea) -> Vec<&Path> {
-    let mut v: Vec<&Path> = area.inputs.iter().map(PathBuf::as_path).collect();
-    if let Some(g) = area.config.population.as_ref().and_then(|p| p.grid.as_deref()) {
-        v.push(g);
-    }
-    v
 }
 
 /// Escapes text for HTML and SVG (element content and quoted attributes).

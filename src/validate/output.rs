@@ -1,14 +1,15 @@
 //! What `validate` writes: the units layer with one value/threshold/pass triple per check, the problems layer and the
 //! report JSON (the binary draws the terminal table).
 //!
-//! Layers go through [`crate::io::write_layer`] (GeoJSON in WGS84 or Shapefile in the working CRS, atomic). A
+//! Layers go through [`crate::io::stage_layer`] (GeoJSON in WGS84 or Shapefile in the working CRS, staged). A
 //! Shapefile holds one geometry type, so a problems Shapefile is written as two files: polygons (gaps, overlaps,
 //! spills, uncovered areas, split blocks) at the path given and lines (unclear boundaries, barrier crossings) beside
 //! it as `<name>_lines.shp`.
 
 use super::{CheckName, CheckResult, Unit, Validation};
 use crate::crs::Crs;
-use crate::io::{write_layer, Format, OutFeature};
+use crate::io::atomic::Staging;
+use crate::io::{stage_layer, Format, OutFeature};
 use crate::Result;
 use geo::Geometry;
 use serde_json::{json, Map, Value};
@@ -76,30 +77,33 @@ pub fn problem_features(v: &Validation) -> Vec<OutFeature> {
 }
 
 /// Writes the problems layer; returns every file written (two for a Shapefile with both polygons and lines).
-pub fn write_problems(path: &Path, crs: &Crs, v: &Validation, inputs: &[&Path]) -> Result<Vec<PathBuf>> {
+pub fn write_problems(path: &Path, crs: &Crs, v: &Validation, staging: &mut Staging) -> Result<Vec<PathBuf>> {
     let features = problem_features(v);
     if Format::of(path)? != Format::Shapefile {
-        write_layer(path, crs, &features, inputs)?;
+        stage_layer(path, crs, &features, staging)?;
         return Ok(vec![path.to_path_buf()]);
     }
     let (lines, areas): (Vec<OutFeature>, Vec<OutFeature>) = features
         .into_iter()
         .partition(|f| matches!(f.geometry, Some(Geometry::MultiLineString(_))));
-    let lines_path = {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        path.with_file_name(format!("{stem}_lines.shp"))
-    };
+    let lines_path = problem_lines_path(path);
     let mut written = Vec::new();
     for (p, f) in [(path.to_path_buf(), areas), (lines_path, lines)] {
         if !f.is_empty() || written.is_empty() {
-            write_layer(&p, crs, &f, inputs)?;
+            stage_layer(&p, crs, &f, staging)?;
             written.push(p);
         }
     }
     Ok(written)
+}
+
+/// Where a Shapefile problems layer puts its lines (a Shapefile holds one geometry type): `p.shp` → `p_lines.shp`.
+pub fn problem_lines_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}_lines.shp"))
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -24,12 +24,23 @@ WGS84_WKT = (
 )
 
 
+class Link:
+    """A symbolic link to `target` where a file is expected (git keeps links as links)."""
+
+    def __init__(self, target):
+        self.target = target
+
+
 def case(name, files):
     d = HERE / name
     d.mkdir(parents=True, exist_ok=True)
     for fname, body in files.items():
         p = d / fname
-        if body is None:  # a folder where a file is expected
+        if isinstance(body, Link):
+            if p.is_symlink() or p.exists():
+                p.unlink()
+            p.symlink_to(body.target)
+        elif body is None:  # a folder where a file is expected
             p.mkdir(exist_ok=True)
             (p / "README.txt").write_text("A folder named like a layer: bmu must refuse it as a layer path.\n")
         elif isinstance(body, (bytes, bytearray)):
@@ -308,6 +319,11 @@ def main():
     for name, text in [("grid-asc-inf-cell", asc(inf_rows)), ("grid-asc-short-row", asc(short_rows)),
                        ("grid-asc-header-larger-than-file", asc(good_rows, 100000, 100000))]:
         case(name, {"town.geojson": GOOD_TOWN, "grid.asc": text, "grid.prj": WGS84_WKT + "\n"})
+    # Inputs are sacred: files that are not regular files, said as what they are (outputs area).
+    case("layer-symlink-to-dev-zero", {"town.geojson": Link("/dev/zero"), "bmu.toml": TOWN_TOML})
+    case("layer-symlink-loop", {"town.geojson": Link("town.geojson"), "bmu.toml": TOWN_TOML})
+    case("layer-dangling-symlink", {"town.geojson": Link("gone.geojson"), "bmu.toml": TOWN_TOML})
+    case("dbf-symlink-to-dev-zero", {**good, "town.dbf": Link("/dev/zero"), "bmu.toml": SHP_TOML})
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ mod table;
 
 use anyhow::Context;
 use bmu::config::{BlocksConfig, Config, FacilitiesConfig, FeatureLayerConfig, PopulationConfig, TownConfig};
+use bmu::io::atomic::Staging;
 use bmu::progress::{Progress, Stage};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -145,12 +147,24 @@ impl ReportArgs {
         Ok(())
     }
 
-    /// Writes the dossier and the map of an outcome.
+    /// Reserves the dossier and the map with the run's other outputs, before the work.
+    fn claim(&self, staging: &mut Staging) -> anyhow::Result<()> {
+        if let Some(p) = &self.report_html {
+            staging.claim(p, "the dossier (--report-html)")?;
+        }
+        if let Some(p) = &self.map {
+            staging.claim(p, "the map (--map)")?;
+        }
+        Ok(())
+    }
+
+    /// Writes the dossier and the map of an outcome into the run's staging.
     fn write(
         &self,
         study: &bmu::model::StudyArea,
         outcome: &bmu::run::Outcome,
         progress: &Spinners,
+        staging: &mut Staging,
     ) -> anyhow::Result<()> {
         if self.report_html.is_none() && self.map.is_none() {
             return Ok(());
@@ -158,12 +172,10 @@ impl ReportArgs {
         progress.enter(Stage::Report);
         let lang: bmu::report::Lang = self.lang.parse().map_err(anyhow::Error::msg)?;
         if let Some(p) = &self.report_html {
-            bmu::report::write_html(p, study, outcome, lang)?;
-            progress.note(&format!("dossier -> {}", p.display()));
+            bmu::report::write_html(p, study, outcome, lang, staging)?;
         }
         if let Some(p) = &self.map {
-            bmu::report::write_map(p, study, outcome, lang)?;
-            progress.note(&format!("map -> {}", p.display()));
+            bmu::report::write_map(p, study, outcome, lang, staging)?;
         }
         Ok(())
     }
@@ -213,15 +225,19 @@ impl Spinners {
     fn close_stage(&self) {
         let previous = self.current.lock().ok().and_then(|mut c| c.take());
         if let (Some((stage, start)), true) = (previous, self.verbose) {
-            let line = format!("bmu: {stage}: {:.2} s", start.elapsed().as_secs_f64());
-            self.bar.suspend(|| eprintln!("{line}"));
+            let line = format!("bmu: {stage}: {:.2} s\n", start.elapsed().as_secs_f64());
+            // Timings are diagnostics: a stderr that cannot take them does not change the run's outcome.
+            self.bar
+                .suspend(|| drop(std::io::stderr().write_all(line.as_bytes())));
         }
     }
 
     /// A line of detail with `-v`.
     fn note(&self, text: &str) {
         if self.verbose {
-            self.bar.suspend(|| eprintln!("bmu: {text}"));
+            let line = format!("bmu: {text}\n");
+            self.bar
+                .suspend(|| drop(std::io::stderr().write_all(line.as_bytes())));
         }
     }
 
@@ -306,6 +322,12 @@ struct AreaArgs {
 }
 
 impl AreaArgs {
+    /// The `bmu.toml` the run reads, if any: an input like the layers, never to be overwritten.
+    fn config_file(&self) -> Option<PathBuf> {
+        let p = self.config.clone().or_else(|| self.dir.clone())?;
+        Some(if p.is_dir() { p.join("bmu.toml") } else { p })
+    }
+
     /// The study area's `bmu.toml` (if any) with every flag applied on top.
     fn config(&self) -> anyhow::Result<Config> {
         let file = self.config.clone().or_else(|| self.dir.clone());
@@ -392,6 +414,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 default_crs: crs.as_deref().map(bmu::crs::Crs::parse).transpose()?,
                 ..Default::default()
             };
+            let mut staging = Staging::new(&[&grid, &polygons]);
+            staging.claim(&out, "the output (--out)")?;
             let layer = bmu::io::read_layer(&polygons, &options)?;
             let table = bmu::population::report::zonal_table(
                 &layer,
@@ -402,17 +426,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             if !quiet {
                 for w in &table.warnings {
-                    eprintln!("bmu: warning: {w}");
+                    to_stderr(&format!("bmu: warning: {w}\n"))?;
                 }
             }
-            table.write(&out, &[&grid, &polygons])?;
+            table.write(&out, &mut staging)?;
+            staging.commit()?;
             if !quiet {
-                eprintln!(
-                    "bmu: {} polygons, total population {:.1} -> {}",
+                to_stderr(&format!(
+                    "bmu: {} polygons, total population {:.1} -> {}\n",
                     table.rows.len(),
                     table.rows.iter().map(|r| r.stats.population).sum::<f64>(),
                     out.display()
-                );
+                ))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -449,10 +474,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
                 base.unwrap_or_default().join("out").join("units.geojson")
             });
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-            }
             let sibling = |name: &str| out.with_file_name(name);
             let blocks_out = blocks_out.unwrap_or_else(|| sibling("blocks.geojson"));
             let report = report.unwrap_or_else(|| sibling("report.json"));
@@ -463,22 +484,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 inferred: Some(sibling("inferred.geojson")),
                 problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
             };
-            let outcome = bmu::progress::observe(progress.clone(), || bmu::run::propose(&study, &outputs))?;
+            // Every output is checked against the inputs and the other outputs before the expensive work.
+            let mut staging = Staging::new(&run_inputs(&study, &area, None));
+            outputs.claim(&mut staging, config.propose.candidates)?;
+            reports.claim(&mut staging)?;
+            let outcome = bmu::progress::observe(progress.clone(), || {
+                bmu::run::propose(&study, &outputs, &mut staging)
+            })?;
             let text = summary::propose(&outcome, &outputs.units);
-            finish(&study, &outcome, &text, &reports, &progress)
+            finish(&study, &outcome, &text, &reports, &progress, staging)
         }
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = load_study(&config, quiet)?;
             let summary = bmu::inspect::inspect(&study)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).context("serialising the summary")?
-                );
+            let text = if json {
+                serde_json::to_string_pretty(&summary).context("serialising the summary")? + "\n"
             } else {
-                print!("{summary}");
-            }
+                summary.to_string()
+            };
+            to_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate {
@@ -500,27 +525,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems,
                 report,
             };
+            let mut staging = Staging::new(&run_inputs(&study, &area, Some(&units)));
+            outputs.claim(&mut staging)?;
+            reports.claim(&mut staging)?;
             let outcome = bmu::progress::observe(progress.clone(), || {
-                bmu::run::validate(&study, &units, id_field.as_deref(), &outputs)
+                bmu::run::validate(&study, &units, id_field.as_deref(), &outputs, &mut staging)
             })?;
             let text = summary::validate(&outcome);
-            finish(&study, &outcome, &text, &reports, &progress)
+            finish(&study, &outcome, &text, &reports, &progress, staging)
         }
     }
 }
 
-/// Writes the dossier and map images, prints the summary, and turns the outcome into the exit code.
+/// Every file a study-area run reads: its layers and population source, `bmu.toml`, and `extra` (validate's units).
+fn run_inputs(study: &bmu::model::StudyArea, area: &AreaArgs, extra: Option<&Path>) -> Vec<PathBuf> {
+    let mut inputs = bmu::run::inputs(study);
+    inputs.extend(area.config_file());
+    inputs.extend(extra.map(Path::to_path_buf));
+    inputs
+}
+
+/// Writes the dossier and map images, commits every output of the run at once, prints the summary, and turns the
+/// outcome into the exit code.
 fn finish(
     study: &bmu::model::StudyArea,
     outcome: &bmu::run::Outcome,
     summary: &str,
     reports: &ReportArgs,
     progress: &Arc<Spinners>,
+    mut staging: Staging,
 ) -> anyhow::Result<ExitCode> {
-    reports.write(study, outcome, progress)?;
+    reports.write(study, outcome, progress, &mut staging)?;
     progress.finish();
+    // The summary goes out before the commit, so that a stderr that fails (a full disk) fails the run with
+    // nothing written; a closed one (`2>&1 | head`) only lost its reader, and the outputs are still committed.
     if !progress.quiet() {
-        eprint!("{summary}");
+        match to_stderr(summary) {
+            Err(e) if !is_broken_pipe(&e) => return Err(e),
+            _ => {}
+        }
+    }
+    let written = staging.written();
+    staging.commit()?;
+    for p in &written {
+        progress.note(&format!("wrote {}", p.display()));
     }
     Ok(if outcome.all_pass {
         ExitCode::SUCCESS
@@ -534,10 +582,37 @@ fn load_study(config: &Config, quiet: bool) -> anyhow::Result<bmu::model::StudyA
     let study = bmu::model::StudyArea::load(config)?;
     if !quiet {
         for w in &study.warnings {
-            eprintln!("bmu: warning: {w}");
+            to_stderr(&format!("bmu: warning: {w}\n"))?;
         }
     }
     Ok(study)
+}
+
+/// Prints to stdout; a failure (closed pipe, full disk) is returned for `main` to judge, where `print!` would panic.
+fn to_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("<stdout>: write")
+}
+
+/// Prints to stderr, failures returned as for [`to_stdout`].
+fn to_stderr(text: &str) -> anyhow::Result<()> {
+    std::io::stderr()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("<stderr>: write")
+}
+
+/// Whether an error is a write to a closed pipe (`bmu inspect … | head -1`): the reader has all it wanted, so the
+/// run ends quietly with exit 0, as ripgrep does.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<bmu::Error>()
+                .is_some_and(bmu::Error::is_broken_pipe)
+    })
 }
 
 fn main() -> ExitCode {
@@ -551,15 +626,10 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // A closed pipe (`bmu inspect … | head`) is not an error.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("bmu: error: {e:#}");
+            // If stderr itself is what failed, there is nowhere left to say so: the exit code does.
+            let _ = writeln!(std::io::stderr(), "bmu: error: {e:#}");
             ExitCode::from(2)
         }
     }
