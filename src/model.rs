@@ -137,6 +137,9 @@ pub struct StudyArea {
     pub warnings: Vec<String>,
     /// Every input path, so outputs never overwrite one.
     pub inputs: Vec<PathBuf>,
+    /// The union of the blocks, made once at the first [`StudyArea::town_or_blocks`] without a town (set `blocks`
+    /// before asking): validate, its partition check and the report all ask for it.
+    pub(crate) blocks_union: std::sync::OnceLock<MultiPolygon<f64>>,
 }
 
 /// A layer read and transformed into the working CRS.
@@ -292,6 +295,7 @@ impl StudyArea {
             layers,
             warnings,
             inputs,
+            blocks_union: std::sync::OnceLock::new(),
         };
         area.warnings.extend(area.placement_warnings());
         Ok(area)
@@ -303,8 +307,14 @@ impl StudyArea {
             return Some(t.geometry.clone());
         }
         let blocks = self.blocks.as_ref()?;
-        let polys: Vec<_> = blocks.iter().flat_map(|b| b.geometry.0.iter().cloned()).collect();
-        Some(geo::unary_union(&polys))
+        Some(
+            self.blocks_union
+                .get_or_init(|| {
+                    let polys: Vec<_> = blocks.iter().flat_map(|b| b.geometry.0.iter().cloned()).collect();
+                    geo::unary_union(&polys)
+                })
+                .clone(),
+        )
     }
 
     /// Facilities outside the town; layers far from the town.
@@ -513,9 +523,7 @@ fn build_blocks(loaded: Loaded, bc: &crate::config::BlocksConfig) -> Result<Vec<
         // A bowtie's two lobes cancel in a signed area and its people would be counted twice by areal weighting:
         // an invalid block is refused like an invalid town (`--repair` rebuilds it first).
         refuse_invalid(&layer, f, &geometry, id_field, "block")?;
-        let id = id_field
-            .and_then(|k| f.text(k))
-            .unwrap_or_else(|| f.index.to_string());
+        let id = f.key_or_index(id_field);
         if !seen.insert(id.clone()) {
             return Err(layer.error(
                 f,
@@ -605,11 +613,9 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
             None => continue,
         };
         out.push(LineFeature {
-            id: fc
-                .id_field
-                .as_deref()
-                .and_then(|k| f.text(k))
-                .or_else(|| f.id.as_ref().and_then(crate::io::value_text))
+            // Lines of several layers meet in one list, so an index is qualified by its file.
+            id: f
+                .key(fc.id_field.as_deref())
                 .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
             class,
             name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
@@ -714,8 +720,8 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
             }
         };
         out.push(Facility {
-            id: id_field
-                .and_then(|k| f.text(k))
+            id: f
+                .key(id_field)
                 .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
             kind,
             status,
@@ -741,8 +747,8 @@ fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<V
             continue;
         };
         out.push(Facility {
-            id: id_field
-                .and_then(|k| f.text(k))
+            id: f
+                .key(id_field)
                 .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
             kind,
             status: FacilityStatus::Existing,

@@ -60,11 +60,22 @@ impl Feature {
         value_text(self.get(field)?)
     }
 
+    /// The feature's id, by the one rule every layer follows: the `id_field` when given and filled, else the
+    /// GeoJSON `id` member. None when it has neither (callers then use the 0-based index).
+    pub fn key(&self, id_field: Option<&str>) -> Option<String> {
+        id_field
+            .and_then(|f| self.text(f))
+            .or_else(|| self.id.as_ref().and_then(value_text))
+    }
+
+    /// [`Feature::key`], or the 0-based index as text.
+    pub fn key_or_index(&self, id_field: Option<&str>) -> String {
+        self.key(id_field).unwrap_or_else(|| self.index.to_string())
+    }
+
     /// How messages name this feature: its id when it has one, else its index.
     pub fn label(&self, id_field: Option<&str>) -> String {
-        let id = id_field
-            .and_then(|f| self.text(f))
-            .or_else(|| self.id.as_ref().and_then(value_text));
+        let id = self.key(id_field);
         match id {
             Some(id) => format!("{} (id {})", self.index, shown(&id)),
             None => self.index.to_string(),

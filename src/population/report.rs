@@ -162,9 +162,7 @@ pub fn zonal_table(
         .iter()
         .zip(stats)
         .map(|(f, stats)| Row {
-            id: id_field
-                .and_then(|k| f.text(k))
-                .unwrap_or_else(|| f.index.to_string()),
+            id: f.key_or_index(id_field),
             stats,
             geometry: f.geometry.clone(),
         })

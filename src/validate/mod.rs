@@ -725,6 +725,7 @@ pub(crate) mod testing {
             layers: Vec::new(),
             warnings: Vec::new(),
             inputs: Vec::new(),
+            blocks_union: Default::default(),
         }
     }
 }

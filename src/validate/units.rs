@@ -69,11 +69,7 @@ pub fn read_units(
                 .text(k)
                 .filter(|s| !s.trim().is_empty())
                 .ok_or_else(|| layer.error(f, id_field, format!("unit id field `{k}` is empty")))?,
-            None => {
-                f.id.as_ref()
-                    .and_then(crate::io::value_text)
-                    .unwrap_or_else(|| f.index.to_string())
-            }
+            None => f.key_or_index(None),
         };
         if let Some(first) = seen.insert(id.clone(), f.index) {
             return Err(layer.error(
