@@ -108,3 +108,85 @@ fn wrap(out: &mut String, text: &str, width: usize, indent: &str) {
     out.push_str(&line);
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bmu::config::Thresholds;
+    use bmu::report::Lang;
+    use bmu::validate::check::{Basis, Check, Context, Evaluation, LayerResult, Subject};
+    use bmu::validate::{CheckName, CheckResult, Evaluated, Registry, Summary, UnitReport};
+
+    /// A check that exists only in this test.
+    struct Cap;
+
+    impl Check for Cap {
+        fn name(&self) -> CheckName {
+            CheckName("cap")
+        }
+        fn label(&self) -> (&'static str, &'static str) {
+            ("上限", "Cap")
+        }
+        fn column(&self) -> Option<&'static str> {
+            Some("cap")
+        }
+        fn legend(&self, _t: &Thresholds) -> String {
+            "at most 3 things".into()
+        }
+        fn basis(&self) -> Basis {
+            Basis {
+                clause: "test",
+                text: "",
+                verbatim: false,
+                translation: "",
+                rule: ("", ""),
+                source: ("", ""),
+            }
+        }
+        fn threshold(&self, _t: &Thresholds, _lang: Lang) -> String {
+            "≤ 3".into()
+        }
+        fn short_threshold(&self, _t: &Thresholds) -> String {
+            "≤ 3".into()
+        }
+        fn value_text(&self, e: &Evaluated) -> String {
+            format!("{}", e.value)
+        }
+        fn evaluate(&self, _u: &Subject, _c: &Context, _l: Option<&LayerResult>) -> bmu::Result<Evaluation> {
+            Ok(CheckResult::evaluated(false, 4.0, Some(3.0)).into())
+        }
+    }
+
+    #[test]
+    fn a_check_added_to_the_registry_gets_a_column_and_a_legend_entry() {
+        let registry = Registry::standard().with(Cap);
+        let mut checks = indexmap::IndexMap::new();
+        checks.insert(CheckName::MinArea, CheckResult::evaluated(true, 3.0, Some(2.0)));
+        checks.insert(CheckName("cap"), CheckResult::evaluated(false, 4.0, Some(3.0)));
+        let v = Validation {
+            summary: Summary {
+                units: 1,
+                passing: 0,
+                problems: Default::default(),
+                not_evaluated: Default::default(),
+            },
+            units: vec![UnitReport {
+                unit_id: "U1".into(),
+                population: None,
+                area_km2: 3.0,
+                pass: false,
+                checks,
+            }],
+            thresholds: Thresholds::default(),
+            problems: Vec::new(),
+            registry,
+        };
+        let text = table(&v, 200);
+        let header = text.lines().next().unwrap();
+        assert!(header.contains(" PP ") && header.contains(" cap "), "{header}");
+        assert!(header.find(" PP ") < header.find(" cap "));
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row.matches('✗').count(), 2, "{row}");
+        assert!(text.contains("PP Polsby–Popper compactness (reported only); cap at most 3 things."));
+    }
+}
