@@ -1,7 +1,9 @@
 //! `bmu validate`: every rule of 沪民区划〔2018〕6号 that geometry can check, per unit.
 //!
-//! The table in `shared/policy/RULES.md` maps each clause to one check; each check lives in its own file here and
-//! cites its clause. Following geo's `Validation`, a broken rule is a *value* ([`CheckResult::Evaluated`] with
+//! The table in `shared/policy/RULES.md` maps each clause to one check; each check lives in its own file here,
+//! cites its clause and implements [`Check`]; [`Registry::standard`] lists them in report order, and every output
+//! (report JSON, units layer, dossier, policy cards, terminal table) reads its columns from the registry a
+//! [`Validation`] carries. Following geo's `Validation`, a broken rule is a *value* ([`CheckResult::Evaluated`] with
 //! `pass: false`, reasons and problem geometries), never an `Err`; a check whose input layer is missing is
 //! [`CheckResult::NotEvaluated`] with the reason, never a silent pass. Errors are reserved for unusable input.
 //!
