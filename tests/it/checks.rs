@@ -109,7 +109,10 @@ fn a_check_added_as_one_value_appears_in_the_report_and_the_dossier() {
     // Report JSON: a key per unit, after the standard checks.
     let json = serde_json::to_value(&v).unwrap();
     let checks = json["units"][0]["checks"].as_object().unwrap();
-    assert_eq!(checks.keys().last().map(String::as_str), Some("max_facilities"));
+    assert_eq!(
+        checks.keys().next_back().map(String::as_str),
+        Some("max_facilities")
+    );
     assert!(checks["max_facilities"]["value"].is_number());
     // A required check that fails makes the unit fail.
     let failing = v

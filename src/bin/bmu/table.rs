@@ -110,6 +110,7 @@ fn wrap(out: &mut String, text: &str, width: usize, indent: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use bmu::config::Thresholds;
