@@ -90,6 +90,8 @@ pub struct Outcome {
     pub other_candidates: Vec<Candidate>,
     /// Blocks in no unit of the best candidate (`propose` only).
     pub unassigned_blocks: usize,
+    /// The population source, as the report names it.
+    pub population_source: Option<String>,
 }
 
 /// A ranked candidate partition of `propose` beyond the best one.
@@ -101,6 +103,8 @@ pub struct Candidate {
     pub units: usize,
     /// How many of them pass every check.
     pub passing: usize,
+    /// Its validation (None when it has no units), kept so that reports never validate it again.
+    pub validation: Option<Validation>,
 }
 
 /// The population source of a study area: its grid or points when configured, else the blocks' counts.
@@ -226,6 +230,7 @@ pub fn validate(
         problem_files: written,
         other_candidates: Vec::new(),
         unassigned_blocks: 0,
+        population_source: source.as_ref().map(|s| s.describe()),
     })
 }
 
@@ -283,6 +288,11 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
             }),
     );
     progress::stage(Stage::Validate);
+    // One context (feature indexes) for every candidate.
+    let ctx = progress::timed("feature indexes", || {
+        crate::validate::Context::new(&checked_area, source.as_deref())
+    });
+    let registry = crate::validate::Registry::standard();
     // Every candidate through the validate engine: its units and their validation (None without units).
     let mut checked: Vec<(Vec<Unit>, Option<Validation>)> = Vec::with_capacity(proposal.units.len());
     for candidate in &proposal.units {
@@ -298,11 +308,7 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
         let v = if units.is_empty() {
             None
         } else {
-            Some(crate::validate::validate(
-                &checked_area,
-                &units,
-                source.as_deref(),
-            )?)
+            Some(crate::validate::validate_with(&ctx, &registry, &units)?)
         };
         checked.push((units, v));
     }
@@ -396,13 +402,14 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
         }
     }
     let other_candidates = checked
-        .iter()
+        .into_iter()
         .enumerate()
         .skip(1)
         .map(|(k, (cand_units, cv))| Candidate {
             units_path: candidate_path(&outputs.units, k + 1),
             units: cand_units.len(),
             passing: cv.as_ref().map_or(0, |v| v.summary.passing),
+            validation: cv,
         })
         .collect();
     Ok(Outcome {
@@ -415,5 +422,6 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
         problem_files,
         other_candidates,
         unassigned_blocks: unassigned.len(),
+        population_source: source.as_ref().map(|s| s.describe()),
     })
 }

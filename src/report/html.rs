@@ -5,12 +5,11 @@
 //! on fresh pages). Every text that comes from input files (ids, names, reasons) is escaped.
 
 use super::i18n::{self, Label, Lang};
-use super::policy::{self, BASES};
 use super::{candidate_validations, esc, fmt_int, svg, MapData};
 use crate::model::{FacilityType, StudyArea};
 use crate::propose::pipeline::output::unassigned_blocks;
 use crate::run::Outcome;
-use crate::validate::{CheckName, CheckResult, Evaluated, UnitReport, Validation};
+use crate::validate::{Check, CheckName, CheckResult, Evaluated, Registry, UnitReport, Validation};
 use crate::Result;
 use std::fmt::Write as _;
 
@@ -131,7 +130,11 @@ pub fn dossier(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<String
         compare_candidates(&mut h, outcome, &candidates, lang);
         unassigned(&mut h, outcome, lang);
     }
-    policy_basis(&mut h, area, lang);
+    let registry = outcome
+        .validation
+        .as_ref()
+        .map_or_else(Registry::standard, |v| v.registry.clone());
+    policy_basis(&mut h, area, &registry, lang);
     data_sources(&mut h, area, lang);
     let _ = write!(
         h,
@@ -146,7 +149,7 @@ pub fn dossier(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<String
 /// The population source as the report names it, with the grid's file name instead of its full path (a dossier
 /// does not change with the folder it was made in).
 fn population_source(area: &StudyArea, outcome: &Outcome) -> Option<String> {
-    let mut s = outcome.report.get("population_source")?.as_str()?.to_string();
+    let mut s = outcome.population_source.clone()?;
     if let Some(grid) = area.config.population.as_ref().and_then(|p| p.grid.as_deref()) {
         if let Some(name) = grid.file_name() {
             s = s.replace(&grid.display().to_string(), &name.to_string_lossy());
@@ -294,7 +297,12 @@ fn summary(h: &mut String, _area: &StudyArea, outcome: &Outcome, lang: Lang) {
             Label::NotEvaluated.text(lang)
         );
         for (c, reason) in &s.not_evaluated {
-            let _ = write!(h, "<li><b>{}</b>: {}</li>", i18n::check(lang, *c), esc(reason));
+            let _ = write!(
+                h,
+                "<li><b>{}</b>: {}</li>",
+                label(&v.registry, *c, lang),
+                esc(reason)
+            );
         }
         h.push_str("</ul>\n");
     }
@@ -319,8 +327,10 @@ fn map(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
     );
 }
 
-/// The columns of the unit table: every check, in report order.
-const COLUMNS: [CheckName; 11] = CheckName::ALL;
+/// A check's column header, or its name when the registry does not know it.
+fn label(registry: &Registry, c: CheckName, lang: Lang) -> &'static str {
+    registry.get(c).map_or(c.name(), |k| i18n::check(lang, k))
+}
 
 fn checks_table(h: &mut String, v: &Validation, lang: Lang) {
     let _ = write!(
@@ -331,13 +341,13 @@ fn checks_table(h: &mut String, v: &Validation, lang: Lang) {
         Label::MarkLegend.text(lang),
         Label::Unit.text(lang)
     );
-    for c in COLUMNS {
+    for c in v.registry.iter() {
         let _ = write!(
             h,
             "<th scope=\"col\"><a href=\"#rule-{}\">{}</a><small>{}</small></th>",
             c.name(),
             i18n::check(lang, c),
-            esc(&short_threshold(c, &v.thresholds))
+            esc(&c.short_threshold(&v.thresholds))
         );
     }
     let _ = writeln!(h, "<th>{}</th></tr></thead>\n<tbody>", Label::Result.text(lang));
@@ -347,7 +357,7 @@ fn checks_table(h: &mut String, v: &Validation, lang: Lang) {
             "<tr data-unit=\"{id}\"><td class=\"id\">{id}</td>",
             id = esc(&u.unit_id)
         );
-        for c in COLUMNS {
+        for c in v.registry.iter() {
             cell(h, c, u, lang);
         }
         let _ = writeln!(
@@ -364,52 +374,15 @@ fn checks_table(h: &mut String, v: &Validation, lang: Lang) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-/// The threshold under a column header: short, since eleven columns share an A4 width.
-fn short_threshold(c: CheckName, t: &crate::config::Thresholds) -> String {
-    let pct = |x: f64| format!("{:.0}%", x * 100.0);
-    match c {
-        CheckName::Geometry => "= 1".into(),
-        CheckName::Partition => format!("< {} m²", fmt_int(t.partition_tolerance_m2)),
-        CheckName::MinPopulation => format!("≥ {}", fmt_int(t.min_population)),
-        CheckName::MinArea => format!("≥ {} km²", t.min_area_km2),
-        CheckName::BoundaryClarity => format!("≥ {}", pct(t.boundary_share)),
-        CheckName::Barriers => format!("≤ {} m", fmt_int(t.barrier_tolerance_m)),
-        CheckName::Facilities => format!(
-            "{} / {}",
-            t.required_facilities.len(),
-            t.required_facilities.len()
-        ),
-        CheckName::ServiceCoverage => format!("≥ {}", pct(t.service_share)),
-        CheckName::CommunityIntegrity => "0".into(),
-        CheckName::Compactness | CheckName::Overlays => "–".into(),
-    }
-}
-
-/// A measured value in the unit of its check.
-fn value_text(c: CheckName, e: &Evaluated) -> String {
-    let x = e.value;
-    match c {
-        CheckName::Geometry => format!("{x:.0}"),
-        CheckName::Partition => format!("{} m²", fmt_int(x)),
-        CheckName::MinPopulation => fmt_int(x),
-        CheckName::MinArea => format!("{x:.2}"),
-        CheckName::BoundaryClarity | CheckName::ServiceCoverage => format!("{:.0}%", x * 100.0),
-        CheckName::Barriers => format!("{} m", fmt_int(x)),
-        CheckName::Facilities => format!("{x:.0} / {}", e.threshold.unwrap_or(0.0)),
-        CheckName::CommunityIntegrity | CheckName::Overlays => format!("{x:.0}"),
-        CheckName::Compactness => format!("{x:.2}"),
-    }
-}
-
-fn cell(h: &mut String, c: CheckName, u: &UnitReport, lang: Lang) {
-    match u.checks.get(&c) {
+fn cell(h: &mut String, c: &dyn Check, u: &UnitReport, lang: Lang) {
+    match u.checks.get(&c.name()) {
         Some(CheckResult::Evaluated(e)) => {
             let (class, mark) = match (c.required(), e.pass) {
                 (false, _) => ("info", "·"),
                 (true, true) => ("pass", "✓"),
                 (true, false) => ("fail", "✗"),
             };
-            let value = value_text(c, e);
+            let value = c.value_text(e);
             let title = match e.threshold {
                 Some(t) if c.required() => format!("{value} / {t}"),
                 _ => value.clone(),
@@ -453,7 +426,8 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
         );
         for (c, r) in &u.checks {
             let CheckResult::Evaluated(e) = r else { continue };
-            if e.pass || !c.required() {
+            let Some(check) = v.registry.get(*c) else { continue };
+            if e.pass || !check.required() {
                 continue;
             }
             let mut text: Vec<String> = Vec::new();
@@ -486,13 +460,13 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
                 text = e.reasons.clone();
             }
             if text.is_empty() {
-                text.push(value_text(*c, e));
+                text.push(check.value_text(e));
             }
             let _ = write!(
                 h,
                 "<li><a href=\"#rule-{}\"><b>{}</b></a>{}{}</li>",
                 c.name(),
-                i18n::check(lang, *c),
+                i18n::check(lang, check),
                 if lang == Lang::Zh { "：" } else { ": " },
                 esc(&text.join(if lang == Lang::Zh { "；" } else { "; " }))
             );
@@ -609,7 +583,7 @@ fn unassigned(h: &mut String, outcome: &Outcome, lang: Lang) {
     h.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn policy_basis(h: &mut String, area: &StudyArea, lang: Lang) {
+fn policy_basis(h: &mut String, area: &StudyArea, registry: &Registry, lang: Lang) {
     let t = &area.config.thresholds;
     let _ = writeln!(
         h,
@@ -617,12 +591,13 @@ fn policy_basis(h: &mut String, area: &StudyArea, lang: Lang) {
         Label::PolicyBasis.text(lang),
         Label::Document.text(lang)
     );
-    for b in &BASES {
+    for c in registry.iter() {
+        let b = c.basis();
         let _ = write!(
             h,
             "<article class=\"basis\" id=\"rule-{}\">\n<h3>{}<span class=\"clause\">{}</span></h3>\n",
-            b.check.name(),
-            i18n::check(lang, b.check),
+            c.name(),
+            i18n::check(lang, c),
             esc(b.clause)
         );
         if !b.text.is_empty() {
@@ -646,7 +621,7 @@ fn policy_basis(h: &mut String, area: &StudyArea, lang: Lang) {
             Label::Rule.text(lang),
             esc(pick(b.rule)),
             Label::Threshold.text(lang),
-            esc(&policy::threshold(b.check, t, lang)),
+            esc(&c.threshold(t, lang)),
             Label::Source.text(lang),
             esc(pick(b.source))
         );

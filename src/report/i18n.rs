@@ -5,7 +5,7 @@
 //! the English dossier adds a translation beside them.
 
 use crate::model::{FacilityType, FeatureClass};
-use crate::validate::{CheckName, ProblemKind};
+use crate::validate::{Check, ProblemKind};
 use std::fmt;
 use std::str::FromStr;
 
@@ -143,21 +143,9 @@ labels! {
 }
 
 /// The short column header of a check.
-pub fn check(lang: Lang, c: CheckName) -> &'static str {
-    use CheckName::*;
-    match c {
-        Geometry => lang.pick("几何有效", "Geometry"),
-        Partition => lang.pick("无缝无叠", "Partition"),
-        MinPopulation => lang.pick("常住人口", "Population"),
-        MinArea => lang.pick("地域面积", "Area"),
-        BoundaryClarity => lang.pick("边界清晰", "Clear boundary"),
-        Barriers => lang.pick("不跨屏障", "Barriers"),
-        Facilities => lang.pick("“3+3”配置", "\"3+3\""),
-        ServiceCoverage => lang.pick("服务覆盖", "Service radius"),
-        CommunityIntegrity => lang.pick("社区完整", "Communities whole"),
-        Compactness => lang.pick("紧凑度", "Compactness"),
-        Overlays => lang.pick("叠加配置", "Overlays"),
-    }
+pub fn check(lang: Lang, c: &dyn Check) -> &'static str {
+    let (zh, en) = c.label();
+    lang.pick(zh, en)
 }
 
 /// A problem kind, as the legend and the summary name it.

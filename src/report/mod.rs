@@ -15,18 +15,17 @@
 pub(crate) mod html;
 pub(crate) mod i18n;
 pub(crate) mod png;
-pub(crate) mod policy;
 pub(crate) mod svg;
 
 pub use i18n::Lang;
 
 use crate::io::atomic::Staging;
-use crate::model::{Facility, FacilityType, FeatureClass, LineFeature, StudyArea};
+use crate::model::{Facility, FacilityType, LineFeature, StudyArea};
 use crate::propose::pipeline::Proposal;
 use crate::run::Outcome;
 use crate::validate::{Problem, Validation};
 use crate::{Error, Result};
-use geo::{BoundingRect, LineString, MultiLineString, MultiPolygon, Rect};
+use geo::{BoundingRect, LineString, MultiPolygon, Rect};
 use std::path::Path;
 
 /// What the map draws, gathered from an outcome and its study area.
@@ -151,41 +150,13 @@ fn unassigned_geometry(p: &Proposal) -> Vec<MultiPolygon<f64>> {
         .collect()
 }
 
-/// The validation of every candidate of a proposal, best first: the outcome's own for the best one, and the same
-/// checks run on the others' units (with the lines the cleaning step inferred, as `propose` validates).
-pub fn candidate_validations(area: &StudyArea, outcome: &Outcome) -> Result<Vec<Option<Validation>>> {
-    let Some(p) = &outcome.proposal else {
+/// The validation of every candidate of a proposal, best first, as the verb computed them (never run again here).
+pub fn candidate_validations(_area: &StudyArea, outcome: &Outcome) -> Result<Vec<Option<Validation>>> {
+    if outcome.proposal.is_none() {
         return Ok(Vec::new());
-    };
+    }
     let mut out = vec![outcome.validation.clone()];
-    if p.units.len() <= 1 {
-        return Ok(out);
-    }
-    let source = crate::run::population_source(area)?;
-    let mut checked = area.clone();
-    checked
-        .lines
-        .extend(p.blocks.inferred.iter().enumerate().map(|(i, l)| LineFeature {
-            id: format!("I{:03}", i + 1),
-            class: FeatureClass::Road,
-            name: None,
-            geometry: MultiLineString(vec![l.clone()]),
-            inferred: true,
-        }));
-    for units in &p.units[1..] {
-        let units: Vec<crate::validate::Unit> = units
-            .iter()
-            .map(|u| crate::validate::Unit {
-                population: Some(u.population),
-                ..crate::validate::Unit::new(u.id.clone(), u.geometry.clone())
-            })
-            .collect();
-        out.push(if units.is_empty() {
-            None
-        } else {
-            Some(crate::validate::validate(&checked, &units, source.as_deref())?)
-        });
-    }
+    out.extend(outcome.other_candidates.iter().map(|c| c.validation.clone()));
     Ok(out)
 }
 

@@ -120,6 +120,65 @@ pub fn barriers(unit: &Unit, barriers: &Option<Barriers>, t: &Thresholds) -> (Ch
     (r, problems)
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct BarriersCheck;
+
+impl Check for BarriersCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Barriers
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Features]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("不跨屏障", "Barriers")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("bar")
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        "no expressway/railway inside".into()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "2024",
+        text: "上海市2024年相关技术标准征求意见稿（二手摘要）：新市镇服务半径1000–5000米、人口2万以上；\
+               基本管理单元不被高速公路、铁路分割。",
+        verbatim: false,
+        translation: "Shanghai 2024 draft technical standard (secondary summary): suburban new towns serve within \
+                      1,000–5,000 m and 20,000+ people; units are not split by expressways or railways.",
+        rule: (
+            "单元内部（边界内缩30米后）高速公路、铁路各类长度 ≤ 容差",
+            "Length of each barrier class (expressway, railway) inside the unit shrunk by 30 m ≤ tolerance",
+        ),
+        source: (
+            "2024年技术标准征求意见稿；容差为 bmu 默认值",
+            "2024 draft technical standard; the tolerance is a bmu default",
+        ),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+        format!(
+            "≤ {} m ({})",
+            crate::report::fmt_int(t.barrier_tolerance_m),
+            crate::vocab::names(&t.barrier_classes)
+        )
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≤ {} m", crate::report::fmt_int(t.barrier_tolerance_m))
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{} m", crate::report::fmt_int(e.value))
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(barriers(unit.unit, &ctx.barriers, ctx.thresholds).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,6 +166,69 @@ pub fn boundary_clarity(
     (r, problems)
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct BoundaryClarityCheck;
+
+impl Check for BoundaryClarityCheck {
+    fn name(&self) -> CheckName {
+        CheckName::BoundaryClarity
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Features, Layer::Town]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("边界清晰", "Clear boundary")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("bnd")
+    }
+    fn legend(&self, t: &crate::config::Thresholds) -> String {
+        format!(
+            "≥ {:.0} % of boundary within {} m of a feature",
+            t.boundary_share * 100.0,
+            t.boundary_tolerance_m
+        )
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "一(一)",
+        text: "区域边界清晰可辨",
+        verbatim: true,
+        translation: "Its boundaries are clear and recognisable.",
+        rule: (
+            "单元边界沿道路、河道、铁路或镇界（在容差距离内）的比例 ≥ 阈值；列出不清晰的边界段",
+            "Share of the boundary within the tolerance of a road, waterway, railway or the town boundary ≥ \
+             threshold; unclear stretches are listed",
+        ),
+        source: (
+            "bmu 默认值（政策无量化标准，可配置）",
+            "bmu default (the policy gives no number; configurable)",
+        ),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        let pct = format!("{:.0}%", t.boundary_share * 100.0);
+        if lang == crate::report::Lang::Zh {
+            format!("≥ {pct}（{} m 内）", t.boundary_tolerance_m)
+        } else {
+            format!("≥ {pct} within {} m", t.boundary_tolerance_m)
+        }
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {:.0}%", t.boundary_share * 100.0)
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0}%", e.value * 100.0)
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(boundary_clarity(unit.unit, &ctx.recognisable, ctx.thresholds).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

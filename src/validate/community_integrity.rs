@@ -92,6 +92,68 @@ pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> 
     CommunityIntegrity { checks, problems }
 }
 
+use super::check::{from_layer, Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct CommunityIntegrityCheck;
+
+impl Check for CommunityIntegrityCheck {
+    fn name(&self) -> CheckName {
+        CheckName::CommunityIntegrity
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Blocks]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("社区完整", "Communities whole")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("com")
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        "blocks unsplit".into()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "一(一)",
+        text: "综合考虑人口规模、地域面积、城市化程度、社区认同等因素,合理设置基本管理单元。",
+        verbatim: true,
+        translation: "Set units taking into account population, area, degree of urbanisation and community \
+                      identity.",
+        rule: (
+            "居委、村或小区（地块）不被拆分：每个地块须有不低于阈值的面积位于同一单元",
+            "Residential committees, villages or compounds (blocks) are never split: one unit holds at least the \
+             threshold share of each block",
+        ),
+        source: (
+            "bmu 默认值（政策无量化标准）",
+            "bmu default (the policy gives no number)",
+        ),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+        format!("≥ {:.0}%", t.community_share * 100.0)
+    }
+    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
+        "0".into()
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0}", e.value)
+    }
+    fn prepare(&self, units: &[Unit], ctx: &Context) -> Result<Option<LayerResult>> {
+        let c = community_integrity(ctx.area, units, ctx.thresholds);
+        Ok(Some(LayerResult {
+            checks: c.checks,
+            problems: c.problems,
+        }))
+    }
+    fn evaluate(&self, unit: &Subject, _ctx: &Context, layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(from_layer(unit, layer))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

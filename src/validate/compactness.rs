@@ -24,6 +24,61 @@ pub fn compactness(unit: &Unit) -> CheckResult {
     CheckResult::evaluated(true, score, None).with_detail("perimeter_m", perimeter)
 }
 
+use super::check::{Basis, Check, Context, Evaluation, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct CompactnessCheck;
+
+impl Check for CompactnessCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Compactness
+    }
+    fn required(&self) -> bool {
+        false
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("紧凑度", "Compactness")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("PP")
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        "Polsby–Popper compactness (reported only)".into()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+            clause: "—",
+            text: "",
+            verbatim: false,
+            translation: "",
+            rule: (
+                "Polsby–Popper 紧凑度 4πA/P²（圆为1），仅报告",
+                "Polsby–Popper compactness 4πA/P² (a disc scores 1), reported only",
+            ),
+            source: ("—", "—"),
+        }
+    }
+    fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        if lang == crate::report::Lang::Zh {
+            "仅报告"
+        } else {
+            "reported only"
+        }
+        .into()
+    }
+    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
+        "–".into()
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.2}", e.value)
+    }
+    fn evaluate(&self, unit: &Subject, _ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(compactness(unit.unit).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

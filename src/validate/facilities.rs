@@ -52,6 +52,65 @@ pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult 
     r
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct FacilitiesCheck;
+
+impl Check for FacilitiesCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Facilities
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Facilities]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("“3+3”配置", "\"3+3\"")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("3+3")
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        "required facilities".into()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "一(三)",
+        text: "配置社区事务、社区卫生、社区文化等3个服务设施,落实相应的公安、城管执法、市场监管等3类执法管理力量。",
+        verbatim: true,
+        translation: "Provide the three service facilities — community affairs, community health, community \
+                      culture — and the three management forces — police, urban management, market supervision.",
+        rule: (
+            "单元内有每一类必需设施（现状或规划）各一处",
+            "The unit holds one facility (existing or planned) of every required type",
+        ),
+        source: (super::check::DOC, super::check::DOC),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        if lang == crate::report::Lang::Zh {
+            format!("{} 类必需设施", t.required_facilities.len())
+        } else {
+            format!("{} required types", t.required_facilities.len())
+        }
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!(
+            "{} / {}",
+            t.required_facilities.len(),
+            t.required_facilities.len()
+        )
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0} / {}", e.value, e.threshold.unwrap_or(0.0))
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(facilities(unit.unit, ctx.area, ctx.thresholds).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

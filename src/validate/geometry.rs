@@ -193,6 +193,58 @@ fn ring_has_self_intersection(ring: &LineString<f64>) -> bool {
     })
 }
 
+use super::check::{Basis, Check, Context, Evaluation, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct GeometryCheck;
+
+impl Check for GeometryCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Geometry
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("几何有效", "Geometry")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("geo")
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        "valid, one part".into()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "—",
+        text: "",
+        verbatim: false,
+        translation: "",
+        rule: (
+            "单元为有效的单一面（OGC 简单要素规则），是其余校核的前提",
+            "The unit is one valid polygon (OGC simple-feature rules): a precondition of every other check",
+        ),
+        source: ("OGC 简单要素规范", "OGC Simple Features"),
+        }
+    }
+    fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        if lang == crate::report::Lang::Zh {
+            "单一有效面"
+        } else {
+            "one valid part"
+        }
+        .into()
+    }
+    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
+        "= 1".into()
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0}", e.value)
+    }
+    fn evaluate(&self, unit: &Subject, _ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(geometry(unit.unit).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

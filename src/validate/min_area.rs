@@ -19,6 +19,53 @@ pub fn min_area(unit: &Unit, t: &Thresholds) -> CheckResult {
     }
 }
 
+use super::check::{Basis, Check, Context, Evaluation, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct MinAreaCheck;
+
+impl Check for MinAreaCheck {
+    fn name(&self) -> CheckName {
+        CheckName::MinArea
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("地域面积", "Area")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("are")
+    }
+    fn legend(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {} km²", t.min_area_km2)
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+            clause: "一(一)",
+            text: "地域面积在2平方公里以上",
+            verbatim: true,
+            translation: "Its area is more than 2 km².",
+            rule: (
+                "单元平面面积（量测坐标系）≥ 阈值",
+                "Planar area in the working CRS ≥ threshold",
+            ),
+            source: (super::check::DOC, super::check::DOC),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+        format!("≥ {} km²", t.min_area_km2)
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {} km²", t.min_area_km2)
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.2}", e.value)
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(min_area(unit.unit, ctx.thresholds).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

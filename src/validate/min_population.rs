@@ -32,6 +32,56 @@ pub fn min_population(population: Option<f64>, t: &Thresholds, no_source: &str) 
     }
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct MinPopulationCheck;
+
+impl Check for MinPopulationCheck {
+    fn name(&self) -> CheckName {
+        CheckName::MinPopulation
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Population]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("常住人口", "Population")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("pop")
+    }
+    fn legend(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {:.0} residents", t.min_population)
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+            clause: "一(一)",
+            text: "基本管理单元一般常住人口在2万人以上",
+            verbatim: true,
+            translation: "A basic management unit generally has more than 20,000 resident population.",
+            rule: (
+                "单元常住人口 ≥ 阈值",
+                "Resident population of the unit ≥ threshold",
+            ),
+            source: (super::check::DOC, super::check::DOC),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+        format!("≥ {}", crate::report::fmt_int(t.min_population))
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {}", crate::report::fmt_int(t.min_population))
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        crate::report::fmt_int(e.value)
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(min_population(unit.population, ctx.thresholds, super::NO_POPULATION).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

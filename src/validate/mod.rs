@@ -1,7 +1,9 @@
 //! `bmu validate`: every rule of 沪民区划〔2018〕6号 that geometry can check, per unit.
 //!
-//! The table in `shared/policy/RULES.md` maps each clause to one check; each check lives in its own file here and
-//! cites its clause. Following geo's `Validation`, a broken rule is a *value* ([`CheckResult::Evaluated`] with
+//! The table in `shared/policy/RULES.md` maps each clause to one check; each check lives in its own file here,
+//! cites its clause and implements [`Check`]; [`Registry::standard`] lists them in report order, and every output
+//! (report JSON, units layer, dossier, policy cards, terminal table) reads its columns from the registry a
+//! [`Validation`] carries. Following geo's `Validation`, a broken rule is a *value* ([`CheckResult::Evaluated`] with
 //! `pass: false`, reasons and problem geometries), never an `Err`; a check whose input layer is missing is
 //! [`CheckResult::NotEvaluated`] with the reason, never a silent pass. Errors are reserved for unusable input.
 //!
@@ -24,6 +26,7 @@
 pub(crate) mod barriers;
 pub(crate) mod block_counts;
 pub(crate) mod boundary_clarity;
+pub mod check;
 pub(crate) mod community_integrity;
 pub(crate) mod compactness;
 pub(crate) mod facilities;
@@ -33,16 +36,19 @@ pub(crate) mod min_population;
 pub(crate) mod output;
 pub(crate) mod overlays;
 pub(crate) mod partition;
+pub(crate) mod partition_check;
 pub(crate) mod service_coverage;
 pub(crate) mod units;
 
 pub use block_counts::BlockCounts;
+pub use check::{Check, Context, Registry};
 pub use units::read_units;
 
 use crate::config::Thresholds;
 use crate::model::StudyArea;
 use crate::{Error, Result};
 use geo::{Area, BoundingRect, Geometry, MultiPolygon, Rect};
+use indexmap::IndexMap;
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use serde::Serialize;
@@ -77,70 +83,40 @@ impl Unit {
 
 pub use crate::population::source::PopulationSource;
 
-/// The checks, in report order.
+/// A check's stable name, used as its JSON key, its column prefix in the units layer and its HTML anchor. The
+/// standard checks have constants named as the enum variants they once were, so matching code reads the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckName {
-    /// Valid, one part.
-    Geometry,
-    /// No gap, overlap or spill beyond the tolerance.
-    Partition,
-    /// At least the minimum population.
-    MinPopulation,
-    /// At least the minimum area.
-    MinArea,
-    /// Boundary follows recognisable features.
-    BoundaryClarity,
-    /// No expressway or railway inside.
-    Barriers,
-    /// The required "3+3" facilities.
-    Facilities,
-    /// Residents within reach of each service.
-    ServiceCoverage,
-    /// Blocks not split between units.
-    CommunityIntegrity,
-    /// Polsby–Popper compactness, reported only.
-    Compactness,
-    /// Overlay facilities, reported only.
-    Overlays,
-}
+#[serde(transparent)]
+pub struct CheckName(pub &'static str);
 
+#[allow(non_upper_case_globals)]
 impl CheckName {
-    /// Every check, in report order.
-    pub const ALL: [CheckName; 11] = [
-        CheckName::Geometry,
-        CheckName::Partition,
-        CheckName::MinPopulation,
-        CheckName::MinArea,
-        CheckName::BoundaryClarity,
-        CheckName::Barriers,
-        CheckName::Facilities,
-        CheckName::ServiceCoverage,
-        CheckName::CommunityIntegrity,
-        CheckName::Compactness,
-        CheckName::Overlays,
-    ];
+    /// The `geometry` check.
+    pub const Geometry: CheckName = CheckName("geometry");
+    /// The `partition` check.
+    pub const Partition: CheckName = CheckName("partition");
+    /// The `min_population` check.
+    pub const MinPopulation: CheckName = CheckName("min_population");
+    /// The `min_area` check.
+    pub const MinArea: CheckName = CheckName("min_area");
+    /// The `boundary_clarity` check.
+    pub const BoundaryClarity: CheckName = CheckName("boundary_clarity");
+    /// The `barriers` check.
+    pub const Barriers: CheckName = CheckName("barriers");
+    /// The `facilities` check.
+    pub const Facilities: CheckName = CheckName("facilities");
+    /// The `service_coverage` check.
+    pub const ServiceCoverage: CheckName = CheckName("service_coverage");
+    /// The `community_integrity` check.
+    pub const CommunityIntegrity: CheckName = CheckName("community_integrity");
+    /// The `compactness` check.
+    pub const Compactness: CheckName = CheckName("compactness");
+    /// The `overlays` check.
+    pub const Overlays: CheckName = CheckName("overlays");
 
     /// The stable name used in files and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            CheckName::Geometry => "geometry",
-            CheckName::Partition => "partition",
-            CheckName::MinPopulation => "min_population",
-            CheckName::MinArea => "min_area",
-            CheckName::BoundaryClarity => "boundary_clarity",
-            CheckName::Barriers => "barriers",
-            CheckName::Facilities => "facilities",
-            CheckName::ServiceCoverage => "service_coverage",
-            CheckName::CommunityIntegrity => "community_integrity",
-            CheckName::Compactness => "compactness",
-            CheckName::Overlays => "overlays",
-        }
-    }
-
-    /// Whether the policy requires it; `compactness` and `overlays` are reported only and always "pass".
-    pub fn required(self) -> bool {
-        !matches!(self, CheckName::Compactness | CheckName::Overlays)
+        self.0
     }
 }
 
@@ -358,8 +334,8 @@ pub struct UnitReport {
     pub area_km2: f64,
     /// Every evaluated required check passed.
     pub pass: bool,
-    /// Every check's result.
-    pub checks: BTreeMap<CheckName, CheckResult>,
+    /// Every check's result, in registry order.
+    pub checks: IndexMap<CheckName, CheckResult>,
 }
 
 /// Counts over all units.
@@ -372,7 +348,7 @@ pub struct Summary {
     /// Problem geometries by kind.
     pub problems: BTreeMap<ProblemKind, usize>,
     /// Checks not evaluated for any unit, with the reason (the first one met).
-    pub not_evaluated: BTreeMap<CheckName, String>,
+    pub not_evaluated: IndexMap<CheckName, String>,
 }
 
 /// Everything `validate` found: the report JSON is this struct (problem geometries go to their own layer).
@@ -387,6 +363,9 @@ pub struct Validation {
     #[serde(skip)]
     /// Every problem geometry (kept out of the JSON; written as a layer).
     pub problems: Vec<Problem>,
+    /// The checks that ran: every output names, orders and formats its columns from these.
+    #[serde(skip)]
+    pub registry: Registry,
 }
 
 impl Validation {
@@ -437,29 +416,43 @@ fn working(units: &[Unit], which: &[usize]) -> Vec<MultiPolygon<f64>> {
 pub const NO_POPULATION: &str =
     "no population source: give --population GRID, or --blocks with --population-field";
 
-/// Validates `units` against every rule, with the study area's thresholds and layers. Population checks are "not
-/// evaluated" when `population` is None.
+/// Validates `units` against every rule of the standard [`Registry`], with the study area's thresholds and layers.
+/// Population checks are "not evaluated" when `population` is None.
 pub fn validate(
     area: &StudyArea,
     units: &[Unit],
     population: Option<&dyn PopulationSource>,
 ) -> Result<Validation> {
-    let no_population_reason = NO_POPULATION;
-    let timings = Timings::new();
+    let ctx = crate::progress::timed("feature indexes", || Context::new(area, population));
+    validate_with(&ctx, &Registry::standard(), units)
+}
+
+thread_local! {
+    static RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many validations this thread has run: lets a test hold a verb to validating each candidate once.
+pub fn runs_on_this_thread() -> usize {
+    RUNS.with(|r| r.get())
+}
+
+/// Validates `units` with the checks of `registry` over a [`Context`] built once (and reusable for other unit
+/// layers of the same study area: `propose` validates every candidate over one context).
+pub fn validate_with(ctx: &Context, registry: &Registry, units: &[Unit]) -> Result<Validation> {
+    RUNS.with(|r| r.set(r.get() + 1));
+    let timings = Timings::new(registry);
     if units.is_empty() {
         return Err(Error::input("units", "no units to validate"));
     }
-    let t = &area.config.thresholds;
-    let town = area.town_or_blocks();
-    if let Some(town) = &town {
+    let t = ctx.thresholds;
+    if let Some(town) = &ctx.town {
         timings.stage("overlap with the town", || {
             units::check_overlap_town(units, town, |u, problem| {
                 Error::input(format!("unit {}", u.id), problem)
             })
         })?;
     }
-    let ctx = timings.stage("feature indexes", || Context::new(area));
-    let populations = match population {
+    let populations = match ctx.population {
         Some(p) => {
             let v = timings.stage("population", || unit_populations(units, p))?;
             if v.len() != units.len() {
@@ -472,69 +465,50 @@ pub fn validate(
         }
         None => None,
     };
-    let partition = timings.stage("partition", || {
-        partition::partition(units, town.as_ref(), t.partition_tolerance_m2)
-    });
-    let blocks = timings.stage("community integrity", || {
-        community_integrity::community_integrity(area, units, t)
-    });
+    // Layer-wide checks (partition, community integrity) run once here; per unit they are read back.
+    let layers: Vec<Option<check::LayerResult>> = registry
+        .iter()
+        .map(|c| {
+            let started = std::time::Instant::now();
+            let layer = c.prepare(units, ctx)?;
+            if layer.is_some() {
+                crate::progress::timing(c.name().name(), started.elapsed().as_secs_f64());
+            }
+            Ok(layer)
+        })
+        .collect::<Result<_>>()?;
     let started = std::time::Instant::now();
 
-    let per_unit: Vec<(BTreeMap<CheckName, CheckResult>, Vec<Problem>)> = units
+    let per_unit: Vec<(IndexMap<CheckName, CheckResult>, Vec<Problem>)> = units
         .par_iter()
         .enumerate()
         .map(|(i, unit)| {
-            let mut checks = BTreeMap::new();
+            let subject = check::Subject {
+                index: i,
+                unit,
+                population: populations.as_ref().map(|p| p[i]),
+            };
+            let mut checks = IndexMap::with_capacity(registry.len());
             let mut problems = Vec::new();
-            checks.insert(
-                CheckName::Geometry,
-                timings.check(CheckName::Geometry, || geometry::geometry(unit)),
-            );
-            checks.insert(CheckName::Partition, partition.checks[i].clone());
-            let pop = populations.as_ref().map(|p| p[i]);
-            checks.insert(
-                CheckName::MinPopulation,
-                min_population::min_population(pop, t, no_population_reason),
-            );
-            checks.insert(CheckName::MinArea, min_area::min_area(unit, t));
-            let (c, p) = timings.check(CheckName::BoundaryClarity, || {
-                boundary_clarity::boundary_clarity(unit, &ctx.recognisable, t)
-            });
-            checks.insert(CheckName::BoundaryClarity, c);
-            problems.extend(p);
-            let (c, p) = timings.check(CheckName::Barriers, || barriers::barriers(unit, &ctx.barriers, t));
-            checks.insert(CheckName::Barriers, c);
-            problems.extend(p);
-            checks.insert(
-                CheckName::Facilities,
-                timings.check(CheckName::Facilities, || facilities::facilities(unit, area, t)),
-            );
-            let (c, p) = timings.check(CheckName::ServiceCoverage, || {
-                service_coverage::service_coverage(unit, area, population, pop, t, no_population_reason)
-            })?;
-            checks.insert(CheckName::ServiceCoverage, c);
-            problems.extend(p);
-            checks.insert(CheckName::CommunityIntegrity, blocks.checks[i].clone());
-            checks.insert(
-                CheckName::Compactness,
-                timings.check(CheckName::Compactness, || compactness::compactness(unit)),
-            );
-            checks.insert(
-                CheckName::Overlays,
-                timings.check(CheckName::Overlays, || overlays::overlays(unit, area)),
-            );
+            for (k, (c, layer)) in registry.iter().zip(&layers).enumerate() {
+                let e = timings.check(k, || c.evaluate(&subject, ctx, layer.as_ref()))?;
+                checks.insert(c.name(), e.result);
+                problems.extend(e.problems);
+            }
             Ok((checks, problems))
         })
         .collect::<Result<_>>()?;
     timings.per_unit(started);
 
-    let mut problems = partition.problems;
+    // Layer-wide problems first, in check order, then each unit's problems in unit order: the same order at any
+    // thread count.
+    let mut problems: Vec<Problem> = layers.into_iter().flatten().flat_map(|l| l.problems).collect();
     let mut reports = Vec::with_capacity(units.len());
     for ((unit, (checks, unit_problems)), i) in units.iter().zip(per_unit).zip(0..) {
         problems.extend(unit_problems);
         let pass = checks
             .iter()
-            .all(|(name, c)| !name.required() || c.pass() != Some(false));
+            .all(|(name, c)| !registry.required(*name) || c.pass() != Some(false));
         reports.push(UnitReport {
             unit_id: unit.id.clone(),
             population: populations.as_ref().map(|p| p[i]),
@@ -543,18 +517,19 @@ pub fn validate(
             checks,
         });
     }
-    problems.extend(blocks.problems);
 
     let mut by_kind = BTreeMap::new();
     for p in &problems {
         *by_kind.entry(p.kind).or_insert(0) += 1;
     }
-    let mut not_evaluated = BTreeMap::new();
-    for r in &reports {
-        for (name, c) in &r.checks {
-            if let CheckResult::NotEvaluated(n) = c {
-                not_evaluated.entry(*name).or_insert_with(|| n.reason.clone());
-            }
+    let mut not_evaluated = IndexMap::new();
+    for c in registry.iter() {
+        let first = reports.iter().find_map(|r| match r.checks.get(&c.name()) {
+            Some(CheckResult::NotEvaluated(n)) => Some(n.reason.clone()),
+            _ => None,
+        });
+        if let Some(reason) = first {
+            not_evaluated.insert(c.name(), reason);
         }
     }
     Ok(Validation {
@@ -567,6 +542,7 @@ pub fn validate(
         units: reports,
         thresholds: t.clone(),
         problems,
+        registry: registry.clone(),
     })
 }
 
@@ -574,13 +550,15 @@ pub fn validate(
 /// whole stages as they finish, and per-unit checks as thread time summed over units (so with two threads the
 /// per-check total is about twice the wall time of the per-unit stage). Measuring costs two clock reads per check.
 struct Timings {
+    names: Vec<CheckName>,
     nanos: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl Timings {
-    fn new() -> Self {
+    fn new(registry: &Registry) -> Self {
         Timings {
-            nanos: CheckName::ALL.iter().map(|_| Default::default()).collect(),
+            names: registry.iter().map(|c| c.name()).collect(),
+            nanos: registry.iter().map(|_| Default::default()).collect(),
         }
     }
 
@@ -588,40 +566,25 @@ impl Timings {
         crate::progress::timed(name, f)
     }
 
-    fn check<T>(&self, name: CheckName, f: impl FnOnce() -> T) -> T {
+    fn check<T>(&self, k: usize, f: impl FnOnce() -> T) -> T {
         let start = std::time::Instant::now();
         let out = f();
-        let i = CheckName::ALL.iter().position(|c| *c == name).unwrap_or(0);
-        self.nanos[i].fetch_add(
-            start.elapsed().as_nanos() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        if let Some(n) = self.nanos.get(k) {
+            n.fetch_add(
+                start.elapsed().as_nanos() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         out
     }
 
     fn per_unit(&self, started: std::time::Instant) {
         crate::progress::timing("per-unit checks", started.elapsed().as_secs_f64());
-        for (name, n) in CheckName::ALL.iter().zip(&self.nanos) {
+        for (name, n) in self.names.iter().zip(&self.nanos) {
             let ns = n.load(std::sync::atomic::Ordering::Relaxed);
             if ns > 0 {
                 crate::progress::timing(&format!("  {name} (thread time)"), ns as f64 / 1e9);
             }
-        }
-    }
-}
-
-/// Indexes built once and shared by the per-unit checks.
-struct Context {
-    recognisable: Option<boundary_clarity::FeatureIndex>,
-    barriers: Option<barriers::Barriers>,
-}
-
-impl Context {
-    fn new(area: &StudyArea) -> Self {
-        let has_features = !area.config.features.is_empty() || !area.lines.is_empty();
-        Context {
-            recognisable: has_features.then(|| boundary_clarity::FeatureIndex::new(area)),
-            barriers: has_features.then(|| barriers::Barriers::new(area)),
         }
     }
 }

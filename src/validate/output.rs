@@ -6,7 +6,7 @@
 //! spills, uncovered areas, split blocks) at the path given and lines (unclear boundaries, barrier crossings) beside
 //! it as `<name>_lines.shp`.
 
-use super::{CheckName, CheckResult, Unit, Validation};
+use super::{CheckResult, Unit, Validation};
 use crate::crs::Crs;
 use crate::io::atomic::Staging;
 use crate::io::{stage_layer, Format, OutFeature};
@@ -31,7 +31,7 @@ pub fn unit_features(v: &Validation, units: &[Unit], max_text: Option<usize>) ->
             p.insert("area_km2".into(), json!(round(r.area_km2, 6)));
             p.insert("pass".into(), json!(r.pass));
             let mut reasons = Vec::new();
-            for name in CheckName::ALL {
+            for name in v.registry.iter().map(|c| c.name()) {
                 let c = r.checks.get(&name);
                 p.insert(
                     format!("{name}_value"),

@@ -31,6 +31,67 @@ pub fn overlays(unit: &Unit, area: &StudyArea) -> CheckResult {
     r
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+use crate::Result;
+
+/// The check as the registry runs it.
+pub struct OverlaysCheck;
+
+impl Check for OverlaysCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Overlays
+    }
+    fn required(&self) -> bool {
+        false
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Overlays]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("叠加配置", "Overlays")
+    }
+    fn column(&self) -> Option<&'static str> {
+        None
+    }
+    fn legend(&self, _t: &crate::config::Thresholds) -> String {
+        String::new()
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+            clause: "一(三)",
+            text: "结合社区实际需求,叠加配置城市网格化综合管理分中心、房管工作站等机构……\
+               合理布局养老服务、休闲娱乐、交通出行、公园绿地和商业配套等公共服务设施",
+            verbatim: true,
+            translation:
+                "As communities need, add grid-management centres and housing stations; place elderly care, \
+                      leisure, transit, parks and commerce.",
+            rule: (
+                "单元内已有的叠加配置类型数，仅报告",
+                "Overlay types present in the unit, reported only",
+            ),
+            source: (super::check::DOC, super::check::DOC),
+        }
+    }
+    fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        if lang == crate::report::Lang::Zh {
+            "仅报告"
+        } else {
+            "reported only"
+        }
+        .into()
+    }
+    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
+        "–".into()
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0}", e.value)
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        Ok(overlays(unit.unit, ctx.area).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,6 +110,78 @@ pub fn service_coverage(
     Ok((r, problems))
 }
 
+use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::CheckName;
+
+/// The check as the registry runs it.
+pub struct ServiceCoverageCheck;
+
+impl Check for ServiceCoverageCheck {
+    fn name(&self) -> CheckName {
+        CheckName::ServiceCoverage
+    }
+    fn layers(&self) -> &'static [Layer] {
+        &[Layer::Facilities, Layer::Population]
+    }
+    fn label(&self) -> (&'static str, &'static str) {
+        ("服务覆盖", "Service radius")
+    }
+    fn column(&self) -> Option<&'static str> {
+        Some("srv")
+    }
+    fn legend(&self, t: &crate::config::Thresholds) -> String {
+        format!(
+            "≥ {:.0} % of residents within {:.0} m",
+            t.service_share * 100.0,
+            t.service_radius_m
+        )
+    }
+    fn basis(&self) -> Basis {
+        Basis {
+        clause: "服务半径",
+        text: "GB 50180-2018《城市居住区规划设计标准》：15分钟生活圈约800–1000米；\
+               《上海市15分钟社区生活圈规划导则》（2016）：步行15分钟、约1公里。",
+        verbatim: false,
+        translation: "GB 50180-2018: the 15-minute walking life circle is about 800–1,000 m; Shanghai's \
+                      15-minute community life circle guidance (2016): facilities within a 15-minute walk, about 1 km.",
+        rule: (
+            "每类服务设施半径内的单元常住人口比例 ≥ 阈值（设施可在单元外）",
+            "For each service type, the share of the unit's residents within the radius of such a facility \
+             (anywhere) ≥ threshold",
+        ),
+        source: (
+            "GB 50180-2018；上海15分钟社区生活圈导则（2016）",
+            "GB 50180-2018; Shanghai 15-minute life circle guidance (2016)",
+        ),
+        }
+    }
+    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+        format!(
+            "≥ {:.0}% / {} m ({})",
+            t.service_share * 100.0,
+            crate::report::fmt_int(t.service_radius_m),
+            crate::vocab::names(&t.service_types)
+        )
+    }
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {:.0}%", t.service_share * 100.0)
+    }
+    fn value_text(&self, e: &super::Evaluated) -> String {
+        format!("{:.0}%", e.value * 100.0)
+    }
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        service_coverage(
+            unit.unit,
+            ctx.area,
+            ctx.population,
+            unit.population,
+            ctx.thresholds,
+            super::NO_POPULATION,
+        )
+        .map(Into::into)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,22 +1,8 @@
 //! The unit × check table `bmu validate` and `bmu propose` print on stderr, drawn from a
 //! [`bmu::validate::Validation`]: a terminal concern, so it lives in the binary and the library prints nothing.
 
-use bmu::validate::{CheckName, Validation};
+use bmu::validate::Validation;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-
-/// Column headers of the terminal table, three letters so that the table fits 80 columns; the legend explains them.
-const COLUMNS: [(CheckName, &str); 10] = [
-    (CheckName::Geometry, "geo"),
-    (CheckName::Partition, "par"),
-    (CheckName::MinPopulation, "pop"),
-    (CheckName::MinArea, "are"),
-    (CheckName::BoundaryClarity, "bnd"),
-    (CheckName::Barriers, "bar"),
-    (CheckName::Facilities, "3+3"),
-    (CheckName::ServiceCoverage, "srv"),
-    (CheckName::CommunityIntegrity, "com"),
-    (CheckName::Compactness, "PP"),
-];
 
 /// Only a line under the header: no vertical rules, so that eleven columns fit in 80.
 const PRESET: &str = "     ──            ";
@@ -29,7 +15,9 @@ pub(crate) fn table(v: &Validation, width: u16) -> String {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(width);
     let mut header = vec![Cell::new("unit"), Cell::new("people"), Cell::new("km²")];
-    header.extend(COLUMNS.iter().map(|(_, h)| Cell::new(h)));
+    // Three-letter headers, so that the table fits 80 columns; the legend explains them.
+    let columns: Vec<_> = v.registry.iter().filter_map(|c| Some((c, c.column()?))).collect();
+    header.extend(columns.iter().map(|(_, h)| Cell::new(h)));
     header.push(Cell::new("pass"));
     t.set_header(header);
     for u in &v.units {
@@ -44,8 +32,8 @@ pub(crate) fn table(v: &Validation, width: u16) -> String {
                 .set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.2}", u.area_km2)).set_alignment(CellAlignment::Right),
         ];
-        for (name, _) in COLUMNS {
-            let text = match (u.checks.get(&name), name.required()) {
+        for (check, _) in &columns {
+            let text = match (u.checks.get(&check.name()), check.required()) {
                 (Some(c), false) => c.value().map_or("–".into(), |x| format!("{x:.2}")),
                 (Some(c), true) => match c.pass() {
                     Some(true) => "✓".into(),
@@ -65,20 +53,15 @@ pub(crate) fn table(v: &Validation, width: u16) -> String {
     let th = &v.thresholds;
     let mut out = t.to_string();
     out.push('\n');
+    let entries: Vec<String> = columns
+        .iter()
+        .map(|(c, h)| format!("{h} {}", c.legend(th)))
+        .collect();
     let legend = format!(
-        "{} of {} units pass. ✓ pass, ✗ fail, – not evaluated. geo valid, one part; par no gap, overlap or \
-         spill ≥ {} m²; pop ≥ {:.0} residents; are ≥ {} km²; bnd ≥ {:.0} % of boundary within {} m of a feature; \
-         bar no expressway/railway inside; 3+3 required facilities; srv ≥ {:.0} % of residents within {:.0} m; \
-         com blocks unsplit; PP Polsby–Popper compactness (reported only).",
+        "{} of {} units pass. ✓ pass, ✗ fail, – not evaluated. {}.",
         v.summary.passing,
         v.summary.units,
-        th.partition_tolerance_m2,
-        th.min_population,
-        th.min_area_km2,
-        th.boundary_share * 100.0,
-        th.boundary_tolerance_m,
-        th.service_share * 100.0,
-        th.service_radius_m,
+        entries.join("; ")
     );
     wrap(&mut out, &legend, width as usize, "");
     if !v.summary.problems.is_empty() {
@@ -124,4 +107,87 @@ fn wrap(out: &mut String, text: &str, width: usize, indent: &str) {
     }
     out.push_str(&line);
     out.push('\n');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use bmu::config::Thresholds;
+    use bmu::report::Lang;
+    use bmu::validate::check::{Basis, Check, Context, Evaluation, LayerResult, Subject};
+    use bmu::validate::{CheckName, CheckResult, Evaluated, Registry, Summary, UnitReport};
+
+    /// A check that exists only in this test.
+    struct Cap;
+
+    impl Check for Cap {
+        fn name(&self) -> CheckName {
+            CheckName("cap")
+        }
+        fn label(&self) -> (&'static str, &'static str) {
+            ("上限", "Cap")
+        }
+        fn column(&self) -> Option<&'static str> {
+            Some("cap")
+        }
+        fn legend(&self, _t: &Thresholds) -> String {
+            "at most 3 things".into()
+        }
+        fn basis(&self) -> Basis {
+            Basis {
+                clause: "test",
+                text: "",
+                verbatim: false,
+                translation: "",
+                rule: ("", ""),
+                source: ("", ""),
+            }
+        }
+        fn threshold(&self, _t: &Thresholds, _lang: Lang) -> String {
+            "≤ 3".into()
+        }
+        fn short_threshold(&self, _t: &Thresholds) -> String {
+            "≤ 3".into()
+        }
+        fn value_text(&self, e: &Evaluated) -> String {
+            format!("{}", e.value)
+        }
+        fn evaluate(&self, _u: &Subject, _c: &Context, _l: Option<&LayerResult>) -> bmu::Result<Evaluation> {
+            Ok(CheckResult::evaluated(false, 4.0, Some(3.0)).into())
+        }
+    }
+
+    #[test]
+    fn a_check_added_to_the_registry_gets_a_column_and_a_legend_entry() {
+        let registry = Registry::standard().with(Cap);
+        let mut checks = indexmap::IndexMap::new();
+        checks.insert(CheckName::MinArea, CheckResult::evaluated(true, 3.0, Some(2.0)));
+        checks.insert(CheckName("cap"), CheckResult::evaluated(false, 4.0, Some(3.0)));
+        let v = Validation {
+            summary: Summary {
+                units: 1,
+                passing: 0,
+                problems: Default::default(),
+                not_evaluated: Default::default(),
+            },
+            units: vec![UnitReport {
+                unit_id: "U1".into(),
+                population: None,
+                area_km2: 3.0,
+                pass: false,
+                checks,
+            }],
+            thresholds: Thresholds::default(),
+            problems: Vec::new(),
+            registry,
+        };
+        let text = table(&v, 200);
+        let header = text.lines().next().unwrap();
+        assert!(header.contains(" PP ") && header.contains(" cap "), "{header}");
+        assert!(header.find(" PP ") < header.find(" cap "));
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row.matches('✗').count(), 2, "{row}");
+        assert!(text.contains("PP Polsby–Popper compactness (reported only); cap at most 3 things."));
+    }
 }
