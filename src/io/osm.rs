@@ -276,6 +276,8 @@ fn read_xml(path: &Path, b: &mut Builder) -> Result<()> {
         Ok(None)
     };
     let mut root_seen = false;
+    // A file cut between two elements parses cleanly up to its end: only the missing `</osm>` shows it.
+    let mut closed = false;
     let mut open = Open::None;
     loop {
         let event = reader
@@ -285,8 +287,12 @@ fn read_xml(path: &Path, b: &mut Builder) -> Result<()> {
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),
             Event::End(e) => {
-                if matches!(e.name().as_ref(), b"node" | b"way" | b"relation") {
-                    finish_element(b, std::mem::replace(&mut open, Open::None))?;
+                match e.name().as_ref() {
+                    b"node" | b"way" | b"relation" => {
+                        finish_element(b, std::mem::replace(&mut open, Open::None))?;
+                    }
+                    b"osm" => closed = true,
+                    _ => {}
                 }
                 buf.clear();
                 continue;
@@ -310,6 +316,7 @@ fn read_xml(path: &Path, b: &mut Builder) -> Result<()> {
                 ));
             }
             root_seen = true;
+            closed = empty;
             buf.clear();
             continue;
         }
@@ -389,6 +396,12 @@ fn read_xml(path: &Path, b: &mut Builder) -> Result<()> {
     }
     if !root_seen {
         return Err(Error::format(path, "not OSM XML: no <osm> element"));
+    }
+    if !closed {
+        return Err(Error::format(
+            path,
+            "truncated: the file ends before `</osm>` (an interrupted download or copy?)",
+        ));
     }
     return Ok(());
 
@@ -557,6 +570,17 @@ mod tests {
             e.contains("node 1 comes after way 10") && e.contains("osmium sort"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn truncated_osm_xml_is_refused() {
+        let (_d, path) = xml(NODES);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Cut between two elements: every element read is well formed.
+        let cut = text.find("<node id=\"3\"").unwrap();
+        std::fs::write(&path, &text[..cut]).unwrap();
+        let e = read(&path, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("truncated: the file ends before `</osm>`"), "{e}");
     }
 
     #[test]

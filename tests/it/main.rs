@@ -6,6 +6,7 @@ mod demo_figures;
 mod determinism;
 mod dirty_realdata;
 mod foundation;
+mod osm;
 mod population;
 mod propose;
 mod report;
