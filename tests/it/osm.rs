@@ -9,8 +9,10 @@ fn osm_dir() -> PathBuf {
     root().join("data/osm")
 }
 
-/// The layer as comparable data: every feature's id, geometry and properties, and the field list.
-fn layer_data(path: &Path) -> (Vec<String>, Vec<(Option<serde_json::Value>, String, String)>) {
+/// A layer as comparable data: the field list, and every feature's id, geometry (debug text) and properties (JSON).
+type LayerData = (Vec<String>, Vec<(Option<serde_json::Value>, String, String)>);
+
+fn layer_data(path: &Path) -> LayerData {
     let layer = read_layer(path, &ReadOptions::default()).unwrap();
     let features = layer
         .features
