@@ -661,11 +661,12 @@ fn classify(f: &Feature, fc: &crate::config::FeatureLayerConfig) -> Option<Featu
             .and_then(|m| FeatureClass::parse(m))
             .or_else(|| FeatureClass::parse(&v))
     };
-    if let Some(field) = &fc.class_field {
-        return f.text(field).and_then(lookup);
-    }
+    // Before the class field: `class_field = "highway"` names the same tag, and the switch is about its value.
     if fc.elevated_barriers && elevated_trunk(f) {
         return Some(FeatureClass::Expressway);
+    }
+    if let Some(field) = &fc.class_field {
+        return f.text(field).and_then(lookup);
     }
     [
         "highway",

@@ -146,6 +146,22 @@ fn elevated_trunks_are_barriers_only_when_configured() {
 }
 
 #[test]
+fn elevated_barriers_apply_with_a_class_field() {
+    let dir = study_area(|t| {
+        t.replace(
+            "elevated_barriers = true",
+            "elevated_barriers = true\nclass_field = \"highway\"",
+        )
+    });
+    let v = inspect_json(dir.path());
+    assert!(
+        v["feature_km"]["expressway"].as_f64().unwrap_or(0.0) > 4.0,
+        "{}",
+        v["feature_km"]
+    );
+}
+
+#[test]
 fn motorway_link_ramps_are_not_barriers_in_an_osm_layer() {
     let dir = study_area(|t| t);
     let text = std::fs::read_to_string(dir.path().join("huangpu_W.osm")).unwrap();
