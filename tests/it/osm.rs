@@ -87,6 +87,30 @@ fn osm_window_keeps_the_features_near_the_town() {
     }
 }
 
+#[test]
+fn osm_features_are_read_within_the_towns_window() {
+    // A town 0.02–0.03° south of the extract: the window (its box plus 0.02°) reaches the extract's southern edge.
+    let dir = study_area(|t| t);
+    let town = std::fs::read_to_string(dir.path().join("town.synthetic.geojson")).unwrap();
+    let town = town.replace("31.2215", "31.1900").replace("31.2395", "31.2000");
+    std::fs::write(dir.path().join("town.synthetic.geojson"), town).unwrap();
+    let v = inspect_json(dir.path());
+    let read = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["role"] == "features")
+        .unwrap()["features"]
+        .as_u64()
+        .unwrap();
+    assert!(read > 0 && read < 100, "{read} of 423 ways read");
+    assert_eq!(
+        v["layers"][2]["features"], 0,
+        "the POIs lie farther north: {}",
+        v["layers"]
+    );
+}
+
 /// `data/osm` copied to a temporary folder, with `bmu.toml` edited by `edit`.
 fn study_area(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
