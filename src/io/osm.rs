@@ -12,8 +12,8 @@
 //! XML text `121.4668624` and the PBF integer `1214668624` give the same `f64`. The CRS is WGS84 (OSM has no other).
 //!
 //! A city extract is read in one pass: nodes first (as every OSM writer orders them; an unsorted file is refused
-//! with the fix), their coordinates kept in a map of 8 bytes each plus the hash table's overhead (~20 bytes a node,
-//! ~100 MB for Shanghai's ~5 million nodes); that map is what bounds memory. With a window (the study area's
+//! with the fix), their coordinates kept in a map of 8 bytes each plus the hash table's overhead (20–40 bytes a node
+//! as the table grows, 100–200 MB for Shanghai's ~5 million nodes); that map is what bounds memory. With a window (the study area's
 //! bounding box in lon/lat, see [`super::ReadOptions::window`]) ways whose bounding box misses it and points
 //! outside it are dropped as they are read, so only the study area's features are kept.
 
