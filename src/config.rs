@@ -98,6 +98,10 @@ pub struct FeatureLayerConfig {
     pub name_field: Option<String>,
     /// CRS of the layer when its file declares none.
     pub crs: Option<String>,
+    /// OSM `highway=trunk` ways on a bridge (`bridge=*` other than `no`) or above ground (`layer` ≥ 1) are
+    /// expressways, hence barriers: Shanghai's elevated roads (高架) are tagged `trunk`.
+    #[serde(default)]
+    pub elevated_barriers: bool,
 }
 
 /// Facility points ("3+3" and overlays) with a type and a status.

@@ -5,10 +5,11 @@
 
 use crate::config::Config;
 use crate::crs::{Crs, Transformer};
-use crate::io::{read_layer, CrsSource, Feature, Layer, ReadOptions};
+use crate::io::{read_layer, CrsSource, Feature, Format, Layer, ReadOptions};
 use crate::{Error, Result};
 use geo::{BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -142,6 +143,10 @@ pub struct StudyArea {
     pub(crate) blocks_union: std::sync::OnceLock<MultiPolygon<f64>>,
 }
 
+/// Margin around the town's lon/lat box within which OSM features are read: 0.02° is about 2.2 km north-south
+/// and 1.9 km east-west at Shanghai's latitude.
+const OSM_WINDOW_MARGIN_DEG: f64 = 0.02;
+
 /// A layer read and transformed into the working CRS.
 struct Loaded {
     layer: Layer,
@@ -152,22 +157,38 @@ impl StudyArea {
     /// Reads every layer `config` names. `source` names the configuration in messages.
     pub fn load(config: &Config) -> Result<StudyArea> {
         let default_crs = config.crs.as_deref().map(Crs::parse).transpose()?;
-        let options = |crs: &Option<String>| -> Result<ReadOptions> {
+        let options = |crs: &Option<String>, window: Option<Rect<f64>>| -> Result<ReadOptions> {
             Ok(ReadOptions {
                 repair: config.repair,
                 crs: crs.as_deref().map(Crs::parse).transpose()?,
                 default_crs: default_crs.clone(),
                 encoding: None,
+                window,
             })
         };
-        let read = |path: &Path, crs: &Option<String>| -> Result<Layer> { read_layer(path, &options(crs)?) };
-
-        let town_layer = config.town.as_ref().map(|t| read(&t.path, &t.crs)).transpose()?;
+        let town_layer = config
+            .town
+            .as_ref()
+            .map(|t| read_layer(&t.path, &options(&t.crs, None)?))
+            .transpose()?;
         let block_layer = config
             .blocks
             .as_ref()
-            .map(|b| read(&b.path, &b.crs))
+            .map(|b| read_layer(&b.path, &options(&b.crs, None)?))
             .transpose()?;
+        // An OSM extract may cover a city: keep what lies near the town (else the blocks). The margin keeps the
+        // roads just outside the boundary that checks and block derivation look at.
+        let window = town_layer
+            .iter()
+            .chain(block_layer.iter())
+            .find_map(wgs84_extent)
+            .map(|[x0, y0, x1, y1]| {
+                let m = OSM_WINDOW_MARGIN_DEG;
+                Rect::new((x0 - m, y0 - m), (x1 + m, y1 + m))
+            });
+        let read =
+            |path: &Path, crs: &Option<String>| -> Result<Layer> { read_layer(path, &options(crs, window)?) };
+
         let feature_layers = config
             .features
             .iter()
@@ -270,14 +291,20 @@ impl StudyArea {
         for (layer, fc) in feature_layers.into_iter().zip(&config.features) {
             lines.extend(build_lines(project("features", layer)?, fc)?);
         }
+        let mut facility_note = None;
         let facilities = match (facility_layer, &config.facilities) {
-            (Some(layer), Some(fc)) => build_facilities(project("facilities", layer)?, fc)?,
+            (Some(layer), Some(fc)) => {
+                let (facilities, note) = build_facilities(project("facilities", layer)?, fc)?;
+                facility_note = note;
+                facilities
+            }
             _ => Vec::new(),
         };
         let mut overlays = Vec::new();
         for (layer, oc) in overlay_layers.into_iter().zip(&config.overlays) {
             overlays.extend(build_overlays(project("overlays", layer)?, oc)?);
         }
+        warnings.extend(facility_note);
 
         let mut area = StudyArea {
             name: config
@@ -640,6 +667,10 @@ fn classify(f: &Feature, fc: &crate::config::FeatureLayerConfig) -> Option<Featu
             .and_then(|m| FeatureClass::parse(m))
             .or_else(|| FeatureClass::parse(&v))
     };
+    // Before the class field: `class_field = "highway"` names the same tag, and the switch is about its value.
+    if fc.elevated_barriers && elevated_trunk(f) {
+        return Some(FeatureClass::Expressway);
+    }
     if let Some(field) = &fc.class_field {
         return f.text(field).and_then(lookup);
     }
@@ -654,6 +685,16 @@ fn classify(f: &Feature, fc: &crate::config::FeatureLayerConfig) -> Option<Featu
     ]
     .iter()
     .find_map(|k| f.text(k).and_then(lookup))
+}
+
+/// An OSM `highway=trunk` on a bridge or above ground: an elevated road, which blocks movement like an expressway.
+fn elevated_trunk(f: &Feature) -> bool {
+    let tag = |k: &str| f.text(k).or_else(|| f.text(&format!("tags.{k}")));
+    tag("highway").as_deref() == Some("trunk")
+        && (tag("bridge").is_some_and(|b| b != "no")
+            || tag("layer")
+                .and_then(|l| l.trim().parse::<i32>().ok())
+                .is_some_and(|l| l >= 1))
 }
 
 fn point_of(
@@ -675,15 +716,47 @@ fn point_of(
     }
 }
 
-fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Result<Vec<Facility>> {
+fn build_facilities(
+    loaded: Loaded,
+    fc: &crate::config::FacilitiesConfig,
+) -> Result<(Vec<Facility>, Option<String>)> {
     let Loaded { layer, geometries } = loaded;
+    // OSM points are typed by their tags (`amenity=police`), not by one field, unless a type field is configured.
+    let by_tags = fc.type_field.is_none() && Format::of(&layer.path).is_ok_and(|f| f == Format::Osm);
     let type_field = fc.type_field.as_deref().unwrap_or("type");
-    layer.require_field(type_field)?;
+    if !by_tags {
+        layer.require_field(type_field)?;
+    }
     require(&layer, &fc.status_field)?;
     require(&layer, &fc.id_field)?;
     let id_field = fc.id_field.as_deref();
     let mut out = Vec::new();
+    let mut untyped = 0;
     for (f, g) in layer.features.iter().zip(&geometries) {
+        if by_tags {
+            // Ways of the extract are lines, not facilities; points that map to no type are other amenities.
+            if !matches!(g, Some(Geometry::Point(_))) {
+                continue;
+            }
+            let Some(kind) = osm_facility_type(f, &fc.type_map) else {
+                untyped += 1;
+                continue;
+            };
+            let Some(Geometry::Point(location)) = g else {
+                continue;
+            };
+            out.push(Facility {
+                id: id_field
+                    .and_then(|k| f.text(k))
+                    .or_else(|| f.id.as_ref().and_then(crate::io::value_text))
+                    .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+                kind,
+                status: FacilityStatus::Existing,
+                name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
+                location: *location,
+            });
+            continue;
+        }
         let Some(location) = point_of(&layer, f, g, id_field)? else {
             return Err(layer.error(f, id_field, "geometry is null"));
         };
@@ -729,7 +802,30 @@ fn build_facilities(loaded: Loaded, fc: &crate::config::FacilitiesConfig) -> Res
             location,
         });
     }
-    Ok(out)
+    let note = (untyped > 0).then(|| {
+        format!(
+            "{}: {untyped} point(s) of interest map to no facility type and were left out (map their tags in \
+             [facilities.type_map], e.g. \"amenity=townhall\" = \"affairs\")",
+            layer.path.display()
+        )
+    });
+    Ok((out, note))
+}
+
+/// An OSM point's facility type: a `[facilities.type_map]` entry for one of its tags (`"amenity=townhall"`, or
+/// `"office=*"` for any value), in tag order, else the built-in table of [`FacilityType::from_osm_tags`].
+fn osm_facility_type(f: &Feature, type_map: &BTreeMap<String, String>) -> Option<FacilityType> {
+    let tags = f.properties.iter().filter(|(k, _)| k.as_str() != "osm_id");
+    for (k, v) in tags {
+        let Some(v) = v.as_str() else { continue };
+        let mapped = type_map
+            .get(&format!("{k}={v}"))
+            .or_else(|| type_map.get(&format!("{k}=*")));
+        if let Some(t) = mapped.and_then(|m| FacilityType::parse(m)) {
+            return Some(t);
+        }
+    }
+    FacilityType::from_osm_tags(|k| f.properties.get(k).and_then(Value::as_str))
 }
 
 fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<Vec<Facility>> {

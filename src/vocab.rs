@@ -41,16 +41,18 @@ impl FeatureClass {
     ];
 
     /// `bmu`'s own class names, OSM `highway`/`waterway`/`railway` values, and common Chinese terms.
+    ///
+    /// OSM's `motorway_link` and `trunk_link` are ramps: short one-way links that end on ordinary streets. As
+    /// expressways they would be barriers, and a ramp's stub would cut the block it descends into, so they are
+    /// arterials. Elevated `trunk` roads (Shanghai's 高架) are arterials here too; `elevated_barriers` in a
+    /// `[[features]]` layer makes them expressways.
     pub fn parse(value: &str) -> Option<FeatureClass> {
         use FeatureClass::*;
         let v = value.trim().to_ascii_lowercase();
         Some(match v.as_str() {
-            "expressway" | "motorway" | "motorway_link" | "高速公路" | "快速路" | "高架" => {
-                Expressway
-            }
-            "arterial" | "trunk" | "trunk_link" | "primary" | "primary_link" | "主干路" | "主干道" => {
-                Arterial
-            }
+            "expressway" | "motorway" | "高速公路" | "快速路" | "高架" => Expressway,
+            "arterial" | "trunk" | "trunk_link" | "motorway_link" | "primary" | "primary_link" | "主干路"
+            | "主干道" => Arterial,
             "road" | "secondary" | "secondary_link" | "tertiary" | "tertiary_link" | "unclassified"
             | "residential" | "living_street" | "次干路" | "支路" | "道路" => Road,
             "path" | "service" | "footway" | "cycleway" | "track" | "pedestrian" | "steps" | "小路" => Path,
@@ -191,6 +193,65 @@ impl FacilityType {
         }
     }
 
+    /// The type an OpenStreetMap point of interest's tags map to (`tag` looks a key up), checked in this order:
+    ///
+    /// | type | tags |
+    /// |---|---|
+    /// | police | `amenity=police` |
+    /// | health | `healthcare=*`, `amenity=clinic`, `doctors`, `hospital` |
+    /// | culture | `amenity=community_centre`, `arts_centre` |
+    /// | elderly_care | `amenity=nursing_home`, `social_facility=nursing_home`, `assisted_living`, `social_facility:for=senior` |
+    /// | transit | `public_transport=station`, `stop_position`, `platform`, `railway=station`, `halt`, `tram_stop`, `subway_entrance`, `highway=bus_stop`, `amenity=bus_station` |
+    /// | park | `leisure=park`, `garden` |
+    /// | leisure | `leisure=sports_centre`, `fitness_centre`, `fitness_station`, `pitch`, `playground`, `stadium`, `swimming_pool` |
+    /// | commerce | `shop=*`, `amenity=marketplace` |
+    ///
+    /// Affairs centres, urban management, market supervision, grid centres and housing stations have no OSM tag of
+    /// their own: name them in `[facilities.type_map]` (`"amenity=townhall" = "affairs"`).
+    pub fn from_osm_tags<'a>(tag: impl Fn(&str) -> Option<&'a str>) -> Option<FacilityType> {
+        use FacilityType::*;
+        let is = |k: &str, values: &[&str]| tag(k).is_some_and(|v| values.contains(&v));
+        let rules: [(FacilityType, bool); 8] = [
+            (Police, is("amenity", &["police"])),
+            (
+                Health,
+                tag("healthcare").is_some() || is("amenity", &["clinic", "doctors", "hospital"]),
+            ),
+            (Culture, is("amenity", &["community_centre", "arts_centre"])),
+            (
+                ElderlyCare,
+                is("amenity", &["nursing_home"])
+                    || is("social_facility", &["nursing_home", "assisted_living"])
+                    || is("social_facility:for", &["senior"]),
+            ),
+            (
+                Transit,
+                is("public_transport", &["station", "stop_position", "platform"])
+                    || is("railway", &["station", "halt", "tram_stop", "subway_entrance"])
+                    || is("highway", &["bus_stop"])
+                    || is("amenity", &["bus_station"]),
+            ),
+            (Park, is("leisure", &["park", "garden"])),
+            (
+                Leisure,
+                is(
+                    "leisure",
+                    &[
+                        "sports_centre",
+                        "fitness_centre",
+                        "fitness_station",
+                        "pitch",
+                        "playground",
+                        "stadium",
+                        "swimming_pool",
+                    ],
+                ),
+            ),
+            (Commerce, tag("shop").is_some() || is("amenity", &["marketplace"])),
+        ];
+        rules.into_iter().find(|(_, hit)| *hit).map(|(t, _)| t)
+    }
+
     /// Bit of this type in a facility mask.
     pub fn bit(self) -> u32 {
         1 << (self as u32)
@@ -294,6 +355,36 @@ mod tests {
         assert_eq!(FeatureClass::parse("canal"), Some(FeatureClass::Canal));
         assert_eq!(FeatureClass::parse("rail"), Some(FeatureClass::Railway));
         assert_eq!(FeatureClass::parse("traffic_signals"), None);
+    }
+
+    #[test]
+    fn motorway_and_trunk_links_are_not_barriers_by_default() {
+        assert_eq!(FeatureClass::parse("motorway_link"), Some(FeatureClass::Arterial));
+        assert_eq!(FeatureClass::parse("trunk_link"), Some(FeatureClass::Arterial));
+        assert_eq!(FeatureClass::parse("motorway"), Some(FeatureClass::Expressway));
+    }
+
+    #[test]
+    fn osm_tags_map_to_facility_types_in_table_order() {
+        let of = |tags: &[(&str, &'static str)]| {
+            let tags = tags.to_vec();
+            FacilityType::from_osm_tags(move |k| tags.iter().find(|(key, _)| *key == k).map(|(_, v)| *v))
+        };
+        assert_eq!(of(&[("amenity", "police")]), Some(FacilityType::Police));
+        assert_eq!(of(&[("healthcare", "centre")]), Some(FacilityType::Health));
+        assert_eq!(
+            of(&[("amenity", "community_centre")]),
+            Some(FacilityType::Culture)
+        );
+        assert_eq!(of(&[("highway", "bus_stop")]), Some(FacilityType::Transit));
+        assert_eq!(of(&[("shop", "convenience")]), Some(FacilityType::Commerce));
+        // A clinic with a pharmacy shop is a clinic: health comes before commerce.
+        assert_eq!(
+            of(&[("shop", "chemist"), ("amenity", "clinic")]),
+            Some(FacilityType::Health)
+        );
+        assert_eq!(of(&[("amenity", "townhall")]), None);
+        assert_eq!(of(&[("highway", "traffic_signals")]), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Reading and writing vector layers: GeoJSON and ESRI Shapefile.
+//! Reading and writing vector layers: GeoJSON and ESRI Shapefile; OpenStreetMap (`.osm`, `.osm.pbf`) read only.
 //!
 //! Every layer is read into one in-memory model — [`Layer`]: features with an optional geometry and JSON-like
 //! attributes, plus the CRS the file declares (GeoJSON's legacy `crs` member or RFC 7946 WGS84; a Shapefile's
@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod geojson;
+pub mod osm;
 pub(crate) mod shapefile;
 
 use crate::crs::Crs;
@@ -176,6 +177,9 @@ pub struct ReadOptions {
     /// Repair what can be repaired safely (`--repair`): close open rings, orient rings, make self-intersecting
     /// polygons valid. Every change is listed in the layer's warnings.
     pub repair: bool,
+    /// Features wholly outside this lon/lat box are skipped while reading (OSM only: a city extract read for one
+    /// town keeps the town's features, not the city's).
+    pub window: Option<geo::Rect<f64>>,
 }
 
 /// A path's extension in lower case (`""` when it has none): formats are chosen by it throughout.
@@ -192,6 +196,8 @@ pub enum Format {
     GeoJson,
     /// ESRI Shapefile (`.shp` with `.shx`, `.dbf`, `.prj`).
     Shapefile,
+    /// OpenStreetMap XML (`.osm`) or PBF (`.osm.pbf`, `.pbf`): read only.
+    Osm,
 }
 
 impl Format {
@@ -201,9 +207,10 @@ impl Format {
         match ext.as_str() {
             "geojson" | "json" => Ok(Format::GeoJson),
             "shp" => Ok(Format::Shapefile),
+            "osm" | "pbf" => Ok(Format::Osm),
             _ => Err(Error::format(
                 path,
-                format!("unsupported vector format `.{ext}` (use .geojson, .json or .shp)"),
+                format!("unsupported vector format `.{ext}` (use .geojson, .json, .shp, .osm or .osm.pbf)"),
             )),
         }
     }
@@ -249,6 +256,7 @@ pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
     let mut layer = match format {
         Format::GeoJson => geojson::read(path, options)?,
         Format::Shapefile => shapefile::read(path, options)?,
+        Format::Osm => osm::read(path, options)?,
     };
     if let Some(crs) = &options.crs {
         layer.crs = crs.clone();
@@ -426,6 +434,10 @@ pub fn stage_layer(
     match Format::of(path)? {
         Format::GeoJson => geojson::write(path, crs, features, staging),
         Format::Shapefile => shapefile::write(path, crs, features, staging),
+        Format::Osm => Err(Error::format(
+            path,
+            "bmu reads OpenStreetMap but does not write it: write .geojson or .shp",
+        )),
     }
 }
 

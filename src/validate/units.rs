@@ -29,6 +29,7 @@ pub fn read_units(
         default_crs: area.config.crs.as_deref().map(Crs::parse).transpose()?,
         encoding: None,
         repair: area.config.repair,
+        window: None,
     };
     let layer = read_layer(path, &options)?;
     notes.extend(layer.warnings.iter().cloned());

@@ -7,6 +7,7 @@ mod demo_figures;
 mod determinism;
 mod dirty_realdata;
 mod foundation;
+mod osm;
 mod outputs;
 mod population;
 mod propose;

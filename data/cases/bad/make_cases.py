@@ -326,5 +326,40 @@ def main():
     case("dbf-symlink-to-dev-zero", {**good, "town.dbf": Link("/dev/zero"), "bmu.toml": SHP_TOML})
 
 
+
+def osm_xml(body):
+    """OSM XML around `body`: a road crossing the square town, nodes first."""
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n{body}</osm>\n'
+
+
+OSM_NODES = ('  <node id="1" lat="31.2400000" lon="121.3000000"/>\n'
+             '  <node id="2" lat="31.2400000" lon="121.3200000"/>\n')
+OSM_WAY = ('  <way id="10"><nd ref="1"/><nd ref="2"/>'
+           '<tag k="highway" v="primary"/><tag k="name" v="示例路"/></way>\n')
+
+
+def osm_cases():
+    """OpenStreetMap layers (.osm, .osm.pbf) with one thing wrong; the PBF ones start from data/osm's extract."""
+    toml = TOWN_TOML + '\n[[features]]\npath = "roads.osm"\n'
+    good = osm_xml(OSM_NODES + OSM_WAY)
+    case("osm-xml-truncated", {"town.geojson": GOOD_TOWN, "bmu.toml": toml,
+                               "roads.osm": good[: good.index("  <way")]})
+    case("osm-nodes-after-ways", {"town.geojson": GOOD_TOWN, "bmu.toml": toml,
+                                  "roads.osm": osm_xml(OSM_WAY + OSM_NODES)})
+    case("osm-node-bad-latitude", {"town.geojson": GOOD_TOWN, "bmu.toml": toml,
+                                   "roads.osm": good.replace('lat="31.2400000" lon="121.3200000"',
+                                                             'lat="31.24.1" lon="121.3200000"')})
+    case("osm-not-osm-xml", {"town.geojson": GOOD_TOWN, "bmu.toml": toml,
+                             "roads.osm": '<?xml version="1.0"?>\n<gpx version="1.1"><trk/></gpx>\n'})
+    # An extract cut without complete ways: node 3 is elsewhere. Usable, with a warning.
+    case("osm-way-missing-nodes", {"town.geojson": GOOD_TOWN, "bmu.toml": toml,
+                                   "roads.osm": good.replace('<nd ref="2"/>', '<nd ref="2"/><nd ref="3"/>')})
+    pbf = (HERE.parent.parent / "osm" / "huangpu_W.osm.pbf").read_bytes()
+    pbf_toml = TOWN_TOML + '\n[[features]]\npath = "roads.osm.pbf"\n'
+    case("osm-pbf-truncated", {"town.geojson": GOOD_TOWN, "bmu.toml": pbf_toml, "roads.osm.pbf": pbf[: len(pbf) // 2]})
+    case("osm-pbf-holding-xml", {"town.geojson": GOOD_TOWN, "bmu.toml": pbf_toml, "roads.osm.pbf": good})
+
+
 if __name__ == "__main__":
     main()
+    osm_cases()
