@@ -1,6 +1,6 @@
 //! OpenStreetMap extracts, read-only: OSM XML (`.osm`, with `quick-xml`) and PBF (`.osm.pbf`, with `osmpbf`).
 //!
-//! Both formats go through one [`Builder`], so the same extract gives the same layer whichever way it was saved:
+//! Both formats go through one `Builder`, so the same extract gives the same layer whichever way it was saved:
 //! - a way becomes a line feature (its tags flat as properties, plus `osm_id`; `name` is kept so road names reach
 //!   findings). Junctions are the node ids ways share, and shared nodes get bit-identical coordinates. A closed way
 //!   that is an area (`area=yes`, `landuse`, `building`…) is not a feature: its outline is not a road or a river.
