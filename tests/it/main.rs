@@ -5,6 +5,7 @@ mod bad_inputs;
 mod demo_figures;
 mod determinism;
 mod dirty_realdata;
+mod formats;
 mod foundation;
 mod outputs;
 mod population;

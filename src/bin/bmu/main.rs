@@ -65,7 +65,7 @@ enum Command {
         /// CRS of the polygons when their file declares none.
         #[arg(long)]
         crs: Option<String>,
-        /// Output: .csv, .json or .geojson.
+        /// Output: .csv, .json, .xlsx, or the polygons as .geojson, .kml (WGS84), .shp or .gpkg (their own CRS).
         #[arg(long)]
         out: PathBuf,
     },
@@ -82,7 +82,8 @@ enum Command {
         /// Require every unit to hold every required "3+3" facility type.
         #[arg(long)]
         require_facilities: bool,
-        /// Units layer (.geojson or .shp). Default: out/units.geojson in the study-area folder (else here).
+        /// Units layer (.geojson, .shp, .gpkg, .kml, .csv or .xlsx). Default: out/units.geojson in the study-area
+        /// folder (else here).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Blocks layer with each block's unit. Default: next to --out as blocks.geojson.
@@ -106,11 +107,11 @@ enum Command {
         /// The units to validate (GeoJSON or Shapefile polygons).
         #[arg(long)]
         units: PathBuf,
-        /// Units with a value, threshold and pass column per check (.geojson or .shp).
+        /// Units with a value, threshold and pass column per check (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Problem geometries: gaps, overlaps, spills, unclear boundaries, barrier crossings, uncovered areas
-        /// (.geojson or .shp).
+        /// (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         problems: Option<PathBuf>,
         /// The full report as JSON.
