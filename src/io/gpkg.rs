@@ -124,12 +124,15 @@ fn srs_row(path: &Path, crs: &Crs) -> Result<(i64, String, String, i64, String)>
             ),
         )
     })?;
-    let code = crs.code().and_then(|c| {
-        Some((
-            c.split_once(':')?.0.to_string(),
-            c.split_once(':')?.1.parse::<i64>().ok()?,
-        ))
-    });
+    let code = crs
+        .code()
+        .and_then(|c| {
+            Some((
+                c.split_once(':')?.0.to_string(),
+                c.split_once(':')?.1.parse::<i64>().ok()?,
+            ))
+        })
+        .or_else(|| epsg_of_wkt(&wkt).map(|n| ("EPSG".to_string(), n)));
     Ok(match code {
         Some((org, id)) if org == "EPSG" => (id, crs.label().to_string(), org, id, wkt),
         // ESRI and WKT-only CRSs: a user srs_id, so that no EPSG code is claimed that the CRS is not.
@@ -142,6 +145,24 @@ fn srs_row(path: &Path, crs: &Crs) -> Result<(i64, String, String, i64, String)>
             wkt,
         ),
     })
+}
+
+/// The EPSG code a WKT names for itself: its last, top-level `AUTHORITY["EPSG","n"]` (WKT1, as in the `.prj` bmu
+/// and GDAL write) or `ID["EPSG",n]` (WKT2). Nested authorities (datum, unit) are not the CRS's own.
+fn epsg_of_wkt(wkt: &str) -> Option<i64> {
+    let body = wkt.trim().strip_suffix(']')?.trim_end().strip_suffix(']')?;
+    let open = body.rfind('[')?;
+    let tag = body[..open].trim_end();
+    let args: Vec<&str> = body[open + 1..]
+        .split(',')
+        .map(|a| a.trim().trim_matches('"'))
+        .collect();
+    // `…AUTHORITY[…]]`: the authority closes and the CRS closes right after it, so it is the CRS's own.
+    let top = !body[open..].contains(']') && (tag.ends_with("AUTHORITY") || tag.ends_with("ID"));
+    match (top, args.as_slice()) {
+        (true, [org, code]) if org.eq_ignore_ascii_case("EPSG") => code.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Writes features held in `crs` as a GeoPackage in that CRS.
@@ -478,6 +499,23 @@ mod tests {
             .query_row("SELECT geom FROM units WHERE fid = 2", [], |r| r.get(0))
             .unwrap();
         assert_eq!(null, None);
+    }
+
+    #[test]
+    fn gpkg_srs_id_is_the_epsg_code_a_prj_wkt_names_for_itself() {
+        let utm = Crs::parse("EPSG:32651").unwrap().to_wkt().unwrap();
+        assert_eq!(epsg_of_wkt(&utm), Some(32651));
+        assert_eq!(
+            epsg_of_wkt("PROJCRS[\"x\",BASEGEOGCRS[\"y\"],ID[\"EPSG\",4547]]"),
+            Some(4547)
+        );
+        // A nested authority (here the datum's) is not the CRS's own.
+        assert_eq!(
+            epsg_of_wkt("GEOGCS[\"x\",DATUM[\"D\",AUTHORITY[\"EPSG\",\"6326\"]]]"),
+            None
+        );
+        let from_prj = Crs::parse(&utm).unwrap();
+        assert_eq!(srs_row(Path::new("u.gpkg"), &from_prj).unwrap().0, 32651);
     }
 
     #[test]
