@@ -189,7 +189,7 @@ fn output_with_an_unknown_extension_is_refused_listing_the_supported_ones() {
 }
 
 #[test]
-fn validate_writes_units_as_gpkg_and_problems_as_xlsx_in_one_run() {
+fn validate_writes_units_as_gpkg_problems_as_xlsx_and_the_map_as_pdf_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let run = bmu(
@@ -206,6 +206,8 @@ fn validate_writes_units_as_gpkg_and_problems_as_xlsx_in_one_run() {
             p("problems.xlsx").to_str().unwrap(),
             "--report",
             p("report.json").to_str().unwrap(),
+            "--map",
+            p("map.pdf").to_str().unwrap(),
             "-q",
         ],
         &root(),
@@ -235,6 +237,8 @@ fn validate_writes_units_as_gpkg_and_problems_as_xlsx_in_one_run() {
     if range.height() > 0 {
         assert_eq!(range.get((0, 0)), Some(&calamine::Data::String("kind".into())));
     }
+    let pdf = std::fs::read(p("map.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "--map map.pdf is a PDF");
     let report: Value = serde_json::from_slice(&std::fs::read(p("report.json")).unwrap()).unwrap();
     assert_eq!(report["summary"]["units"], 1);
 }

@@ -128,8 +128,8 @@ struct ReportArgs {
     /// Self-contained HTML dossier: map, summary, checks by unit, policy basis (prints on A4).
     #[arg(long, value_name = "FILE")]
     report_html: Option<PathBuf>,
-    /// The map alone, as .svg or .png.
-    #[arg(long, value_name = "FILE.svg|.png")]
+    /// The map alone, as .svg, .png or .pdf.
+    #[arg(long, value_name = "FILE.svg|.png|.pdf")]
     map: Option<PathBuf>,
     /// Language of the dossier and the map.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
@@ -141,8 +141,8 @@ impl ReportArgs {
     fn check(&self) -> anyhow::Result<()> {
         if let Some(m) = &self.map {
             let ext = m.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if !matches!(ext.as_deref(), Some("svg" | "png")) {
-                anyhow::bail!("{}: --map writes .svg or .png", m.display());
+            if !matches!(ext.as_deref(), Some("svg" | "png" | "pdf")) {
+                anyhow::bail!("{}: --map writes .svg, .png or .pdf", m.display());
             }
         }
         Ok(())
