@@ -174,8 +174,8 @@ fn write_validation(
     staging: &mut Staging,
 ) -> Result<Vec<PathBuf>> {
     if let Some(p) = &out.units {
-        let shp = io::Format::of(p)? == io::Format::Shapefile;
-        let mut features = vout::unit_features(v, units, shp.then_some(vout::DBF_TEXT));
+        // Uncut: the Shapefile writer moves text too long for a DBF to a side table instead of cutting it.
+        let mut features = vout::unit_features(v, units, None);
         for (i, f) in features.iter_mut().enumerate() {
             extra(i, &mut f.properties);
         }

@@ -73,6 +73,32 @@ const ESRI_CODES: &[(u32, &str)] = &[
     ),
 ];
 
+/// ESRI's own WKT for the codes in [`ESRI_CODES`], as ArcGIS writes them in a `.prj`.
+const ESRI_WKT: &[(u32, &str)] = &[
+    (
+        54009,
+        "PROJCS[\"World_Mollweide\",GEOGCS[\"GCS_WGS_1984\",DATUM[\"D_WGS_1984\",SPHEROID[\"WGS_1984\",6378137.0,\
+         298.257223563]],PRIMEM[\"Greenwich\",0.0],UNIT[\"Degree\",0.0174532925199433]],PROJECTION[\"Mollweide\"],\
+         PARAMETER[\"False_Easting\",0.0],PARAMETER[\"False_Northing\",0.0],PARAMETER[\"Central_Meridian\",0.0],\
+         UNIT[\"Meter\",1.0]]",
+    ),
+    (
+        53009,
+        "PROJCS[\"Sphere_Mollweide\",GEOGCS[\"GCS_Sphere\",DATUM[\"D_Sphere\",SPHEROID[\"Sphere\",6371000.0,0.0]],\
+         PRIMEM[\"Greenwich\",0.0],UNIT[\"Degree\",0.0174532925199433]],PROJECTION[\"Mollweide\"],\
+         PARAMETER[\"False_Easting\",0.0],PARAMETER[\"False_Northing\",0.0],PARAMETER[\"Central_Meridian\",0.0],\
+         UNIT[\"Meter\",1.0]]",
+    ),
+    (
+        102100,
+        "PROJCS[\"WGS_1984_Web_Mercator_Auxiliary_Sphere\",GEOGCS[\"GCS_WGS_1984\",DATUM[\"D_WGS_1984\",\
+         SPHEROID[\"WGS_1984\",6378137.0,298.257223563]],PRIMEM[\"Greenwich\",0.0],UNIT[\"Degree\",\
+         0.0174532925199433]],PROJECTION[\"Mercator_Auxiliary_Sphere\"],PARAMETER[\"False_Easting\",0.0],\
+         PARAMETER[\"False_Northing\",0.0],PARAMETER[\"Central_Meridian\",0.0],PARAMETER[\"Standard_Parallel_1\",0.0],\
+         PARAMETER[\"Auxiliary_Sphere_Type\",0.0],UNIT[\"Meter\",1.0]]",
+    ),
+];
+
 impl Crs {
     /// WGS84 longitude/latitude (`EPSG:4326`), the CRS of RFC 7946 GeoJSON.
     pub fn wgs84() -> Crs {
@@ -220,7 +246,17 @@ impl Crs {
                 .ok()
                 .and_then(crs_definitions::from_code)
                 .map(|d| d.wkt.to_string()),
+            Definition::Code {
+                authority: "ESRI",
+                code,
+                ..
+            } => ESRI_WKT
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, w)| w.to_string()),
             Definition::Wkt { wkt, .. } => Some(wkt.clone()),
+            // A PROJ string or GCJ-02/BD-09 has no WKT: writers that must declare a CRS refuse rather than write an
+            // empty `.prj`.
             _ => None,
         }
     }
@@ -851,5 +887,21 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.to_string().contains("not a longitude/latitude"), "{e}");
+    }
+
+    #[test]
+    fn esri_codes_have_a_wkt_so_no_empty_prj_is_written() {
+        for (code, _) in ESRI_CODES {
+            let crs = Crs::parse(&format!("ESRI:{code}")).unwrap();
+            let wkt = crs.to_wkt().unwrap_or_default();
+            assert!(
+                wkt.starts_with("PROJCS[") && wkt.ends_with("]]"),
+                "ESRI:{code}: {wkt}"
+            );
+        }
+        assert_eq!(
+            Crs::parse("+proj=utm +zone=51 +datum=WGS84").unwrap().to_wkt(),
+            None
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Reading and writing vector layers: GeoJSON and ESRI Shapefile; OpenStreetMap (`.osm`, `.osm.pbf`) read only.
+//! Reading and writing vector layers: GeoJSON and ESRI Shapefile in and out; OpenStreetMap (`.osm`, `.osm.pbf`)
+//! in only; GeoPackage, KML, CSV and XLSX out only.
 //!
 //! Every layer is read into one in-memory model — [`Layer`]: features with an optional geometry and JSON-like
 //! attributes, plus the CRS the file declares (GeoJSON's legacy `crs` member or RFC 7946 WGS84; a Shapefile's
@@ -7,8 +8,11 @@
 
 pub mod atomic;
 pub mod geojson;
+pub mod gpkg;
+pub mod kml;
 pub mod osm;
 pub(crate) mod shapefile;
+pub mod table;
 
 use crate::crs::Crs;
 use crate::{Error, Result};
@@ -198,21 +202,41 @@ pub enum Format {
     Shapefile,
     /// OpenStreetMap XML (`.osm`) or PBF (`.osm.pbf`, `.pbf`): read only.
     Osm,
+    /// OGC GeoPackage (`.gpkg`), written in the features' CRS; output only.
+    GeoPackage,
+    /// KML 2.2 (`.kml`), written in WGS84; output only.
+    Kml,
+    /// Attributes as CSV (`.csv`, UTF-8 with a byte-order mark for Excel); output only.
+    Csv,
+    /// Attributes as an Excel workbook (`.xlsx`); output only.
+    Xlsx,
 }
 
+/// What `--out`-like flags accept, for messages.
+pub const WRITABLE: &str = ".geojson, .json, .shp, .gpkg, .kml, .csv or .xlsx";
+
 impl Format {
-    /// The format a path's extension names.
+    /// The format a path's extension names (readable or not: [`read_layer`] refuses the output-only ones).
     pub fn of(path: &Path) -> Result<Format> {
         let ext = extension(path);
         match ext.as_str() {
             "geojson" | "json" => Ok(Format::GeoJson),
             "shp" => Ok(Format::Shapefile),
             "osm" | "pbf" => Ok(Format::Osm),
+            "gpkg" => Ok(Format::GeoPackage),
+            "kml" => Ok(Format::Kml),
+            "csv" => Ok(Format::Csv),
+            "xlsx" => Ok(Format::Xlsx),
             _ => Err(Error::format(
                 path,
-                format!("unsupported vector format `.{ext}` (use .geojson, .json, .shp, .osm or .osm.pbf)"),
+                format!("unsupported vector format `.{ext}` (read .geojson, .json, .shp, .osm or .osm.pbf; write {WRITABLE})"),
             )),
         }
+    }
+
+    /// Whether `bmu` reads this format as a layer.
+    pub fn readable(self) -> bool {
+        matches!(self, Format::GeoJson | Format::Shapefile | Format::Osm)
     }
 }
 
@@ -240,6 +264,19 @@ pub fn check_input_file(path: &Path) -> Result<()> {
 pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
     check_input_file(path)?;
     let format = Format::of(path)?;
+    let output_only = || {
+        Error::format(
+            path,
+            format!(
+                "unsupported vector format `.{}` for an input (bmu reads .geojson, .json and .shp; it writes \
+                 {WRITABLE})",
+                extension(path)
+            ),
+        )
+    };
+    if !format.readable() {
+        return Err(output_only());
+    }
     if format == Format::Shapefile {
         // The sidecars are read too; any of them may be a link to a device.
         for ext in atomic::SHAPEFILE_PARTS {
@@ -257,6 +294,7 @@ pub fn read_layer(path: &Path, options: &ReadOptions) -> Result<Layer> {
         Format::GeoJson => geojson::read(path, options)?,
         Format::Shapefile => shapefile::read(path, options)?,
         Format::Osm => osm::read(path, options)?,
+        Format::GeoPackage | Format::Kml | Format::Csv | Format::Xlsx => return Err(output_only()),
     };
     if let Some(crs) = &options.crs {
         layer.crs = crs.clone();
@@ -423,8 +461,9 @@ impl From<&Feature> for OutFeature {
     }
 }
 
-/// Writes features held in `crs` to `path`, as GeoJSON (RFC 7946: WGS84, right-hand rule, 7 decimals) or Shapefile
-/// (in `crs`, with `.prj` and a UTF-8 `.cpg`) by extension, into the run's `staging` (which refuses inputs).
+/// Writes features held in `crs` to `path` by extension, into the run's `staging` (which refuses inputs): GeoJSON
+/// and KML in WGS84 (RFC 7946, KML 2.2); Shapefile (with `.prj`, a UTF-8 `.cpg` and, where needed, a key of
+/// shortened names and a side table of long text) and GeoPackage in `crs`; CSV and XLSX as attributes only.
 pub fn stage_layer(
     path: &Path,
     crs: &Crs,
@@ -438,6 +477,10 @@ pub fn stage_layer(
             path,
             "bmu reads OpenStreetMap but does not write it: write .geojson or .shp",
         )),
+        Format::GeoPackage => gpkg::write(path, crs, features, staging),
+        Format::Kml => kml::write(path, crs, features, staging),
+        Format::Csv => table::write_csv(path, features, staging),
+        Format::Xlsx => table::write_xlsx(path, features, staging),
     }
 }
 

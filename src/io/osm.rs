@@ -267,8 +267,8 @@ fn read_xml(path: &Path, b: &mut Builder) -> Result<()> {
         for a in e.attributes() {
             let a = a.map_err(|e| e.to_string())?;
             if a.key.as_ref() == name {
-                return a
-                    .unescape_value()
+                let raw = std::str::from_utf8(&a.value).map_err(|e| e.to_string())?;
+                return quick_xml::escape::unescape(raw)
                     .map(|v| Some(v.into_owned()))
                     .map_err(|e| e.to_string());
             }

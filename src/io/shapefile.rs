@@ -2,7 +2,10 @@
 //!
 //! Chinese planning data is often GBK-encoded; without a `.cpg`, text is read as UTF-8 and, where that fails, as GBK
 //! (with a warning). Output is written in the features' CRS with a `.prj` and a `UTF-8` `.cpg`, every part to a
-//! temporary file first and renamed into place together.
+//! temporary file first and renamed into place together. The DBF's limits are never met silently: where a field name
+//! is shortened (10 bytes) or a text is longer than a DBF field holds (254 bytes), a key `<name>_fields.txt` beside
+//! the `.shp` lists every shortened name with its full one, and long texts go whole to `<name>_long_text.csv`, keyed
+//! by feature and by the layer's first attribute (`unit_id` for units), the DBF keeping them cut and ending in `…`.
 
 use super::{atomic, CrsSource, Feature, Layer, OutFeature, ReadOptions};
 use crate::crs::Crs;
@@ -394,16 +397,40 @@ fn dbf_names(names: &[String]) -> Vec<String> {
     out
 }
 
+/// Longest text a DBF character field holds, in bytes.
+const DBF_TEXT_BYTES: usize = 254;
+
+/// Where the key of shortened field names goes: `units.shp` → `units_fields.txt`.
+pub fn key_path(path: &Path) -> PathBuf {
+    beside(path, "_fields.txt")
+}
+
+/// Where texts too long for the DBF go whole: `units.shp` → `units_long_text.csv`.
+pub fn long_text_path(path: &Path) -> PathBuf {
+    beside(path, "_long_text.csv")
+}
+
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}{suffix}"))
+}
+
 /// Writes features held in `crs` as a Shapefile in that CRS.
 pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atomic::Staging) -> Result<()> {
-    let mut names: Vec<String> = Vec::new();
-    for f in features {
-        for k in f.properties.keys() {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
-        }
-    }
+    // Without WKT the `.prj` would be empty and GIS software would guess the CRS: refuse before writing anything.
+    let wkt = crs.to_wkt().ok_or_else(|| {
+        Error::format(
+            path,
+            format!(
+                "the CRS {crs} has no WKT definition, so the .prj cannot declare it; name the working CRS by an EPSG \
+                 code (e.g. EPSG:4547) or write .geojson"
+            ),
+        )
+    })?;
+    let names = super::table::columns(features);
     let columns: Vec<Column> = names
         .iter()
         .map(|name| {
@@ -420,11 +447,34 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atom
                 Column::Logical
             } else {
                 let longest = values.iter().map(|v| text_of(v).len()).max().unwrap_or(1);
-                Column::Text(longest.clamp(1, 254) as u8)
+                Column::Text(longest.clamp(1, DBF_TEXT_BYTES) as u8)
             }
         })
         .collect();
     let short = dbf_names(&names);
+    // Every text the DBF cannot hold whole: (feature, key value, field, full text).
+    let key_field = names.first().cloned().unwrap_or_default();
+    let mut long: Vec<(usize, String, &str, String)> = Vec::new();
+    for (i, f) in features.iter().enumerate() {
+        for (name, column) in names.iter().zip(&columns) {
+            let Column::Text(_) = column else { continue };
+            let Some(text) = f.properties.get(name).and_then(super::value_text) else {
+                continue;
+            };
+            if text.len() > DBF_TEXT_BYTES {
+                let key = f
+                    .properties
+                    .get(&key_field)
+                    .and_then(super::value_text)
+                    .unwrap_or_default();
+                long.push((i, key, name, text));
+            }
+        }
+    }
+    let renamed: Vec<(&String, &String)> = names.iter().zip(&short).filter(|(n, s)| n != s).collect();
+    if !renamed.is_empty() || !long.is_empty() {
+        write_key(path, &names, &short, &long, &key_field, staging)?;
+    }
     let mut builder =
         TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::UTF_8));
     for (name, column) in short.iter().zip(&columns) {
@@ -491,7 +541,7 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atom
         .finalize()
         .map_err(|e| Error::format(&dbf_path, format!("cannot write: {e}")))?;
     use std::io::Write as _;
-    prj.write_all(crs.to_wkt().unwrap_or_default().as_bytes())
+    prj.write_all(wkt.as_bytes())
         .and_then(|()| prj.flush())
         .map_err(|e| Error::io(&prj_path, "write", e))?;
     cpg.write_all(b"UTF-8")
@@ -503,17 +553,72 @@ fn text_of(v: &Value) -> String {
     super::value_text(v).unwrap_or_default()
 }
 
+/// The key beside a Shapefile: every field's DBF name and full name, and where texts too long for the DBF went.
+fn write_key(
+    path: &Path,
+    names: &[String],
+    short: &[String],
+    long: &[(usize, String, &str, String)],
+    key_field: &str,
+    staging: &mut atomic::Staging,
+) -> Result<()> {
+    let file = |p: &Path| {
+        p.file_name()
+            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let mut key = format!(
+        "Fields of {}: a DBF field name holds at most 10 bytes, so longer names are shortened.\n\nDBF name    full name\n",
+        file(path)
+    );
+    for (name, s) in names.iter().zip(short) {
+        // Padded by characters, not bytes: a Chinese name is 3 bytes a character.
+        let pad = 12usize.saturating_sub(s.chars().count()).max(1);
+        key.push_str(&format!("{s}{}{name}\n", " ".repeat(pad)));
+    }
+    if !long.is_empty() {
+        let side = long_text_path(path);
+        key.push_str(&format!(
+            "\n{} text{} longer than the {DBF_TEXT_BYTES} bytes a DBF field holds {} cut in the DBF, ending in \"…\"; \
+             the full text{} {} in {}, by feature (0-based) and `{key_field}`.\n",
+            long.len(),
+            if long.len() == 1 { "" } else { "s" },
+            if long.len() == 1 { "is" } else { "are" },
+            if long.len() == 1 { "" } else { "s" },
+            if long.len() == 1 { "is" } else { "are" },
+            file(&side)
+        ));
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        let written: std::result::Result<(), csv::Error> = (|| {
+            csv.write_record(["feature", key_field, "field", "text"])?;
+            for (i, k, field, text) in long {
+                csv.write_record([i.to_string().as_str(), k, field, text])?;
+            }
+            csv.flush()?;
+            Ok(())
+        })();
+        let bytes = written
+            .and_then(|()| csv.into_inner().map_err(|e| e.into_error().into()))
+            .map_err(|e| Error::format(&side, format!("cannot write: {e}")))?;
+        staging.write(&side, &bytes)?;
+    }
+    staging.write(&key_path(path), key.as_bytes())
+}
+
 fn json_to_field(v: &Value, column: Column) -> FieldValue {
     match column {
         Column::Integer | Column::Real => FieldValue::Numeric(v.as_f64()),
         Column::Logical => FieldValue::Logical(v.as_bool()),
         Column::Text(n) => FieldValue::Character(super::value_text(v).map(|s| {
-            // Truncate to the column's byte width on a character boundary.
-            let mut end = s.len().min(n as usize);
+            let width = n as usize;
+            if s.len() <= width {
+                return s;
+            }
+            // Cut on a character boundary, ending in `…` so the cut shows; the key says where the whole text is.
+            let mut end = width - '…'.len_utf8();
             while !s.is_char_boundary(end) {
                 end -= 1;
             }
-            s[..end].to_string()
+            format!("{}…", &s[..end])
         })),
     }
 }
@@ -668,5 +773,85 @@ mod tests {
             "县名".into(),
         ]);
         assert_eq!(names, vec!["population", "populati_1", "县名"]);
+    }
+
+    fn unit_with_reasons(reasons: &str) -> OutFeature {
+        OutFeature {
+            geometry: Some(Geometry::Point(Point::new(339_000.0, 3_457_000.0))),
+            properties: properties([
+                ("unit_id", Value::from("江桥-1")),
+                ("population_density", Value::from(1.5)),
+                ("population_total", Value::from(3)),
+                ("reasons", Value::from(reasons)),
+            ]),
+        }
+    }
+
+    #[test]
+    fn shapefile_reasons_longer_than_254_bytes_go_whole_to_a_side_table_not_cut_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("units.shp");
+        let long = "人口: 过少; ".repeat(30);
+        assert!(long.len() > 254);
+        let feats = vec![unit_with_reasons(&long), unit_with_reasons("short")];
+        crate::io::write_layer(&path, &Crs::parse("EPSG:32651").unwrap(), &feats, &[]).unwrap();
+        let layer = read(&path, &ReadOptions::default()).unwrap();
+        let cut = layer.features[0].text("reasons").unwrap();
+        assert!(
+            cut.len() <= 254 && cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')),
+            "{cut}"
+        );
+        assert_eq!(layer.features[1].text("reasons").as_deref(), Some("short"));
+        let mut side = csv::Reader::from_path(dir.path().join("units_long_text.csv")).unwrap();
+        assert_eq!(
+            side.headers().unwrap(),
+            vec!["feature", "unit_id", "field", "text"]
+        );
+        let rows: Vec<csv::StringRecord> = side.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0], vec!["0", "江桥-1", "reasons", long.as_str()]);
+        let key = std::fs::read_to_string(dir.path().join("units_fields.txt")).unwrap();
+        assert!(
+            key.contains("units_long_text.csv") && key.contains("`unit_id`"),
+            "{key}"
+        );
+    }
+
+    #[test]
+    fn shapefile_shortened_field_names_get_a_key_beside_the_shp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("units.shp");
+        crate::io::write_layer(
+            &path,
+            &Crs::parse("EPSG:32651").unwrap(),
+            &[unit_with_reasons("x")],
+            &[],
+        )
+        .unwrap();
+        let key = std::fs::read_to_string(dir.path().join("units_fields.txt")).unwrap();
+        assert!(key.contains("population  population_density\n"), "{key}");
+        assert!(key.contains("populati_1  population_total\n"), "{key}");
+        assert!(!key.contains("long_text"), "{key}");
+        assert!(!dir.path().join("units_long_text.csv").exists());
+        // Names that fit need no key.
+        let short = dir.path().join("p.shp");
+        let feats = vec![OutFeature {
+            geometry: Some(Geometry::Point(Point::new(121.3, 31.2))),
+            properties: properties([("name", Value::from("江桥镇"))]),
+        }];
+        crate::io::write_layer(&short, &Crs::wgs84(), &feats, &[]).unwrap();
+        assert!(!dir.path().join("p_fields.txt").exists());
+    }
+
+    #[test]
+    fn shapefile_with_a_crs_without_wkt_is_refused_not_given_an_empty_prj() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("units.shp");
+        let crs = Crs::parse("+proj=tmerc +lon_0=121.3 +k=1 +x_0=500000 +ellps=GRS80 +units=m").unwrap();
+        let e = crate::io::write_layer(&path, &crs, &[unit_with_reasons("x")], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("units.shp") && e.contains("no WKT"), "{e}");
+        assert!(!path.with_extension("prj").exists() && !path.exists());
     }
 }

@@ -188,8 +188,9 @@ impl ZonalTable {
         .collect()
     }
 
-    /// Writes the table as CSV, JSON (array of rows) or GeoJSON (polygons with the columns), by extension, into
-    /// the run's `staging` (which refuses inputs).
+    /// Writes the table by extension into the run's `staging` (which refuses inputs): CSV or JSON (array of rows),
+    /// XLSX (the same columns), or the polygons with the columns as GeoJSON or KML (WGS84), Shapefile or GeoPackage
+    /// (the polygons' own CRS).
     pub fn write(&self, out: &Path, staging: &mut Staging) -> Result<()> {
         let ext = crate::io::extension(out);
         match ext.as_str() {
@@ -229,7 +230,7 @@ impl ZonalTable {
                 let s = serde_json::to_string_pretty(&rows).map_err(|e| Error::format(out, e.to_string()))?;
                 staging.write(out, s.as_bytes())
             }
-            "geojson" | "shp" => {
+            "geojson" | "shp" | "gpkg" | "kml" | "xlsx" => {
                 let features: Vec<OutFeature> = self
                     .rows
                     .iter()
@@ -242,7 +243,9 @@ impl ZonalTable {
             }
             _ => Err(Error::format(
                 out,
-                format!("unsupported output `.{ext}` (use .csv, .json, .geojson or .shp)"),
+                format!(
+                    "unsupported output `.{ext}` (use .csv, .json, .geojson, .shp, .gpkg, .kml or .xlsx)"
+                ),
             )),
         }
     }

@@ -14,6 +14,7 @@
 
 pub(crate) mod html;
 pub(crate) mod i18n;
+pub(crate) mod pdf;
 pub(crate) mod png;
 pub(crate) mod svg;
 
@@ -185,9 +186,10 @@ pub fn write_map(
     match ext.as_str() {
         "svg" => staging.write(path, svg.as_bytes()),
         "png" => staging.write(path, &png::render(&svg, 2.0)?),
+        "pdf" => staging.write(path, &pdf::render(&svg)?),
         _ => Err(Error::input(
             path.display().to_string(),
-            "unknown map format: use .svg or .png",
+            "unknown map format: use .svg, .png or .pdf",
         )),
     }
 }

@@ -15,9 +15,6 @@ use geo::Geometry;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Longest text a DBF field holds.
-pub const DBF_TEXT: usize = 254;
-
 /// One feature per unit: `unit_id`, `population`, `area_km2`, `pass`, then `<check>_value`, `<check>_threshold`,
 /// `<check>_pass` for every check (null when not evaluated), then `reasons`.
 pub fn unit_features(v: &Validation, units: &[Unit], max_text: Option<usize>) -> Vec<OutFeature> {

@@ -347,7 +347,7 @@ fn jpg_map_refusal_names_an_existing_units_file() {
         String::from_utf8_lossy(&ok.stderr)
     );
     let out = args("m.jpg");
-    assert_error(&out, &["m.jpg", "--map", ".svg or .png"]);
+    assert_error(&out, &["m.jpg", "--map", ".svg, .png or .pdf"]);
     assert!(!dir.path().join("m.jpg").exists());
 }
 

@@ -65,7 +65,7 @@ enum Command {
         /// CRS of the polygons when their file declares none.
         #[arg(long)]
         crs: Option<String>,
-        /// Output: .csv, .json or .geojson.
+        /// Output: .csv, .json, .xlsx, or the polygons as .geojson, .kml (WGS84), .shp or .gpkg (their own CRS).
         #[arg(long)]
         out: PathBuf,
     },
@@ -82,7 +82,8 @@ enum Command {
         /// Require every unit to hold every required "3+3" facility type.
         #[arg(long)]
         require_facilities: bool,
-        /// Units layer (.geojson or .shp). Default: out/units.geojson in the study-area folder (else here).
+        /// Units layer (.geojson, .shp, .gpkg, .kml, .csv or .xlsx). Default: out/units.geojson in the study-area
+        /// folder (else here).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Blocks layer with each block's unit. Default: next to --out as blocks.geojson.
@@ -106,11 +107,11 @@ enum Command {
         /// The units to validate (GeoJSON or Shapefile polygons).
         #[arg(long)]
         units: PathBuf,
-        /// Units with a value, threshold and pass column per check (.geojson or .shp).
+        /// Units with a value, threshold and pass column per check (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Problem geometries: gaps, overlaps, spills, unclear boundaries, barrier crossings, uncovered areas
-        /// (.geojson or .shp).
+        /// (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         problems: Option<PathBuf>,
         /// The full report as JSON.
@@ -127,8 +128,8 @@ struct ReportArgs {
     /// Self-contained HTML dossier: map, summary, checks by unit, policy basis (prints on A4).
     #[arg(long, value_name = "FILE")]
     report_html: Option<PathBuf>,
-    /// The map alone, as .svg or .png.
-    #[arg(long, value_name = "FILE.svg|.png")]
+    /// The map alone, as .svg, .png or .pdf.
+    #[arg(long, value_name = "FILE.svg|.png|.pdf")]
     map: Option<PathBuf>,
     /// Language of the dossier and the map.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
@@ -140,8 +141,8 @@ impl ReportArgs {
     fn check(&self) -> anyhow::Result<()> {
         if let Some(m) = &self.map {
             let ext = m.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if !matches!(ext.as_deref(), Some("svg" | "png")) {
-                anyhow::bail!("{}: --map writes .svg or .png", m.display());
+            if !matches!(ext.as_deref(), Some("svg" | "png" | "pdf")) {
+                anyhow::bail!("{}: --map writes .svg, .png or .pdf", m.display());
             }
         }
         Ok(())
