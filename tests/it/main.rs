@@ -9,6 +9,7 @@ mod foundation;
 mod population;
 mod propose;
 mod report;
+mod scale;
 mod trust;
 mod validate;
 
