@@ -14,6 +14,7 @@ use super::{box_tree, significant_parts, CheckResult, Problem, ProblemKind, Unit
 use geo::orient::{Direction, Orient};
 use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
+use rstar::Envelope;
 use std::collections::BTreeMap;
 
 /// A gap closer than this to a unit borders it.
@@ -68,28 +69,20 @@ pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f6
     }
 
     if let Some(town) = town {
-        for piece in significant_parts(gaps(units, &tree, town), tolerance) {
+        for (piece, near) in gaps(units, &tree, town) {
             let area = piece.unsigned_area();
-            let near: Vec<usize> = match piece.bounding_rect() {
-                Some(r) => tree
-                    .locate_in_envelope_intersecting(super::envelope(r, TOUCH_M))
-                    .map(|i| i.data)
-                    .filter(|&i| {
-                        piece
-                            .0
-                            .iter()
-                            .any(|p| Euclidean.distance(p, &units[i].geometry) <= TOUCH_M)
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut near = near;
-            near.sort_unstable();
+            if area < tolerance || area <= 0.0 {
+                continue;
+            }
             for &i in &near {
                 tally[i].gap += area;
             }
             let ids: Vec<&str> = near.iter().map(|&i| units[i].id.as_str()).collect();
-            problems.push(Problem::area(ProblemKind::Gap, ids.join(","), piece));
+            problems.push(Problem::area(
+                ProblemKind::Gap,
+                ids.join(","),
+                MultiPolygon(vec![piece]),
+            ));
         }
         let spills: Vec<Vec<MultiPolygon<f64>>> = units
             .par_iter()
@@ -138,14 +131,18 @@ pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f6
     Partition { checks, problems }
 }
 
+/// A piece of gap and the units within [`TOUCH_M`] of it, ascending.
+type Gap = (Polygon<f64>, Vec<usize>);
+
 /// Town − union of units, without an overlay of the whole city: the town's box is cut into a grid of tiles of about
 /// [`UNITS_PER_TILE`] units each; in every tile (in parallel) the town clipped to the tile loses the union of the units
-/// whose boxes meet it; then the pieces that touch across tile borders are joined again, group by group. Each overlay
-/// holds a neighbourhood, so time and memory grow linearly with the units, and the pieces come out in tile order
-/// whatever the thread count.
-fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+/// whose boxes come near it, and each piece left learns which of those units border it; then the pieces that touch
+/// across tile borders are joined again, group by group. Each overlay and each distance holds a neighbourhood, so
+/// time and memory grow linearly with the units even when a gap is as large as the town, and the pieces come out in
+/// tile order whatever the thread count.
+fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon<f64>) -> Vec<Gap> {
     let Some(bounds) = town.bounding_rect() else {
-        return MultiPolygon(Vec::new());
+        return Vec::new();
     };
     let side = ((units.len() / UNITS_PER_TILE) as f64).sqrt().ceil().max(1.0) as usize;
     let (w, h) = (bounds.width() / side as f64, bounds.height() / side as f64);
@@ -164,7 +161,7 @@ fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon
             Rect::new((x0, y0), (x1, y1))
         })
         .collect();
-    let pieces: Vec<Polygon<f64>> = tiles
+    let pieces: Vec<Gap> = tiles
         .par_iter()
         .map(|&tile| {
             let near_town = super::parts_near(town, tile);
@@ -180,7 +177,7 @@ fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon
                 return Vec::new();
             }
             let mut near: Vec<usize> = tree
-                .locate_in_envelope_intersecting(super::envelope(tile, 0.0))
+                .locate_in_envelope_intersecting(super::envelope(tile, TOUCH_M))
                 .map(|i| i.data)
                 .collect();
             near.sort_unstable();
@@ -196,25 +193,35 @@ fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon
                 .0
                 .into_iter()
                 .filter(|p| p.unsigned_area() > 0.0)
+                .map(|p| {
+                    let border = near
+                        .iter()
+                        .copied()
+                        .filter(|&i| Euclidean.distance(&p, &units[i].geometry) <= TOUCH_M)
+                        .collect();
+                    (p, border)
+                })
                 .collect::<Vec<_>>()
         })
         .collect::<Vec<_>>()
         .into_iter()
         .flatten()
         .collect();
-    join_touching(pieces)
+    join_touching(pieces, units)
 }
 
-/// Unions the pieces whose boxes meet (the halves of a gap cut by a tile border), group by group; pieces that meet
-/// nothing pass through untouched. Groups keep the order of their first piece.
-fn join_touching(pieces: Vec<Polygon<f64>>) -> MultiPolygon<f64> {
+/// Unions the pieces whose boxes meet (the halves of a gap cut by a tile border), group by group, with the units
+/// that border any of them; pieces that meet nothing pass through untouched. Groups keep the order of their first
+/// piece. A joined group that falls apart again into several polygons (boxes met, shapes did not) gives each the
+/// group's units that lie within [`TOUCH_M`] of it.
+fn join_touching(pieces: Vec<Gap>, units: &[Unit]) -> Vec<Gap> {
     if pieces.len() < 2 {
-        return MultiPolygon(pieces);
+        return pieces;
     }
     let items: Vec<super::BoxItem> = pieces
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| super::box_item(p.bounding_rect(), i))
+        .filter_map(|(i, (p, _))| super::box_item(p.bounding_rect(), i))
         .collect();
     let tree = rstar::RTree::bulk_load(items);
     let mut parent: Vec<usize> = (0..pieces.len()).collect();
@@ -231,24 +238,49 @@ fn join_touching(pieces: Vec<Polygon<f64>>) -> MultiPolygon<f64> {
             parent[ra.max(rb)] = ra.min(rb);
         }
     }
-    let mut groups: BTreeMap<usize, Vec<Polygon<f64>>> = BTreeMap::new();
+    let mut groups: BTreeMap<usize, Vec<Gap>> = BTreeMap::new();
     for (i, p) in pieces.into_iter().enumerate() {
         let r = root(&mut parent, i);
         groups.entry(r).or_default().push(p);
     }
-    let joined: Vec<Vec<Polygon<f64>>> = groups
+    let joined: Vec<Vec<Gap>> = groups
         .into_values()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|g| match g.len() {
-            1 => g,
-            _ => {
-                let oriented: Vec<Polygon<f64>> = g.iter().map(|p| p.orient(Direction::Default)).collect();
-                geo::unary_union(&oriented).0
+        .map(|g| {
+            if g.len() == 1 {
+                return g;
             }
+            let mut border: Vec<usize> = g.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+            border.sort_unstable();
+            border.dedup();
+            let oriented: Vec<Polygon<f64>> = g.iter().map(|(p, _)| p.orient(Direction::Default)).collect();
+            let parts = geo::unary_union(&oriented).0;
+            if parts.len() == 1 {
+                return parts.into_iter().map(|p| (p, border.clone())).collect();
+            }
+            parts
+                .into_iter()
+                .map(|p| {
+                    // Boxes first: a hole-riddled part is costly to measure against every unit of its group.
+                    let reach = p.bounding_rect().map(|r| super::envelope(r, TOUCH_M));
+                    let near = border
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            let close = match (reach, units[i].geometry.bounding_rect()) {
+                                (Some(a), Some(b)) => a.intersects(&super::envelope(b, 0.0)),
+                                _ => false,
+                            };
+                            close && Euclidean.distance(&p, &units[i].geometry) <= TOUCH_M
+                        })
+                        .collect();
+                    (p, near)
+                })
+                .collect()
         })
         .collect();
-    MultiPolygon(joined.into_iter().flatten().collect())
+    joined.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
