@@ -13,6 +13,7 @@ mod outputs;
 mod population;
 mod propose;
 mod report;
+mod scale;
 mod trust;
 mod validate;
 
