@@ -10,6 +10,7 @@ mod outputs;
 mod population;
 mod propose;
 mod report;
+mod site;
 mod trust;
 mod validate;
 
