@@ -91,7 +91,7 @@ fn lattice_rects(g: &MultiPolygon<f64>, step: f64, offset: f64) -> Vec<Rect<f64>
     let Some(b) = g.bounding_rect() else {
         return Vec::new();
     };
-    if !(step > 0.0) {
+    if step.is_nan() || step <= 0.0 {
         return Vec::new();
     }
     let x0 = ((b.min().x - offset) / step).floor() * step + offset;

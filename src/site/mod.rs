@@ -235,7 +235,7 @@ pub fn plan(
         radius,
         placed: Vec::new(),
     };
-    let mut solved: Vec<(usize, FacilityType, usize, Option<Method>, Option<f64>)> = Vec::new();
+    let mut solved: Vec<Sited> = Vec::new();
     for (u, unit) in units.iter().enumerate() {
         for &kind in &types {
             let s = ctx.site_one(u, unit, kind, &per_unit[u], unit_total[u], 0.0, options)?;
@@ -290,6 +290,9 @@ pub fn plan(
     })
 }
 
+/// Unit index, type, new sites, method, bound.
+type Sited = (usize, FacilityType, usize, Option<Method>, Option<f64>);
+
 struct Ctx<'a> {
     area: &'a StudyArea,
     units: &'a [Unit],
@@ -313,7 +316,8 @@ impl Ctx<'_> {
         options: &SiteOptions,
     ) -> Result<(usize, Option<Method>, Option<f64>)> {
         let t = &self.area.config.thresholds;
-        let r2 = self.radius * self.radius;
+        // Within the radius to the millimetre: demand points are centroids, off by rounding at UTM magnitudes.
+        let r2 = (self.radius + 1e-3) * (self.radius + 1e-3);
         let there: Vec<Point<f64>> = self
             .area
             .facilities

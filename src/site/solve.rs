@@ -59,7 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             exact_nonzeros: 20_000,
-            bound_nonzeros: 200_000,
+            bound_nonzeros: 50_000,
         }
     }
 }
@@ -133,13 +133,18 @@ fn exact(p: &Problem, goal: Goal, relax: bool) -> Result<Option<(Vec<f64>, f64)>
             reach[i].push(j);
         }
     }
-    let demand: Vec<usize> = (0..p.weight.len()).filter(|&i| !reach[i].is_empty()).collect();
-    let y: Vec<Variable> = demand
+    // Demand points reached by the same sites (and counting alike) share one y: the same optimum, a smaller model.
+    let mut groups: std::collections::BTreeMap<(&[usize], bool), f64> = std::collections::BTreeMap::new();
+    for i in (0..p.weight.len()).filter(|&i| !reach[i].is_empty()) {
+        *groups.entry((reach[i].as_slice(), p.counted[i])).or_insert(0.0) += p.weight[i];
+    }
+    let groups: Vec<(&[usize], bool, f64)> = groups.into_iter().map(|((r, c), w)| (r, c, w)).collect();
+    let y: Vec<Variable> = groups
         .iter()
         .map(|_| vars.add(variable().min(0).max(1)))
         .collect();
     let total: f64 = p.weight.iter().sum::<f64>() + 1.0;
-    let covered: Expression = demand.iter().zip(&y).map(|(&i, &v)| p.weight[i] * v).sum();
+    let covered: Expression = groups.iter().zip(&y).map(|(g, &v)| g.2 * v).sum();
     let count: Expression = x.iter().copied().sum();
     let mut model = match goal {
         Goal::Fewest => vars
@@ -147,18 +152,18 @@ fn exact(p: &Problem, goal: Goal, relax: bool) -> Result<Option<(Vec<f64>, f64)>
             .using(good_lp::microlp),
         Goal::Exactly(_) => vars.maximise(covered.clone()).using(good_lp::microlp),
     };
-    for (&i, &v) in demand.iter().zip(&y) {
-        let sites: Expression = reach[i].iter().map(|&j| x[j]).sum();
+    for (g, &v) in groups.iter().zip(&y) {
+        let sites: Expression = g.0.iter().map(|&j| x[j]).sum();
         model = model.with(constraint!(v <= sites));
     }
     match goal {
         Goal::Fewest => {
             if p.need > 0.0 {
-                let unit: Expression = demand
+                let unit: Expression = groups
                     .iter()
                     .zip(&y)
-                    .filter(|(&i, _)| p.counted[i])
-                    .map(|(&i, &v)| p.weight[i] * v)
+                    .filter(|(g, _)| g.1)
+                    .map(|(g, &v)| g.2 * v)
                     .sum();
                 model = model.with(constraint!(unit >= p.need));
             }
@@ -172,11 +177,7 @@ fn exact(p: &Problem, goal: Goal, relax: bool) -> Result<Option<(Vec<f64>, f64)>
     match model.solve() {
         Ok(s) => {
             let values = x.iter().map(|&v| s.value(v)).collect();
-            let reached = demand
-                .iter()
-                .zip(&y)
-                .map(|(&i, &v)| p.weight[i] * s.value(v))
-                .sum();
+            let reached = groups.iter().zip(&y).map(|(g, &v)| g.2 * s.value(v)).sum();
             Ok(Some((values, reached)))
         }
         Err(ResolutionError::Infeasible) => Ok(None),
