@@ -66,6 +66,7 @@ pub mod propose;
 pub mod raster;
 pub mod report;
 pub mod run;
+pub mod site;
 pub mod validate;
 pub mod vocab;
 

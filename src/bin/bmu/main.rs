@@ -95,6 +95,10 @@ enum Command {
         /// Problem geometries of the best candidate. Default: next to --out as problems.geojson.
         #[arg(long)]
         problems: Option<PathBuf>,
+        /// Then site the missing "3+3" facilities for the best candidate (as `bmu site`): sites.geojson and
+        /// site.json next to --out; the exit code judges the units with the proposed sites.
+        #[arg(long)]
+        site: bool,
         #[command(flatten)]
         reports: ReportArgs,
     },
@@ -120,6 +124,127 @@ enum Command {
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// Site the missing "3+3" facilities: for every unit and type it fails on, the fewest new sites that make it
+    /// pass, covering the most residents; exit 1 when a unit still fails a check with them.
+    ///
+    /// `--id-field` names the id field of the UNITS layer here.
+    Site {
+        #[command(flatten)]
+        area: AreaArgs,
+        /// The units (GeoJSON or Shapefile polygons).
+        #[arg(long)]
+        units: PathBuf,
+        #[command(flatten)]
+        site: SiteArgs,
+        /// Proposed sites (.geojson or .shp). Default: out/sites.geojson in the study-area folder (else here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Before/after shares per unit and type, as JSON. Default: next to --out as site.json.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+}
+
+/// How `bmu site` chooses.
+#[derive(Args, Clone, Debug)]
+struct SiteArgs {
+    /// Facility types to site (default: the required "3+3" types and the service types).
+    #[arg(long, value_delimiter = ',')]
+    types: Vec<String>,
+    /// Candidate sites: points, or polygons at their interior point (default: a lattice inside each unit).
+    #[arg(long, value_name = "CANDIDATES")]
+    sites: Option<PathBuf>,
+    /// Exactly N new facilities of each type in each unit, covering the most residents (classic MCLP).
+    #[arg(long, value_name = "N")]
+    count: Option<usize>,
+    /// Service radius in metres (default: thresholds.service_radius_m).
+    #[arg(long, value_name = "M")]
+    radius: Option<f64>,
+    /// Spacing of the candidate lattice, metres.
+    #[arg(long, value_name = "M", default_value_t = bmu::site::SiteOptions::default().spacing_m)]
+    spacing: f64,
+}
+
+impl Default for SiteArgs {
+    /// What `propose --site` uses: the same defaults as the flags.
+    fn default() -> Self {
+        SiteArgs {
+            types: Vec::new(),
+            sites: None,
+            count: None,
+            radius: None,
+            spacing: bmu::site::SiteOptions::default().spacing_m,
+        }
+    }
+}
+
+impl SiteArgs {
+    /// The radius goes into the thresholds, so the check that judges the plan uses it too.
+    fn apply(&self, config: &mut Config) -> anyhow::Result<()> {
+        if let Some(r) = self.radius {
+            config.thresholds.service_radius_m = r;
+        }
+        config.check(Path::new("<flags>"))?;
+        if !(self.spacing.is_finite() && self.spacing >= 1.0) {
+            anyhow::bail!("--spacing must be at least 1 m, got {}", self.spacing);
+        }
+        Ok(())
+    }
+
+    fn options(&self) -> anyhow::Result<bmu::site::SiteOptions> {
+        use bmu::vocab::Vocabulary;
+        let types = if self.types.is_empty() {
+            None
+        } else {
+            let t: Vec<bmu::model::FacilityType> = self
+                .types
+                .iter()
+                .map(|w| {
+                    bmu::model::FacilityType::from_word(w)
+                        .ok_or_else(|| anyhow::anyhow!("--types: {}", bmu::model::FacilityType::unknown(w)))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            Some(t)
+        };
+        if self.count == Some(0) {
+            anyhow::bail!("--count must be at least 1");
+        }
+        Ok(bmu::site::SiteOptions {
+            types,
+            count: self.count,
+            spacing_m: self.spacing,
+            ..Default::default()
+        })
+    }
+
+    /// Plans the sites for `units` and stages them; the caller commits.
+    fn run(
+        &self,
+        study: &bmu::model::StudyArea,
+        units: &[bmu::validate::Unit],
+        out: &Path,
+        report: &Path,
+        staging: &mut Staging,
+    ) -> anyhow::Result<bmu::site::Plan> {
+        let source = bmu::run::population_source(study)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "site: no population source: give --population GRID, or --blocks with --population-field"
+            )
+        })?;
+        let candidates = match &self.sites {
+            Some(p) => Some(bmu::site::candidates::read(p, study)?),
+            None => None,
+        };
+        let plan = bmu::site::plan(
+            study,
+            units,
+            source.as_ref(),
+            candidates.as_deref(),
+            &self.options()?,
+        )?;
+        plan.stage(study, out, Some(report), staging)?;
+        Ok(plan)
+    }
 }
 
 /// The dossier and maps people hand in.
@@ -451,6 +576,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             blocks_out,
             report,
             problems,
+            site,
             reports,
         } => {
             reports.check()?;
@@ -465,6 +591,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             config.propose.require_facilities |= require_facilities;
             config.check(Path::new("<flags>"))?;
+            let site_args = SiteArgs::default();
+            site_args.options()?;
             let study = load_study(&config, quiet)?;
             // Outputs go beside the inputs: `<study area>/out/` (or `./out/` without a study-area folder).
             let out = out.unwrap_or_else(|| {
@@ -489,12 +617,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut staging = Staging::new(&run_inputs(&study, &area, None));
             outputs.claim(&mut staging, config.propose.candidates)?;
             reports.claim(&mut staging)?;
-            let outcome = bmu::progress::observe(progress.clone(), || {
+            let site_out = site.then(|| (sibling("sites.geojson"), sibling("site.json")));
+            if let Some((s, r)) = &site_out {
+                staging.claim(s, "the proposed sites")?;
+                staging.claim(r, "the site report")?;
+            }
+            let mut outcome = bmu::progress::observe(progress.clone(), || {
                 bmu::run::propose(&study, &outputs, &mut staging)
             })?;
-            let text = summary::propose(&outcome, &outputs.units);
+            let mut text = summary::propose(&outcome, &outputs.units);
+            if let Some((s, r)) = &site_out {
+                if outcome.units.is_empty() {
+                    anyhow::bail!("site: propose found no units to site facilities for");
+                }
+                let plan = site_args.run(&study, &outcome.units, s, r, &mut staging)?;
+                outcome.all_pass = plan.all_pass();
+                text.push_str(&plan.summary(s));
+            }
             finish(&study, &outcome, &text, &reports, &progress, staging)
         }
+        Command::Site {
+            area,
+            units,
+            site,
+            out,
+            report,
+        } => site_command(area, units, site, out, report, quiet),
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = load_study(&config, quiet)?;
@@ -536,6 +684,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             finish(&study, &outcome, &text, &reports, &progress, staging)
         }
     }
+}
+
+/// `bmu site`: reads the units, plans, stages and commits the sites and their report.
+fn site_command(
+    mut area: AreaArgs,
+    units: PathBuf,
+    site: SiteArgs,
+    out: Option<PathBuf>,
+    report: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let id_field = area.id_field.take();
+    let mut config = area.config()?;
+    site.apply(&mut config)?;
+    site.options()?;
+    let study = load_study(&config, quiet)?;
+    let out = out.unwrap_or_else(|| {
+        let base = area.dir.clone().or_else(|| {
+            area.config
+                .as_ref()
+                .and_then(|c| c.parent().map(Path::to_path_buf))
+        });
+        base.unwrap_or_default().join("out").join("sites.geojson")
+    });
+    let report = report.unwrap_or_else(|| out.with_file_name("site.json"));
+    let mut inputs = run_inputs(&study, &area, Some(&units));
+    inputs.extend(site.sites.clone());
+    let mut staging = Staging::new(&inputs);
+    staging.claim(&out, "the proposed sites (--out)")?;
+    staging.claim(&report, "the site report (--report)")?;
+    let mut notes = Vec::new();
+    let units = bmu::validate::read_units(&units, id_field.as_deref(), &study, &mut notes)?;
+    let plan = site.run(&study, &units, &out, &report, &mut staging)?;
+    if !quiet {
+        for n in &notes {
+            to_stderr(&format!("bmu: note: {n}\n"))?;
+        }
+        to_stderr(&plan.summary(&out))?;
+    }
+    staging.commit()?;
+    Ok(if plan.all_pass() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Every file a study-area run reads: its layers and population source, `bmu.toml`, and `extra` (validate's units).
