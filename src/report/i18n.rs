@@ -28,7 +28,8 @@ impl Lang {
         }
     }
 
-    fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+    /// The text in this language, from a pair written side by side where it is used.
+    pub fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::Zh => zh,
             Lang::English => en,

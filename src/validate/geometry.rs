@@ -227,12 +227,7 @@ impl Check for GeometryCheck {
         }
     }
     fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
-        if lang == crate::report::Lang::Zh {
-            "单一有效面"
-        } else {
-            "one valid part"
-        }
-        .into()
+        lang.pick("单一有效面", "one valid part").into()
     }
     fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
         "= 1".into()

@@ -74,12 +74,7 @@ impl Check for OverlaysCheck {
         }
     }
     fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
-        if lang == crate::report::Lang::Zh {
-            "仅报告"
-        } else {
-            "reported only"
-        }
-        .into()
+        lang.pick("仅报告", "reported only").into()
     }
     fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
         "–".into()
