@@ -271,10 +271,12 @@ impl Crs {
         let t = match Transformer::new(&Crs::wgs84(), self) {
             Ok(t) => t,
             // PROJ refuses a degenerate pipeline outright where proj4rs builds one: the same words either way.
-            Err(e) => return Some(format!(
+            Err(e) => {
+                return Some(format!(
                 "is degenerate: cannot project into it ({e}); bmu needs a CRS in metres at a scale near 1 \
                      (check +k and +units)"
-            )),
+            ))
+            }
         };
         // A small step in degrees and its length on the sphere: enough to tell a sound scale from a broken one.
         let step = 0.01_f64;

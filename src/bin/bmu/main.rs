@@ -810,6 +810,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    // With full PROJ (`--features proj`) a CRS PROJ refuses would also be logged by PROJ itself on stderr, a second
+    // line beside bmu's one-line error: PROJ's own logging stays off unless the user asks for it.
+    if std::env::var_os("PROJ_DEBUG").is_none() {
+        std::env::set_var("PROJ_DEBUG", "0");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
