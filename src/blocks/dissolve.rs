@@ -266,6 +266,18 @@ mod tests {
         blocks
     }
 
+    /// The case the property test first found (seed 302): an overlay left a slit with the sliver beside it as a
+    /// second polygon; kept as a plain test so that it runs whatever proptest draws.
+    #[test]
+    fn slit_and_sliver_left_by_the_overlay_are_joined() {
+        let blocks = jittered_blocks(6, 6, 302, 0.45);
+        let refs: Vec<&MultiPolygon<f64>> = [3usize, 2, 8, 7, 14, 9, 10, 6, 16]
+            .iter()
+            .map(|&b| &blocks[b])
+            .collect();
+        assert_eq!(dissolve(&refs).0.len(), 1);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
         /// Regression (trust issue, 华漕镇): rook-adjacent blocks dissolved into a two-part unit. Any set of blocks
