@@ -272,21 +272,28 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
     let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
 
     // Validate with the lines the cleaning step inferred, so boundary clarity can count them when configured.
-    let mut checked_area = area.clone();
-    checked_area.lines.extend(
-        proposal
-            .blocks
-            .inferred
-            .iter()
-            .enumerate()
-            .map(|(i, l)| LineFeature {
-                id: format!("I{:03}", i + 1),
-                class: FeatureClass::Road,
-                name: None,
-                geometry: MultiLineString(vec![l.clone()]),
-                inferred: true,
-            }),
-    );
+    // Cloned only when there are inferred lines to add: a clone holds every given block twice more (working and
+    // source geometry), the largest single cost of memory at a million blocks.
+    let checked_area: std::borrow::Cow<StudyArea> = if proposal.blocks.inferred.is_empty() {
+        std::borrow::Cow::Borrowed(area)
+    } else {
+        let mut a = area.clone();
+        a.lines.extend(
+            proposal
+                .blocks
+                .inferred
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LineFeature {
+                    id: format!("I{:03}", i + 1),
+                    class: FeatureClass::Road,
+                    name: None,
+                    geometry: MultiLineString(vec![l.clone()]),
+                    inferred: true,
+                }),
+        );
+        std::borrow::Cow::Owned(a)
+    };
     progress::stage(Stage::Validate);
     // One context (feature indexes) for every candidate.
     let ctx = progress::timed("feature indexes", || {

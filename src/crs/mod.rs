@@ -491,7 +491,10 @@ impl Transformer {
         let wgs84 = Crs::wgs84();
         let a = if from_web.is_some() { &wgs84 } else { from };
         let b = if to_web.is_some() { &wgs84 } else { to };
-        let step = if a == b || (a.is_wgs84() && b.is_wgs84()) {
+        // Compare what each CRS is, not how it was named: `urn:ogc:def:crs:EPSG::32651` in a GeoJSON and the
+        // working CRS `EPSG:32651` are one CRS, and a transform between them would only densify every edge (several
+        // times the vertices, in every copy of every block) and add rounding noise.
+        let step = if a.def == b.def || (a.is_wgs84() && b.is_wgs84()) {
             Step::Identity
         } else {
             match backend {
@@ -709,6 +712,33 @@ fn check_lon_lat(c: Coord<f64>) -> std::result::Result<(), String> {
 mod tests {
     use super::*;
     use approx::assert_abs_diff_eq;
+
+    #[test]
+    fn same_crs_named_two_ways_is_not_transformed() {
+        // A GeoJSON's legacy `crs` member names its CRS as an OGC URN, the working CRS as `EPSG:n`: one CRS, so
+        // nothing is transformed or densified (a 250 m square keeps its 5 vertices instead of 41).
+        let urn = Crs::parse("urn:ogc:def:crs:EPSG::32651").unwrap();
+        let epsg = Crs::parse("EPSG:32651").unwrap();
+        let t = Transformer::new(&urn, &epsg).unwrap();
+        assert!(t.is_identity());
+        let square = Polygon::new(
+            LineString::from(vec![
+                (0.0, 0.0),
+                (250.0, 0.0),
+                (250.0, 250.0),
+                (0.0, 250.0),
+                (0.0, 0.0),
+            ]),
+            vec![],
+        );
+        let mut g = Geometry::Polygon(square.clone());
+        t.transform_geometry_densified(&mut g).unwrap();
+        assert_eq!(g, Geometry::Polygon(square));
+        // Different CRSs still transform.
+        assert!(!Transformer::new(&urn, &Crs::parse("EPSG:32650").unwrap())
+            .unwrap()
+            .is_identity());
+    }
 
     #[test]
     fn parses_the_ways_crs_are_named() {
