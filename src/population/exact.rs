@@ -25,8 +25,9 @@ use crate::{Error, Result};
 pub const MIN_FRACTION: f64 = 1e-12;
 
 /// Rows processed at once are capped so that a polygon as large as a country never needs its whole bounding box of
-/// cells in memory (three f64 per cell).
-const MAX_BAND_CELLS: usize = 1 << 22;
+/// cells in memory (three f64 per cell: 24 MiB a band, one band per thread), and so that a polygon of a few million
+/// cells already has bands enough for every core.
+const MAX_BAND_CELLS: usize = 1 << 20;
 
 /// WGS 84 semi-major axis (m) and flattening.
 const WGS84_A: f64 = 6_378_137.0;
@@ -87,11 +88,12 @@ pub fn zonal_one(reader: &GridReader, index: usize, polygon: &MultiPolygon<f64>)
         return Ok(stats);
     }
     // Bands of whole rows; a window wider than a band's budget (only a corrupt or absurd grid) is also cut into
-    // column blocks, so no band ever exceeds MAX_BAND_CELLS cells.
+    // column blocks, so no band ever exceeds MAX_BAND_CELLS cells. Bands are measured on every core (one polygon over a
+    // whole grid uses them all), each thread holding one band's buffers at a time; their sums are then added in band
+    // order, so the result is the same, bit for bit, at any thread count.
     let band_cols = window.width.min(MAX_BAND_CELLS);
     let band_rows = (MAX_BAND_CELLS / band_cols).max(1);
-    let mut coverage = Coverage::default();
-    let mut values = Vec::new();
+    let mut bands = Vec::new();
     for col in (0..window.width).step_by(band_cols) {
         let mut row = 0;
         while row < window.height {
@@ -101,12 +103,30 @@ pub fn zonal_one(reader: &GridReader, index: usize, polygon: &MultiPolygon<f64>)
                 width: band_cols.min(window.width - col),
                 height: band_rows.min(window.height - row),
             };
-            coverage.compute(polygon, grid, band);
-            values.resize(band.len(), 0.0);
-            reader.read_window_into(band, &mut values)?;
-            accumulate(reader, grid, index, band, &coverage.cover, &values, &mut stats)?;
+            bands.push(band);
             row += band.height;
         }
+    }
+    let partial: Vec<Result<ZonalStats>> = bands
+        .par_iter()
+        .map_init(
+            || (Coverage::default(), Vec::new()),
+            |(coverage, values), &band| {
+                coverage.compute(polygon, grid, band);
+                values.resize(band.len(), 0.0);
+                reader.read_window_into(band, values)?;
+                let mut s = ZonalStats::default();
+                accumulate(reader, grid, index, band, &coverage.cover, values, &mut s)?;
+                Ok(s)
+            },
+        )
+        .collect();
+    for s in partial {
+        let s = s?;
+        stats.population += s.population;
+        stats.covered_cells += s.covered_cells;
+        stats.nodata_cells += s.nodata_cells;
+        stats.covered_area_m2 += s.covered_area_m2;
     }
     Ok(stats)
 }
@@ -764,6 +784,62 @@ mod tests {
                 .install(|| zonal_sums(&reader, &polygons).unwrap())
         };
         assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    fn one_polygon_over_several_bands_sums_the_same_at_one_and_three_threads() {
+        // 1,100 x 2,000 cells: one polygon over all of them spans three bands, measured on several cores.
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED + 11);
+        let (w, h) = (1_100, 2_000);
+        let reader = random_reader(&mut rng, grid(w, h, utm(), false));
+        let g = reader.grid().clone();
+        let (x0, y0) = g.transform.pixel_to_xy(0.0, 0.0);
+        let (x1, y1) = g.transform.pixel_to_xy(w as f64, h as f64);
+        let whole = MultiPolygon(vec![geo::Rect::new((x0, y0), (x1, y1)).to_polygon()]);
+        let centre = g.transform.pixel_to_xy(w as f64 / 2.0, h as f64 / 2.0);
+        let star = MultiPolygon(vec![geo::Polygon::new(
+            star(
+                &mut rng,
+                Coord {
+                    x: centre.0,
+                    y: centre.1,
+                },
+                50_000.0,
+                40,
+                true,
+            ),
+            vec![],
+        )]);
+        let run = |threads, polygon: &MultiPolygon<f64>| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| zonal_one(&reader, 0, polygon).unwrap())
+        };
+        for polygon in [&whole, &star] {
+            assert_eq!(run(1, polygon), run(3, polygon));
+        }
+        // Every cell whole: the sum of the grid's values (nodata counted as none).
+        let all = run(3, &whole);
+        assert_eq!(all.covered_cells, w * h);
+        let mut expected = 0.0;
+        let mut values = vec![0.0; w * h];
+        reader
+            .read_window_into(
+                Window {
+                    col_off: 0,
+                    row_off: 0,
+                    width: w,
+                    height: h,
+                },
+                &mut values,
+            )
+            .unwrap();
+        for v in values.iter().filter(|v| !g.is_nodata(**v)) {
+            expected += v;
+        }
+        approx::assert_relative_eq!(all.population, expected, max_relative = 1e-12);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! strips/tiles are kept in a bounded cache (as GDAL's block cache does): neighbouring polygons share strips, and
 //! without it a grid stored one row per strip would be decompressed once per polygon overlapping each row.
 
+use rayon::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -656,15 +657,28 @@ impl TiffSource {
             ChunkType::Strip => (0, 0),
             ChunkType::Tile => (window.col_off / cw, (window.col_off + window.width - 1) / cw),
         };
-        for chunk_row in first_chunk_row..=last_chunk_row {
-            for chunk_col in first_chunk_col..=last_chunk_col {
+        let touched: Vec<(usize, usize)> = (first_chunk_row..=last_chunk_row)
+            .flat_map(|r| (first_chunk_col..=last_chunk_col).map(move |c| (r, c)))
+            .collect();
+        // Decoding (LZW/Deflate) is most of a read's time: the chunks a window needs are decoded on every core, in
+        // batches of at most a cache's worth so that a window over a whole grid never holds more decoded cells than
+        // the cache, then copied in order. Each chunk decodes the same whatever thread takes it.
+        let chunk_cells = (cw * ch).max(1);
+        let batch = (CACHE_CELLS / 2 / chunk_cells).max(1);
+        for group in touched.chunks(batch) {
+            // Results in chunk order, so a file with several bad chunks always names the first.
+            let decoded: Vec<Result<Arc<Vec<f64>>>> = group
+                .par_iter()
+                .map(|&(r, c)| self.chunk(path, r * self.chunks_across + c, grid.height))
+                .collect();
+            let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+            for (&(chunk_row, chunk_col), chunk) in group.iter().zip(decoded) {
                 let index = chunk_row * self.chunks_across + chunk_col;
                 // The chunk's data, without the padding of edge tiles; decoded rows are `cw` cells long.
                 let x0 = chunk_col * cw;
                 let y0 = chunk_row * ch;
                 let data_w = cw.min(grid.width - x0);
                 let data_h = ch.min(grid.height - y0);
-                let chunk = self.chunk(path, index, grid.height)?;
                 let copy = ChunkCopy {
                     data_w: cw,
                     col_from: window.col_off.max(x0),

@@ -6,7 +6,11 @@
 //! open the grid, densify and transform the polygons into its CRS, exact sums — at 1 and 2 threads. The script
 //! itself times the whole `bmu population` process against exactextract.
 //!
-//! `cargo bench --bench population` / `BMU_ZONAL_DIR=/tmp/bmu-bench-zonal cargo bench --bench population`
+//! Big-grid mode: with `BMU_BIG_GRID` set to the 10^8-cell GeoTIFF `tests/compare/big_grid.py` writes, one polygon
+//! over the whole grid at 1 and 2 threads (tiles decoded and bands measured on every core).
+//!
+//! `cargo bench --bench population` / `BMU_ZONAL_DIR=/tmp/bmu-bench-zonal cargo bench --bench population` /
+//! `BMU_BIG_GRID=/tmp/bmu-big-grid.tif cargo bench --bench population`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -119,7 +123,57 @@ fn fixtures(c: &mut Criterion) {
     });
 }
 
+/// One polygon over the whole of the 10^8-cell grid `tests/compare/big_grid.py` writes (`BMU_BIG_GRID`): the case
+/// where only splitting one polygon's bands and tiles across threads can use more than one core. Prints the best of 3
+/// at 1 and 2 threads and their ratio; the sums must agree bit for bit.
+fn one_polygon_over_a_big_grid(c: &mut Criterion, path: &Path) {
+    let reader = GridReader::open(path, &GridOptions::default()).unwrap();
+    let g = reader.grid().clone();
+    let (x0, y0) = g.transform.pixel_to_xy(0.5, 0.5);
+    let (x1, y1) = g
+        .transform
+        .pixel_to_xy(g.width as f64 - 0.5, g.height as f64 - 0.5);
+    let polygon = [MultiPolygon::new(vec![Rect::new(
+        coord! { x: x0, y: y0 },
+        coord! { x: x1, y: y1 },
+    )
+    .to_polygon()])];
+    let sums = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| zonal_sums(&reader, &polygon).unwrap())
+    };
+    assert_eq!(sums(1), sums(2), "sums differ between 1 and 2 threads");
+    let run = || {
+        zonal_sums(&reader, &polygon).unwrap();
+    };
+    let (t1, t2) = (best_of_3(1, &run), best_of_3(2, &run));
+    println!(
+        "one polygon over {} x {} cells: {:.2} s at 1 thread, {:.2} s at 2 threads ({:.2}x)",
+        g.width,
+        g.height,
+        t1,
+        t2,
+        t1 / t2
+    );
+    let mut group = c.benchmark_group("big_grid/one_polygon");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        group.bench_function(format!("threads_{threads}"), |b| b.iter(|| pool.install(run)));
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    if let Some(grid) = std::env::var_os("BMU_BIG_GRID") {
+        return one_polygon_over_a_big_grid(c, Path::new(&grid));
+    }
     match std::env::var_os("BMU_ZONAL_DIR") {
         Some(dir) => compare(c, Path::new(&dir)),
         None => fixtures(c),
