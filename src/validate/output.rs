@@ -37,9 +37,11 @@ pub fn unit_features(v: &Validation, units: &[Unit], max_text: Option<usize>) ->
                 p.insert(format!("{name}_threshold"), json!(c.and_then(|c| c.threshold())));
                 p.insert(format!("{name}_pass"), json!(c.and_then(|c| c.pass())));
                 match c {
-                    Some(CheckResult::Evaluated(e)) if !e.pass => {
-                        reasons.extend(e.reasons.iter().map(|x| format!("{name}: {x}")))
-                    }
+                    Some(CheckResult::Evaluated(e)) if !e.pass => reasons.extend(
+                        e.reasons
+                            .iter()
+                            .map(|x| format!("{name}: {}", x.text(crate::report::Lang::English))),
+                    ),
                     _ => {}
                 }
             }

@@ -1,7 +1,7 @@
 //! What `bmu validate` and `bmu propose` print on stderr when they finish: the `bmu:`-prefixed lines and the check
 //! table, drawn from the library's [`bmu::run::Outcome`] and wrapped for an 80-column terminal.
 
-use crate::table::table;
+use crate::table::{table, Verb};
 use bmu::run::Outcome;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,7 +17,7 @@ pub(crate) fn validate(outcome: &Outcome) -> String {
         let _ = writeln!(s, "bmu: {n}");
     }
     if let Some(v) = &outcome.validation {
-        s.push_str(&table(v, WIDTH as u16));
+        s.push_str(&table(v, WIDTH as u16, Verb::Validate));
     }
     if outcome.problem_files.len() > 1 {
         let names: Vec<String> = outcome
@@ -82,7 +82,7 @@ pub(crate) fn propose(outcome: &Outcome, units_path: &Path) -> String {
         );
     }
     if let Some(v) = &outcome.validation {
-        s.push_str(&table(v, WIDTH as u16));
+        s.push_str(&table(v, WIDTH as u16, Verb::Propose));
     }
     let _ = writeln!(s, "  -> {}", units_path.display());
     fit_terminal(&s, WIDTH)
