@@ -129,8 +129,10 @@ impl Check for CommunityIntegrityCheck {
     fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
         format!("≥ {:.0}%", t.community_share * 100.0)
     }
-    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
-        "0".into()
+    // The share a block must keep in one unit, as the policy card states it: the value's own bound (0 split
+    // blocks) told a reviewer nothing.
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {:.0}%", t.community_share * 100.0)
     }
     fn value_text(&self, e: &super::Evaluated) -> String {
         format!("{:.0}", e.value)
@@ -150,6 +152,12 @@ impl Check for CommunityIntegrityCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn community_threshold_is_shown_as_the_share_a_block_keeps_not_zero() {
+        let t = Thresholds::default();
+        assert_eq!(CommunityIntegrityCheck.short_threshold(&t), "≥ 95%");
+    }
     use crate::model::Block;
     use crate::validate::testing::{area, rect, unit};
 
