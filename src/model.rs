@@ -776,7 +776,14 @@ fn build_facilities(
                     ),
                 )
             })?;
-        let status = match fc.status_field.as_deref() {
+        // Without a configured field (flags only) the status is still read where the layer has the usual field, so
+        // that a "规划" facility never counts as existing because no `bmu.toml` named the field.
+        let status_field = fc.status_field.as_deref().or_else(|| {
+            FacilityStatus::DEFAULT_FIELDS
+                .into_iter()
+                .find(|k| f.text(k).is_some_and(|s| !s.trim().is_empty()))
+        });
+        let status = match status_field {
             None => FacilityStatus::Existing,
             Some(k) => {
                 let s = f.text(k).unwrap_or_default();

@@ -133,27 +133,135 @@ impl FacilityType {
         FacilityType::Commerce,
     ];
 
-    /// Stable names (`affairs`, `urban_management`, …) and the Chinese names of `RULES.md`.
+    /// Stable names (`affairs`, `urban_management`, …), the official Chinese names and their common variants
+    /// ([`FacilityType::WORDS`], shipped as `data/RULES.md`).
     pub fn parse(value: &str) -> Option<FacilityType> {
-        use FacilityType::*;
         let v = value.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        Some(match v.as_str() {
-            "affairs" | "社区事务受理服务中心" | "社区事务" => Affairs,
-            "health" | "社区卫生服务中心" | "社区卫生服务站" | "社区卫生" => Health,
-            "culture" | "社区文化活动中心" | "社区文化" => Culture,
-            "police" | "派出所" | "警务站" | "公安" => Police,
-            "urban_management" | "城管执法中队" | "城管执法" | "城管" => UrbanManagement,
-            "market_supervision" | "市场监管所" | "市场监管" => MarketSupervision,
-            "grid_center" | "网格化管理分中心" | "网格化综合管理分中心" => GridCenter,
-            "housing_station" | "房管工作站" => HousingStation,
-            "elderly_care" | "养老" => ElderlyCare,
-            "leisure" | "休闲娱乐" => Leisure,
-            "transit" | "交通出行" | "地铁站" => Transit,
-            "park" | "公园绿地" | "公园" => Park,
-            "commerce" | "商业配套" => Commerce,
-            _ => return None,
-        })
+        FacilityType::WORDS
+            .iter()
+            .find(|(_, words)| words.contains(&v.as_str()))
+            .map(|(t, _)| *t)
     }
+
+    /// Every word a facility layer or `bmu.toml` may use for each type: the stable name first, then the official
+    /// name (as 沪民区划〔2018〕6号 and the district lists write it), then the variants planners write. One table, so
+    /// that `data/RULES.md` can be checked against it.
+    pub const WORDS: [(FacilityType, &'static [&'static str]); 13] = {
+        use FacilityType::*;
+        [
+            (
+                Affairs,
+                &[
+                    "affairs",
+                    "社区事务受理服务中心",
+                    "社区事务受理中心",
+                    "社区事务受理服务分中心",
+                    "事务受理中心",
+                    "街镇社区事务受理服务中心",
+                    "社区事务",
+                ],
+            ),
+            (
+                Health,
+                &[
+                    "health",
+                    "社区卫生服务中心",
+                    "社区卫生服务分中心",
+                    "社区卫生服务站",
+                    "卫生服务中心",
+                    "卫生服务站",
+                    "社区卫生",
+                    "村卫生室",
+                ],
+            ),
+            (
+                Culture,
+                &[
+                    "culture",
+                    "社区文化活动中心",
+                    "社区文化活动分中心",
+                    "文化活动中心",
+                    "社区文化中心",
+                    "综合文化站",
+                    "社区文化",
+                ],
+            ),
+            (
+                Police,
+                &[
+                    "police",
+                    "派出所",
+                    "公安派出所",
+                    "公安分局派出所",
+                    "警务站",
+                    "警务室",
+                    "社区警务室",
+                    "警务工作站",
+                    "公安",
+                ],
+            ),
+            (
+                UrbanManagement,
+                &[
+                    "urban_management",
+                    "城管执法中队",
+                    "城市管理行政执法中队",
+                    "城市管理综合执法中队",
+                    "城管中队",
+                    "城管执法队",
+                    "城管执法分队",
+                    "城管执法",
+                    "城管",
+                ],
+            ),
+            (
+                MarketSupervision,
+                &[
+                    "market_supervision",
+                    "市场监管所",
+                    "市场监督管理所",
+                    "市场监督管理局",
+                    "市场监管",
+                    "工商所",
+                ],
+            ),
+            (
+                GridCenter,
+                &[
+                    "grid_center",
+                    "网格化管理分中心",
+                    "网格化综合管理分中心",
+                    "城市网格化综合管理分中心",
+                    "网格化管理中心",
+                    "网格中心",
+                ],
+            ),
+            (
+                HousingStation,
+                &["housing_station", "房管工作站", "房屋管理工作站", "房管办"],
+            ),
+            (
+                ElderlyCare,
+                &[
+                    "elderly_care",
+                    "养老",
+                    "养老服务设施",
+                    "养老服务中心",
+                    "综合为老服务中心",
+                    "为老服务中心",
+                    "养老院",
+                    "敬老院",
+                    "长者照护之家",
+                    "日间照料中心",
+                    "老年活动室",
+                ],
+            ),
+            (Leisure, &["leisure", "休闲娱乐"]),
+            (Transit, &["transit", "交通出行", "地铁站"]),
+            (Park, &["park", "公园绿地", "公园"]),
+            (Commerce, &["commerce", "商业配套"]),
+        ]
+    };
 
     /// The class as written in `bmu.toml` and outputs.
     pub fn name(self) -> &'static str {
@@ -275,16 +383,37 @@ pub enum FacilityStatus {
 }
 
 impl FacilityStatus {
-    /// `bmu`'s own class names, OSM `highway`/`waterway`/`railway` values, and common Chinese terms.
+    /// The words of [`FacilityStatus::WORDS`].
     pub fn parse(value: &str) -> Option<FacilityStatus> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "existing" | "exists" | "现状" | "已建" | "existing_facility" => {
-                Some(FacilityStatus::Existing)
-            }
-            "planned" | "plan" | "规划" | "拟建" | "在建" => Some(FacilityStatus::Planned),
-            _ => None,
-        }
+        let v = value.trim().to_ascii_lowercase();
+        FacilityStatus::WORDS
+            .iter()
+            .find(|(_, words)| words.contains(&v.as_str()))
+            .map(|(s, _)| *s)
     }
+
+    /// `bmu`'s own words and the Chinese terms of planning documents (`data/RULES.md`): "规划" is planned.
+    pub const WORDS: [(FacilityStatus, &'static [&'static str]); 2] = [
+        (
+            FacilityStatus::Existing,
+            &[
+                "existing",
+                "exists",
+                "existing_facility",
+                "现状",
+                "已建",
+                "现有",
+                "建成",
+            ],
+        ),
+        (
+            FacilityStatus::Planned,
+            &["planned", "plan", "规划", "拟建", "在建", "近期建设", "远期"],
+        ),
+    ];
+
+    /// Fields read for the status when `[facilities] status_field` is not set (a run with flags only).
+    pub const DEFAULT_FIELDS: [&'static str; 2] = ["status", "状态"];
 }
 
 /// A closed list of words with aliases: what `bmu.toml` settings of classes and types are made of.
@@ -394,5 +523,52 @@ mod tests {
             assert_eq!(FacilityType::parse(t.name_zh()), Some(t));
         }
         assert_eq!(FacilityType::parse("hospital"), None);
+    }
+
+    #[test]
+    fn official_facility_names_and_common_variants_are_accepted() {
+        use FacilityType::*;
+        for (word, t) in [
+            ("公安派出所", Police),
+            ("市场监督管理所", MarketSupervision),
+            ("社区事务受理中心", Affairs),
+            ("卫生服务中心", Health),
+            ("文化活动中心", Culture),
+            ("综合为老服务中心", ElderlyCare),
+            ("城市管理综合执法中队", UrbanManagement),
+        ] {
+            assert_eq!(FacilityType::parse(word), Some(t), "{word}");
+        }
+    }
+
+    #[test]
+    fn every_type_has_its_stable_name_first_and_no_word_names_two_types() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, (t, words)) in FacilityType::WORDS.iter().enumerate() {
+            assert_eq!(*t, FacilityType::ALL[i]);
+            assert_eq!(words[0], t.name());
+            for w in *words {
+                assert!(seen.insert(*w), "{w} names two types");
+            }
+        }
+    }
+
+    #[test]
+    fn rules_md_lists_every_facility_word_the_loader_accepts() {
+        let rules = include_str!("../data/RULES.md");
+        for (_, words) in FacilityType::WORDS {
+            for w in words {
+                assert!(rules.contains(&format!("`{w}`")), "data/RULES.md lacks `{w}`");
+            }
+        }
+        for (_, words) in FacilityStatus::WORDS {
+            for w in words {
+                assert!(
+                    rules.contains(&format!("`{w}`")),
+                    "data/RULES.md lacks status `{w}`"
+                );
+            }
+        }
+        assert_eq!(FacilityStatus::parse("规划"), Some(FacilityStatus::Planned));
     }
 }

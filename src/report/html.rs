@@ -301,7 +301,7 @@ fn summary(h: &mut String, _area: &StudyArea, outcome: &Outcome, lang: Lang) {
                 h,
                 "<li><b>{}</b>: {}</li>",
                 label(&v.registry, *c, lang),
-                esc(reason)
+                esc(&reason.text(lang))
             );
         }
         h.push_str("</ul>\n");
@@ -399,7 +399,7 @@ fn cell(h: &mut String, c: &dyn Check, u: &UnitReport, lang: Lang) {
             let _ = write!(
                 h,
                 "<td class=\"na\" title=\"{}\"><span class=\"mark\">–</span><span class=\"val\">{}</span></td>",
-                esc(&n.reason),
+                esc(&n.reason.text(lang)),
                 Label::NotEvaluatedShort.text(lang)
             );
         }
@@ -457,7 +457,7 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
                 text.extend(service_shortfalls(e, &v.thresholds, lang));
             }
             if text.is_empty() {
-                text = e.reasons.clone();
+                text = e.reasons.iter().map(|r| r.text(lang)).collect();
             }
             if text.is_empty() {
                 text.push(check.value_text(e));

@@ -7,7 +7,7 @@
 //! class. OSM splits one expressway into many ways, so lengths are summed per class rather than per feature; more
 //! than `barrier_tolerance_m` of a class inside fails the check, and the clipped lines are reported.
 
-use super::{CheckResult, Problem, ProblemKind, Unit};
+use super::{CheckResult, Problem, ProblemKind, Reason, Unit};
 use crate::config::Thresholds;
 use crate::model::{FeatureClass, StudyArea};
 use geo::{
@@ -48,10 +48,7 @@ impl Barriers {
 /// Length of barrier lines through the unit's interior, per class, against `barrier_tolerance_m`.
 pub fn barriers(unit: &Unit, barriers: &Option<Barriers>, t: &Thresholds) -> (CheckResult, Vec<Problem>) {
     let Some(barriers) = barriers else {
-        return (
-            CheckResult::not_evaluated("no linear feature layers (expressways, railways): give --features"),
-            Vec::new(),
-        );
+        return (CheckResult::not_evaluated(Reason::NoBarrierLayers), Vec::new());
     };
     let Some(unit_box) = unit.geometry.bounding_rect() else {
         return (
@@ -101,10 +98,11 @@ pub fn barriers(unit: &Unit, barriers: &Option<Barriers>, t: &Thresholds) -> (Ch
         r = r.with_detail(format!("{class}_m"), len);
         if len > t.barrier_tolerance_m {
             let names: Vec<String> = names.into_iter().collect();
-            r = r.with_reason(format!(
-                "{class} runs {len:.0} m through the interior ({})",
-                names.join(", ")
-            ));
+            r = r.with_reason(Reason::BarrierInside {
+                class,
+                length_m: len,
+                features: names.clone(),
+            });
             problems.push(
                 Problem::length(
                     ProblemKind::BarrierCrossing,

@@ -8,7 +8,7 @@
 //! share is length-weighted; consecutive unclear pieces (across ring closure too) merge into the unclear stretches
 //! reported as lines.
 
-use super::{CheckResult, Problem, ProblemKind, Unit};
+use super::{CheckResult, Problem, ProblemKind, Reason, Unit};
 use crate::config::Thresholds;
 use crate::model::StudyArea;
 use geo::{Coord, LineString, MultiLineString};
@@ -77,10 +77,7 @@ pub fn boundary_clarity(
     t: &Thresholds,
 ) -> (CheckResult, Vec<Problem>) {
     let Some(index) = index else {
-        return (
-            CheckResult::not_evaluated("no linear feature layers (roads, rivers, railways): give --features"),
-            Vec::new(),
-        );
+        return (CheckResult::not_evaluated(Reason::NoFeatureLayers), Vec::new());
     };
     let mut total = 0.0;
     let mut clear = 0.0;
@@ -143,14 +140,13 @@ pub fn boundary_clarity(
         .with_detail("boundary_m", total)
         .with_detail("unclear_m", unclear_m);
     if !pass {
-        r = r.with_reason(format!(
-            "{:.0} % of the boundary follows a recognisable feature within {} m (needs {:.0} %); {:.0} m unclear in {} stretches",
-            share * 100.0,
-            t.boundary_tolerance_m,
-            t.boundary_share * 100.0,
+        r = r.with_reason(Reason::UnclearBoundary {
+            share,
+            tolerance_m: t.boundary_tolerance_m,
+            needs: t.boundary_share,
             unclear_m,
-            stretches.len()
-        ));
+            stretches: stretches.len(),
+        });
     }
     let problems = stretches
         .into_iter()

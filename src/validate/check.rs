@@ -165,7 +165,7 @@ pub trait Check: Send + Sync {
 pub fn from_layer(unit: &Subject, layer: Option<&LayerResult>) -> Evaluation {
     layer
         .and_then(|l| l.checks.get(unit.index).cloned())
-        .unwrap_or_else(|| CheckResult::not_evaluated("not prepared"))
+        .unwrap_or_else(|| CheckResult::not_evaluated(super::Reason::NotPrepared))
         .into()
 }
 

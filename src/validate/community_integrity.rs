@@ -6,7 +6,7 @@
 //! the block id and its share. Candidate block–unit pairs come from an R-tree of block boxes. Without blocks the
 //! check is not evaluated.
 
-use super::{box_tree, envelope, CheckResult, Problem, ProblemKind, Unit};
+use super::{box_tree, envelope, CheckResult, Problem, ProblemKind, Reason, Unit};
 use crate::config::Thresholds;
 use crate::model::StudyArea;
 use geo::{Area, BooleanOps, BoundingRect, MultiPolygon};
@@ -23,12 +23,7 @@ pub struct CommunityIntegrity {
 pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> CommunityIntegrity {
     let Some(blocks) = area.blocks.as_ref().filter(|b| !b.is_empty()) else {
         return CommunityIntegrity {
-            checks: vec![
-                CheckResult::not_evaluated(
-                    "no blocks layer (residential committees / villages): give --blocks"
-                );
-                units.len()
-            ],
+            checks: vec![CheckResult::not_evaluated(Reason::NoBlocksLayer); units.len()],
             problems: Vec::new(),
         };
     };
@@ -80,12 +75,10 @@ pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> 
         let mut r = CheckResult::evaluated(split.is_empty(), split.len() as f64, Some(0.0))
             .with_detail("split_blocks", split.clone());
         if !split.is_empty() {
-            r = r.with_reason(format!(
-                "splits {} block(s) (no unit holds {:.0} % of them): {}",
-                split.len(),
-                t.community_share * 100.0,
-                split.join(", ")
-            ));
+            r = r.with_reason(Reason::SplitsBlocks {
+                blocks: split,
+                share: t.community_share,
+            });
         }
         checks.push(r);
     }
@@ -136,8 +129,10 @@ impl Check for CommunityIntegrityCheck {
     fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
         format!("≥ {:.0}%", t.community_share * 100.0)
     }
-    fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
-        "0".into()
+    // The share a block must keep in one unit, as the policy card states it: the value's own bound (0 split
+    // blocks) told a reviewer nothing.
+    fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
+        format!("≥ {:.0}%", t.community_share * 100.0)
     }
     fn value_text(&self, e: &super::Evaluated) -> String {
         format!("{:.0}", e.value)
@@ -157,6 +152,12 @@ impl Check for CommunityIntegrityCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn community_threshold_is_shown_as_the_share_a_block_keeps_not_zero() {
+        let t = Thresholds::default();
+        assert_eq!(CommunityIntegrityCheck.short_threshold(&t), "≥ 95%");
+    }
     use crate::model::Block;
     use crate::validate::testing::{area, rect, unit};
 

@@ -5,7 +5,7 @@
 //! A facility counts when its point lies in the unit or on its boundary, existing or planned (the policy allows
 //! facilities "assigned" by plan). The value is the number of required types present; missing types are listed.
 
-use super::{CheckResult, Unit};
+use super::{CheckResult, Reason, Unit};
 use crate::config::Thresholds;
 use crate::model::{FacilityStatus, StudyArea};
 use geo::{BoundingRect, Intersects};
@@ -13,7 +13,7 @@ use geo::{BoundingRect, Intersects};
 /// Required facility types present in the unit.
 pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult {
     if area.config.facilities.is_none() && area.facilities.is_empty() {
-        return CheckResult::not_evaluated("no facilities layer: give --facilities");
+        return CheckResult::not_evaluated(Reason::NoFacilitiesLayer);
     }
     let required = &t.required_facilities;
     // The unit's box is computed once and tested first: `intersects` on a multipolygon recomputes it per point.
@@ -47,7 +47,12 @@ pub fn facilities(unit: &Unit, area: &StudyArea, t: &Thresholds) -> CheckResult 
         .with_detail("missing", missing.clone())
         .with_detail("planned_only", planned_only);
     if !missing.is_empty() {
-        r = r.with_reason(format!("missing: {}", missing.join(", ")));
+        let types = required
+            .iter()
+            .filter(|k| !inside.iter().any(|f| f.kind == **k))
+            .copied()
+            .collect();
+        r = r.with_reason(Reason::MissingFacilities { types });
     }
     r
 }
@@ -154,7 +159,12 @@ mod tests {
         assert_eq!(e.value, 5.0);
         assert_eq!(e.detail["missing"], serde_json::json!(["police"]));
         assert_eq!(e.detail["planned_only"], serde_json::json!(["health"]));
-        assert!(e.reasons[0].contains("police"));
+        assert_eq!(
+            e.reasons,
+            vec![crate::validate::Reason::MissingFacilities {
+                types: vec![crate::model::FacilityType::Police]
+            }]
+        );
     }
 
     #[test]

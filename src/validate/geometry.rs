@@ -10,7 +10,7 @@
 //! (O(n²): a 3,000-vertex township boundary costs 9 M segment tests), here only the pairs whose boxes meet, found
 //! by an R-tree self-join, get the same test. A test holds the two to equal results.
 
-use super::{CheckResult, Unit};
+use super::{CheckResult, Reason, Unit};
 use geo::algorithm::validation::{CoordIndex, GeometryIndex, InvalidMultiPolygon, InvalidPolygon, RingRole};
 use geo::coordinate_position::CoordPos;
 use geo::dimensions::Dimensions;
@@ -28,12 +28,10 @@ pub fn geometry(unit: &Unit) -> CheckResult {
     let mut result =
         CheckResult::evaluated(pass, parts as f64, Some(1.0)).with_detail("valid", errors.is_empty());
     if parts != 1 {
-        result = result.with_reason(format!(
-            "{parts} separate parts; a unit must be one contiguous territory"
-        ));
+        result = result.with_reason(Reason::SeparateParts { parts });
     }
     for e in errors {
-        result = result.with_reason(format!("invalid geometry: {e}"));
+        result = result.with_reason(Reason::InvalidGeometry { detail: e });
     }
     result
 }
@@ -323,6 +321,10 @@ mod tests {
         let r = geometry(&unit("a", MultiPolygon(vec![bow])));
         let CheckResult::Evaluated(e) = r else { panic!() };
         assert!(!e.pass);
-        assert!(e.reasons.iter().any(|r| r.contains("invalid")), "{:?}", e.reasons);
+        assert!(
+            e.reasons.iter().any(|r| r.code() == "invalid_geometry"),
+            "{:?}",
+            e.reasons
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! Planar area in the working CRS (metres); `inspect` shows the geodesic area beside it, so a distorted working CRS
 //! is visible there. Holes are subtracted.
 
-use super::{CheckResult, Unit};
+use super::{CheckResult, Reason, Unit};
 use crate::config::Thresholds;
 use geo::Area;
 
@@ -15,7 +15,10 @@ pub fn min_area(unit: &Unit, t: &Thresholds) -> CheckResult {
     if pass {
         r
     } else {
-        r.with_reason(format!("area {km2:.2} km² is below {} km²", t.min_area_km2))
+        r.with_reason(Reason::AreaBelow {
+            area_km2: km2,
+            min_km2: t.min_area_km2,
+        })
     }
 }
 

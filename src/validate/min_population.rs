@@ -4,7 +4,7 @@
 //! The population comes from the [`PopulationSource`](super::PopulationSource) (block counts or exact grid cell
 //! fractions); without one the check is not evaluated, with the reason.
 
-use super::CheckResult;
+use super::{CheckResult, Reason};
 use crate::config::Thresholds;
 
 /// Relative tolerance of every comparison of a population with its bound, in max-p and in this check alike: sums of
@@ -18,9 +18,9 @@ pub fn reaches(value: f64, bound: f64) -> bool {
 }
 
 /// Population of the unit (None when there is no source) against `min_population`.
-pub fn min_population(population: Option<f64>, t: &Thresholds, no_source: &str) -> CheckResult {
+pub fn min_population(population: Option<f64>, t: &Thresholds) -> CheckResult {
     let Some(p) = population else {
-        return CheckResult::not_evaluated(no_source);
+        return CheckResult::not_evaluated(Reason::NoPopulationSource);
     };
     let pass = reaches(p, t.min_population);
     let r = CheckResult::evaluated(pass, p, Some(t.min_population))
@@ -28,7 +28,10 @@ pub fn min_population(population: Option<f64>, t: &Thresholds, no_source: &str) 
     if pass {
         r
     } else {
-        r.with_reason(format!("population {p:.0} is below {:.0}", t.min_population))
+        r.with_reason(Reason::PopulationBelow {
+            population: p,
+            min: t.min_population,
+        })
     }
 }
 
@@ -78,7 +81,7 @@ impl Check for MinPopulationCheck {
         crate::report::fmt_int(e.value)
     }
     fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
-        Ok(min_population(unit.population, ctx.thresholds, super::NO_POPULATION).into())
+        Ok(min_population(unit.population, ctx.thresholds).into())
     }
 }
 
@@ -89,10 +92,12 @@ mod tests {
     #[test]
     fn bound_and_missing_source() {
         let t = Thresholds::default();
-        assert_eq!(min_population(Some(20_000.0), &t, "").pass(), Some(true));
-        assert_eq!(min_population(Some(19_999.0), &t, "").pass(), Some(false));
-        let r = min_population(None, &t, "no grid");
+        assert_eq!(min_population(Some(20_000.0), &t).pass(), Some(true));
+        assert_eq!(min_population(Some(19_999.0), &t).pass(), Some(false));
+        let r = min_population(None, &t);
         assert_eq!(r.pass(), None);
-        assert_eq!(serde_json::to_value(&r).unwrap()["reason"], "no grid");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["reason"], "no population source");
+        assert_eq!(json["reason_code"], "no_population_source");
     }
 }

@@ -37,11 +37,13 @@ pub(crate) mod output;
 pub(crate) mod overlays;
 pub(crate) mod partition;
 pub(crate) mod partition_check;
+pub mod reason;
 pub(crate) mod service_coverage;
 pub(crate) mod units;
 
 pub use block_counts::BlockCounts;
 pub use check::{Check, Context, Registry};
+pub use reason::Reason;
 pub use units::read_units;
 
 use crate::config::Thresholds;
@@ -137,30 +139,77 @@ pub enum CheckResult {
 }
 
 /// A check that ran: its measured value against its threshold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Evaluated {
     /// Whether the unit passes.
     pub pass: bool,
     /// The measured value.
     pub value: f64,
     /// None for checks that are reported only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
-    /// Why it failed (or what limited it), in words a planner can act on.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
+    /// Why it failed (or what limited it), as data each output renders in its language.
+    pub reasons: Vec<Reason>,
     /// Check-specific measurements (shares per service type, missing facility types…).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub detail: BTreeMap<String, serde_json::Value>,
 }
 
+/// The report JSON keeps its English `reasons` sentences and adds `reason_codes` beside them (code and parameters
+/// of each, in the same order), so that old readers see the same file and new ones need not parse words.
+impl Serialize for Evaluated {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            pass: bool,
+            value: f64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            threshold: Option<f64>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            reasons: Vec<String>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            reason_codes: &'a Vec<Reason>,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            detail: &'a BTreeMap<String, serde_json::Value>,
+        }
+        Out {
+            pass: self.pass,
+            value: self.value,
+            threshold: self.threshold,
+            reasons: self
+                .reasons
+                .iter()
+                .map(|r| r.text(crate::report::Lang::English))
+                .collect(),
+            reason_codes: &self.reasons,
+            detail: &self.detail,
+        }
+        .serialize(s)
+    }
+}
+
 /// A check that could not run, and why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NotEvaluated {
     /// Always false; present so JSON readers can tell the two shapes apart.
     pub evaluated: bool,
     /// Why not.
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// Written as `evaluated: false`, the English `reason`, then `reason_code` and `reason_params`.
+impl Serialize for NotEvaluated {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            evaluated: bool,
+            #[serde(flatten)]
+            reason: reason::Written<'a>,
+        }
+        Out {
+            evaluated: self.evaluated,
+            reason: reason::Written::new(&self.reason),
+        }
+        .serialize(s)
+    }
 }
 
 impl CheckResult {
@@ -176,17 +225,17 @@ impl CheckResult {
     }
 
     /// A check that could not run.
-    pub fn not_evaluated(reason: impl Into<String>) -> Self {
+    pub fn not_evaluated(reason: Reason) -> Self {
         CheckResult::NotEvaluated(NotEvaluated {
             evaluated: false,
-            reason: reason.into(),
+            reason,
         })
     }
 
     /// Adds a reason (evaluated checks only).
-    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+    pub fn with_reason(mut self, reason: Reason) -> Self {
         if let CheckResult::Evaluated(e) = &mut self {
-            e.reasons.push(reason.into());
+            e.reasons.push(reason);
         }
         self
     }
@@ -347,8 +396,16 @@ pub struct Summary {
     pub passing: usize,
     /// Problem geometries by kind.
     pub problems: BTreeMap<ProblemKind, usize>,
-    /// Checks not evaluated for any unit, with the reason (the first one met).
-    pub not_evaluated: IndexMap<CheckName, String>,
+    /// Checks not evaluated for any unit, with the reason (the first one met); the JSON has it in English.
+    #[serde(serialize_with = "english_reasons")]
+    pub not_evaluated: IndexMap<CheckName, Reason>,
+}
+
+fn english_reasons<S: serde::Serializer>(
+    m: &IndexMap<CheckName, Reason>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(m.iter().map(|(k, r)| (k, r.text(crate::report::Lang::English))))
 }
 
 /// Everything `validate` found: the report JSON is this struct (problem geometries go to their own layer).
@@ -411,10 +468,6 @@ fn unit_populations(units: &[Unit], source: &dyn PopulationSource) -> Result<Vec
 fn working(units: &[Unit], which: &[usize]) -> Vec<MultiPolygon<f64>> {
     which.iter().map(|&i| units[i].geometry.clone()).collect()
 }
-
-/// The reason population checks give when no source is configured.
-pub const NO_POPULATION: &str =
-    "no population source: give --population GRID, or --blocks with --population-field";
 
 /// Validates `units` against every rule of the standard [`Registry`], with the study area's thresholds and layers.
 /// Population checks are "not evaluated" when `population` is None.

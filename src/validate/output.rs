@@ -16,7 +16,8 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
 /// One feature per unit: `unit_id`, `population`, `area_km2`, `pass`, then `<check>_value`, `<check>_threshold`,
-/// `<check>_pass` for every check (null when not evaluated), then `reasons`.
+/// `<check>_pass` for every check (null when not evaluated, and for checks that are reported, not judged), then
+/// `reasons`.
 pub fn unit_features(v: &Validation, units: &[Unit], max_text: Option<usize>) -> Vec<OutFeature> {
     v.units
         .iter()
@@ -28,18 +29,24 @@ pub fn unit_features(v: &Validation, units: &[Unit], max_text: Option<usize>) ->
             p.insert("area_km2".into(), json!(round(r.area_km2, 6)));
             p.insert("pass".into(), json!(r.pass));
             let mut reasons = Vec::new();
-            for name in v.registry.iter().map(|c| c.name()) {
+            for check in v.registry.iter() {
+                let name = check.name();
                 let c = r.checks.get(&name);
                 p.insert(
                     format!("{name}_value"),
                     json!(c.and_then(|c| c.value()).map(|x| round(x, 6))),
                 );
                 p.insert(format!("{name}_threshold"), json!(c.and_then(|c| c.threshold())));
-                p.insert(format!("{name}_pass"), json!(c.and_then(|c| c.pass())));
+                p.insert(
+                    format!("{name}_pass"),
+                    json!(c.and_then(|c| c.pass()).filter(|_| check.required())),
+                );
                 match c {
-                    Some(CheckResult::Evaluated(e)) if !e.pass => {
-                        reasons.extend(e.reasons.iter().map(|x| format!("{name}: {x}")))
-                    }
+                    Some(CheckResult::Evaluated(e)) if !e.pass => reasons.extend(
+                        e.reasons
+                            .iter()
+                            .map(|x| format!("{name}: {}", x.text(crate::report::Lang::English))),
+                    ),
                     _ => {}
                 }
             }

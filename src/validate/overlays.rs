@@ -5,7 +5,7 @@
 //! For every overlay type present in the study area, the distance from the unit to the nearest point of that type
 //! (0 inside). The value is the number of overlay types with a point inside the unit.
 
-use super::{CheckResult, Unit};
+use super::{CheckResult, Reason, Unit};
 use crate::model::{FacilityType, StudyArea};
 use geo::{Distance, Euclidean};
 use std::collections::BTreeMap;
@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 /// Nearest distance per overlay type; always passes.
 pub fn overlays(unit: &Unit, area: &StudyArea) -> CheckResult {
     if area.overlays.is_empty() {
-        return CheckResult::not_evaluated(
-            "no overlay layers (e.g. metro stations, parks) in the study area",
-        );
+        return CheckResult::not_evaluated(Reason::NoOverlayLayers);
     }
     let mut nearest: BTreeMap<FacilityType, f64> = BTreeMap::new();
     for o in &area.overlays {

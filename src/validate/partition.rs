@@ -10,7 +10,7 @@
 //! value is the total area of significant pieces it takes part in (its overlaps, its spill and the gaps along its
 //! boundary), so it passes exactly when that is zero.
 
-use super::{box_tree, significant_parts, CheckResult, Problem, ProblemKind, Unit};
+use super::{box_tree, significant_parts, CheckResult, Problem, ProblemKind, Reason, Unit};
 use geo::orient::{Direction, Orient};
 use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
@@ -127,18 +127,18 @@ pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f6
                 detail.insert("gap_m2", t.gap);
                 detail.insert("spill_m2", t.spill);
             } else {
-                r = r.with_reason("gaps and spill not evaluated: no town boundary and no blocks");
+                r = r.with_reason(Reason::NoTownBoundary);
             }
             for (k, v) in detail {
                 r = r.with_detail(k, v);
             }
-            for (what, v) in [
-                ("overlaps other units", t.overlap),
-                ("borders gaps", t.gap),
-                ("lies outside the town", t.spill),
+            for (v, reason) in [
+                (t.overlap, Reason::Overlaps { area_m2: t.overlap }),
+                (t.gap, Reason::BordersGaps { area_m2: t.gap }),
+                (t.spill, Reason::OutsideTown { area_m2: t.spill }),
             ] {
                 if v > 0.0 {
-                    r = r.with_reason(format!("{what}: {v:.0} m²"));
+                    r = r.with_reason(reason);
                 }
             }
             r

@@ -8,7 +8,7 @@
 //! (geo `Buffer`; area within 0.04 % of the circle). The uncovered part of the unit (unit − discs) is reported per
 //! service type. Without a population source or a facilities layer the check is not evaluated.
 
-use super::{significant_parts, CheckResult, PopulationSource, Problem, ProblemKind, Unit};
+use super::{significant_parts, CheckResult, PopulationSource, Problem, ProblemKind, Reason, Unit};
 use crate::config::Thresholds;
 use crate::model::StudyArea;
 use crate::Result;
@@ -25,16 +25,12 @@ pub fn service_coverage(
     population: Option<&dyn PopulationSource>,
     unit_population: Option<f64>,
     t: &Thresholds,
-    no_population: &str,
 ) -> Result<(CheckResult, Vec<Problem>)> {
     if area.config.facilities.is_none() && area.facilities.is_empty() {
-        return Ok((
-            CheckResult::not_evaluated("no facilities layer: give --facilities"),
-            Vec::new(),
-        ));
+        return Ok((CheckResult::not_evaluated(Reason::NoFacilitiesLayer), Vec::new()));
     }
     let (Some(source), Some(total)) = (population, unit_population) else {
-        return Ok((CheckResult::not_evaluated(no_population), Vec::new()));
+        return Ok((CheckResult::not_evaluated(Reason::NoPopulationSource), Vec::new()));
     };
     let Some(unit_box) = unit.geometry.bounding_rect() else {
         return Ok((
@@ -90,16 +86,17 @@ pub fn service_coverage(
         worst = worst.min(share);
         r_detail.push((format!("{kind}_share"), share));
         if share < t.service_share {
-            reasons.push(format!(
-                "{:.0} % of residents within {radius:.0} m of a {kind} facility (needs {:.0} %)",
-                share * 100.0,
-                t.service_share * 100.0
-            ));
+            reasons.push(Reason::ServiceBelow {
+                service: *kind,
+                share,
+                radius_m: radius,
+                needs: t.service_share,
+            });
         }
     }
     let mut r = CheckResult::evaluated(worst >= t.service_share, worst, Some(t.service_share));
     if total <= 0.0 {
-        r = r.with_reason("the unit has no residents: shares are of its area");
+        r = r.with_reason(Reason::NoResidents);
     }
     for (k, v) in r_detail {
         r = r.with_detail(k, v);
@@ -176,7 +173,6 @@ impl Check for ServiceCoverageCheck {
             ctx.population,
             unit.population,
             ctx.thresholds,
-            super::NO_POPULATION,
         )
         .map(Into::into)
     }
@@ -212,7 +208,7 @@ mod tests {
             (rect(3000.0, 0.0, 3500.0, 500.0), 3000.0),
         ]);
         let u = unit("u", rect(0.0, 0.0, 3500.0, 500.0));
-        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(4000.0), &t, "").unwrap();
+        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(4000.0), &t).unwrap();
         approx::assert_relative_eq!(r.value().unwrap(), 0.25, epsilon = 1e-6);
         assert_eq!(r.pass(), Some(false));
         assert_eq!(problems.len(), 1);
@@ -227,7 +223,7 @@ mod tests {
         let mut a = area(None);
         a.config.facilities = Some(FacilitiesConfig::default());
         let u = unit("u", rect(0.0, 0.0, 1.0, 1.0));
-        let (r, _) = service_coverage(&u, &a, None, None, &Thresholds::default(), "why").unwrap();
+        let (r, _) = service_coverage(&u, &a, None, None, &Thresholds::default()).unwrap();
         assert_eq!(r.pass(), None);
     }
 }

@@ -12,6 +12,7 @@ mod osm;
 mod outputs;
 mod population;
 mod propose;
+mod reasons;
 mod report;
 mod scale;
 mod site;

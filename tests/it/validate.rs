@@ -342,11 +342,13 @@ fn jiading_townships_against_the_district_boundary() {
             + d["spill_m2"].as_f64().unwrap();
         assert!((sum - part["value"].as_f64().unwrap()).abs() < 1e-6, "{u}");
         assert_eq!(u["checks"]["min_population"]["evaluated"], false);
-        assert!(u["checks"]["facilities"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("--facilities"));
+        assert_eq!(u["checks"]["facilities"]["reason"], "no facilities layer");
+        assert_eq!(u["checks"]["facilities"]["reason_code"], "no_facilities_layer");
     }
+    assert!(
+        err.contains("facilities: no facilities layer: give --facilities"),
+        "{err}"
+    );
     assert!(err.contains("Not evaluated"), "{err}");
 }
 

@@ -1,15 +1,38 @@
 //! The unit × check table `bmu validate` and `bmu propose` print on stderr, drawn from a
 //! [`bmu::validate::Validation`]: a terminal concern, so it lives in the binary and the library prints nothing.
 
-use bmu::validate::Validation;
+use bmu::validate::{Reason, Validation};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 /// Only a line under the header: no vertical rules, so that eleven columns fit in 80.
 const PRESET: &str = "     ──            ";
 
+/// Which command printed the table: the hints for a check not evaluated name that command's flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Validate,
+    Propose,
+}
+
+/// What to give on the command line so that a check not evaluated for `reason` runs: the library's reasons name no
+/// flags (the dossier is read by people who never see a terminal), so the terminal adds them here.
+pub(crate) fn hint(reason: &Reason, verb: Verb) -> Option<&'static str> {
+    Some(match reason {
+        Reason::NoPopulationSource => "give --population GRID, or --blocks with --population-field",
+        Reason::NoFeatureLayers | Reason::NoBarrierLayers => "give --features",
+        Reason::NoFacilitiesLayer => "give --facilities",
+        // Blocks propose derives are whole in its units by construction; given blocks replace them.
+        Reason::NoBlocksLayer if verb == Verb::Propose => {
+            "units are made of whole derived blocks; give --blocks to use residential committees / villages instead"
+        }
+        Reason::NoBlocksLayer => "give --blocks",
+        _ => return None,
+    })
+}
+
 /// The unit × check table (✓ pass, ✗ fail, – not evaluated), with population and area, then a legend, the problem
-/// counts and the checks not evaluated, wrapped to `width` columns.
-pub(crate) fn table(v: &Validation, width: u16) -> String {
+/// counts and the checks not evaluated (with the flags that would evaluate them), wrapped to `width` columns.
+pub(crate) fn table(v: &Validation, width: u16, verb: Verb) -> String {
     let mut t = Table::new();
     t.load_preset(PRESET)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -81,7 +104,11 @@ pub(crate) fn table(v: &Validation, width: u16) -> String {
     if !v.summary.not_evaluated.is_empty() {
         out.push_str("Not evaluated:\n");
         for (name, reason) in &v.summary.not_evaluated {
-            wrap(&mut out, &format!("  {name}: {reason}"), width as usize, "    ");
+            let mut line = format!("  {name}: {}", reason.text(bmu::report::Lang::English));
+            if let Some(h) = hint(reason, verb) {
+                line = format!("{line}: {h}");
+            }
+            wrap(&mut out, &line, width as usize, "    ");
         }
     }
     out
@@ -182,12 +209,51 @@ mod tests {
             problems: Vec::new(),
             registry,
         };
-        let text = table(&v, 200);
+        let text = table(&v, 200, Verb::Validate);
         let header = text.lines().next().unwrap();
         assert!(header.contains(" PP ") && header.contains(" cap "), "{header}");
         assert!(header.find(" PP ") < header.find(" cap "));
         let row = text.lines().nth(2).unwrap();
         assert_eq!(row.matches('✗').count(), 2, "{row}");
         assert!(text.contains("PP Polsby–Popper compactness (reported only); cap at most 3 things."));
+    }
+
+    #[test]
+    fn check_reasons_name_no_flags_but_the_terminal_adds_them() {
+        let mut checks = indexmap::IndexMap::new();
+        checks.insert(
+            CheckName::CommunityIntegrity,
+            CheckResult::not_evaluated(Reason::NoBlocksLayer),
+        );
+        let mut not_evaluated = indexmap::IndexMap::new();
+        not_evaluated.insert(CheckName::CommunityIntegrity, Reason::NoBlocksLayer);
+        let v = Validation {
+            summary: Summary {
+                units: 1,
+                passing: 1,
+                problems: Default::default(),
+                not_evaluated,
+            },
+            units: vec![UnitReport {
+                unit_id: "U1".into(),
+                population: None,
+                area_km2: 3.0,
+                pass: true,
+                checks,
+            }],
+            thresholds: Thresholds::default(),
+            problems: Vec::new(),
+            registry: Registry::standard(),
+        };
+        assert!(!Reason::NoBlocksLayer.text(Lang::English).contains("--"));
+        let text = table(&v, 200, Verb::Validate);
+        assert!(
+            text.contains(
+                "community_integrity: no blocks layer (residential committees / villages): give --blocks"
+            ),
+            "{text}"
+        );
+        let text = table(&v, 200, Verb::Propose);
+        assert!(text.contains("units are made of whole derived blocks"), "{text}");
     }
 }
