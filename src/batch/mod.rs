@@ -376,15 +376,22 @@ fn copy_folder(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// The hidden folder inside the output folder where town folders wait for the end of the run; removed with what is
-/// left in it when the run ends, successfully or not.
+/// left in it when the run ends, successfully or not, and the output folder with it when the run created it and
+/// leaves it empty (a failed run).
 pub struct WorkDir {
     /// Where it is.
     pub path: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
+    created: Vec<PathBuf>,
 }
 
 impl WorkDir {
     fn new(out: &Path) -> Result<WorkDir> {
+        let created: Vec<PathBuf> = out
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty() && !a.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, "create folder", e))?;
         let dir = tempfile::Builder::new()
             .prefix(".bmu-batch-")
@@ -392,8 +399,19 @@ impl WorkDir {
             .map_err(|e| Error::io(out, "create folder", e))?;
         Ok(WorkDir {
             path: dir.path().to_path_buf(),
-            _dir: dir,
+            dir: Some(dir),
+            created,
         })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        drop(self.dir.take());
+        // Deepest first; `remove_dir` leaves a folder that holds anything.
+        for d in &self.created {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -683,9 +701,10 @@ fn town_area(
         .bounding_rect()
         .ok_or_else(|| Error::input(t.name.clone(), "town polygon is empty"))?;
     let th = &city.config.thresholds;
+    let line_box = widen(r, FEATURE_MARGIN_M.max(th.boundary_tolerance_m));
     let mut lines: Vec<usize> = index
         .lines
-        .locate_in_envelope_intersecting(widen(r, FEATURE_MARGIN_M.max(th.boundary_tolerance_m)))
+        .locate_in_envelope_intersecting(line_box)
         .map(|g| g.data)
         .collect();
     lines.sort_unstable();
@@ -717,7 +736,10 @@ fn town_area(
             geometry: geometry.clone(),
         }),
         blocks: None,
-        lines: lines.into_iter().map(|i| city.lines[i].clone()).collect(),
+        lines: lines
+            .into_iter()
+            .filter_map(|i| clip_line(&city.lines[i], line_box))
+            .collect(),
         facilities: near(&index.facilities)
             .into_iter()
             .map(|i| city.facilities[i].clone())
@@ -730,6 +752,41 @@ fn town_area(
         warnings: Vec::new(),
         inputs,
         blocks_union: std::sync::OnceLock::new(),
+    })
+}
+
+/// The part of a city-wide line near a town: the runs of consecutive segments that meet `bounds`. A ring road or
+/// a river crossing a whole city (densified to thousands of vertices when projected) would otherwise be cut,
+/// snapped and measured in full in every town it passes.
+fn clip_line(line: &crate::model::LineFeature, bounds: AABB<[f64; 2]>) -> Option<crate::model::LineFeature> {
+    use rstar::Envelope;
+    let mut runs = Vec::new();
+    for ls in &line.geometry.0 {
+        let mut run: Vec<geo::Coord<f64>> = Vec::new();
+        for w in ls.0.windows(2) {
+            let seg = AABB::from_corners([w[0].x, w[0].y], [w[1].x, w[1].y]);
+            if seg.intersects(&bounds) {
+                if run.is_empty() {
+                    run.push(w[0]);
+                }
+                run.push(w[1]);
+            } else if !run.is_empty() {
+                runs.push(geo::LineString(std::mem::take(&mut run)));
+            }
+        }
+        if run.len() > 1 {
+            runs.push(geo::LineString(run));
+        }
+    }
+    if runs.is_empty() {
+        return None;
+    }
+    Some(crate::model::LineFeature {
+        id: line.id.clone(),
+        class: line.class,
+        name: line.name.clone(),
+        geometry: geo::MultiLineString(runs),
+        inferred: line.inferred,
     })
 }
 
