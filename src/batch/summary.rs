@@ -10,7 +10,7 @@ use crate::crs::Crs;
 use crate::io::{self, atomic::Staging, OutFeature, ReadOptions};
 use crate::report::{esc, fmt_int, Lang};
 use crate::{Error, Result};
-use geo::{BoundingRect, Geometry, MultiPolygon, Polygon};
+use geo::{BoundingRect, Geometry, MultiPolygon, Polygon, Simplify};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -86,20 +86,16 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         let boundary: Vec<MultiPolygon<f64>> = read("town.geojson")?
             .into_iter()
             .filter_map(|f| polygons(f.geometry))
+            .map(|mp| mp.simplify(MAP_EPSILON_DEG))
             .collect();
         let mut town_units = Vec::new();
         for f in read("units.geojson")? {
-            let mut properties = Map::new();
-            properties.insert("town".into(), json!(r.name));
-            properties.insert("town_id".into(), json!(r.id));
-            properties.extend(f.properties);
-            let pass = properties.get("pass").and_then(Value::as_bool);
-            if let Some(mp) = polygons(f.geometry.clone()) {
-                town_units.push((mp, pass));
-            }
+            let pass = f.properties.get("pass").and_then(Value::as_bool);
+            let Some(mp) = polygons(f.geometry) else { continue };
+            town_units.push((mp.simplify(MAP_EPSILON_DEG), pass));
             units.push(OutFeature {
-                geometry: f.geometry,
-                properties,
+                geometry: Some(Geometry::MultiPolygon(mp.simplify(LAYER_EPSILON_DEG))),
+                properties: district_properties(r, f.properties),
             });
         }
         shapes.push(MapTown {
@@ -125,6 +121,33 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         std::fs::rename(dir, &dest).map_err(|e| Error::io(&dest, "move into place", e))?;
     }
     staging.commit()
+}
+
+/// Vertices the district layer drops: those within 1e-7° of the line through their neighbours, the precision the
+/// GeoJSON writer rounds to. Units are densified (25 m) for their CRS transformation, so their straight edges carry
+/// hundreds of such vertices, and a national layer held them all in memory.
+const LAYER_EPSILON_DEG: f64 = 1e-7;
+
+/// The map draws at under a pixel of 10 m or more, so it keeps 1e-4° (about 10 m).
+const MAP_EPSILON_DEG: f64 = 1e-4;
+
+/// A unit's attributes in the district layer: its town, then the columns a district compares towns by (each
+/// check's value and threshold stay in the town's own `units.geojson`, so a national layer stays small).
+fn district_properties(r: &TownRecord, mut p: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("town".into(), json!(r.name));
+    out.insert("town_id".into(), json!(r.id));
+    for k in ["unit_id", "population", "area_km2", "pass"] {
+        out.insert(k.into(), p.remove(k).unwrap_or(Value::Null));
+    }
+    let failing: Vec<&str> = crate::validate::Registry::standard()
+        .iter()
+        .map(|c| c.name().0)
+        .filter(|n| p.get(&format!("{n}_pass")) == Some(&Value::Bool(false)))
+        .collect();
+    out.insert("failing_checks".into(), json!(failing.join(", ")));
+    out.insert("reasons".into(), p.remove("reasons").unwrap_or(Value::Null));
+    out
 }
 
 fn polygons(g: Option<Geometry<f64>>) -> Option<MultiPolygon<f64>> {
