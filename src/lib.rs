@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod batch;
 pub mod blocks;
 pub mod config;
 pub mod crs;

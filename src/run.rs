@@ -205,6 +205,18 @@ pub fn validate(
     let units = timed("read units", || {
         crate::validate::read_units(units_path, id_field, area, &mut notes)
     })?;
+    validate_units(area, units, notes, out, staging)
+}
+
+/// [`validate`] of units already read (`bmu batch` reads a district's units once and hands each town its own).
+pub fn validate_units(
+    area: &StudyArea,
+    units: Vec<Unit>,
+    notes: Vec<String>,
+    out: &ValidateOutputs,
+    staging: &mut Staging,
+) -> Result<Outcome> {
+    use crate::progress::timed;
     let source = timed("open population source", || population_source(area))?;
     if let Some(s) = &source {
         let all: Vec<MultiPolygon<f64>> = units.iter().map(|u| u.geometry.clone()).collect();

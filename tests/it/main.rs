@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_inputs;
+mod batch;
 mod checks;
 mod demo_figures;
 mod determinism;

@@ -360,6 +360,15 @@ def osm_cases():
     case("osm-pbf-holding-xml", {"town.geojson": GOOD_TOWN, "bmu.toml": pbf_toml, "roads.osm.pbf": good})
 
 
+def batch_cases():
+    """`bmu batch` (issue 15): a towns layer whose every town is unusable, so no town can be run."""
+    bowtie = [[121.30, 31.23], [121.32, 31.25], [121.32, 31.23], [121.30, 31.25], [121.30, 31.23]]
+    case("batch-every-town-invalid", {"towns.geojson": fc(feature(polygon(bowtie), {"name": "蝴蝶镇"}),
+                                                          feature({"type": "LineString", "coordinates": SQUARE},
+                                                                  {"name": "线镇"}))})
+
+
 if __name__ == "__main__":
     main()
     osm_cases()
+    batch_cases()

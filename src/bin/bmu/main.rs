@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 checks found problems, 2 error (one line naming the file, the feature and the problem).
 
+mod batch;
 mod summary;
 mod table;
 
@@ -143,6 +144,8 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Every town of a towns layer proposed (or its given units validated) on its own, with a district summary.
+    Batch(batch::BatchArgs),
 }
 
 /// How `bmu site` chooses.
@@ -643,6 +646,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             report,
         } => site_command(area, units, site, out, report, quiet),
+        Command::Batch(args) => batch::run(args, quiet),
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = load_study(&config, quiet)?;
