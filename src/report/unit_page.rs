@@ -217,7 +217,7 @@ pub fn unit_pages(h: &mut String, area: &StudyArea, outcome: &Outcome, data: &Ma
             h,
             "<section class=\"unit-page break\" id=\"unit-{id}\" data-unit=\"{id}\">\n<h2>{} {id} {badge}</h2>\n\
              <dl class=\"meta\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{:.2} km²</dd><dt>{}</dt>\
-             <dd class=\"sizhi\">{}</dd></dl>\n<figure class=\"map unit-map\">\n{}</figure>\n",
+             <dd class=\"sizhi\" data-features=\"{}\">{}</dd></dl>\n<figure class=\"map unit-map\">\n{}</figure>\n",
             Label::Unit.text(lang),
             lang.pick("常住人口", "Residents"),
             u.population
@@ -225,6 +225,7 @@ pub fn unit_pages(h: &mut String, area: &StudyArea, outcome: &Outcome, data: &Ma
             lang.pick("面积", "Area"),
             u.area_km2,
             lang.pick("四至", "Bounds"),
+            s.features().len(),
             sizhi_html(&s, lang),
             svg::unit_map(data, i, lang),
             id = esc(&u.id)
