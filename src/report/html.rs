@@ -477,9 +477,9 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
         let _ = writeln!(h, "<p>{}</p>", Label::AllPass.text(lang));
     }
     for u in failing {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h3>{} <span class=\"badge fail\">✗ {}</span></h3>\n",
+            "<h3>{} <span class=\"badge fail\">✗ {}</span></h3>",
             esc(&u.unit_id),
             Label::Fail.text(lang)
         );
@@ -491,6 +491,8 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
 /// The failed required checks of one unit, as a list: in the findings section and on the unit's page.
 pub(super) fn unit_findings(h: &mut String, v: &Validation, u: &UnitReport, lang: Lang) {
     h.push_str("<ul class=\"findings\">");
+    // The block keeps the loop at the indentation it had inside `findings`, so that edits made to it on other
+    // branches (structured reasons) still merge line by line; it can go once they have.
     {
         for (c, r) in &u.checks {
             let CheckResult::Evaluated(e) = r else { continue };

@@ -1,8 +1,9 @@
 //! 四至: a unit's boundary told by what it follows on each side — "东至华江公路，南至合成河道 7，西至（相邻单元 U03），
 //! 北至（镇界）" — the way a town describes a unit in its submission.
 //!
-//! The unit's outer rings are walked counter-clockwise in steps of at most [`STEP_M`]; each step's outward normal
-//! says which side it is on (east, south, west or north, in 90° sectors). A step is attributed to the nearest named
+//! The unit's outer rings are walked counter-clockwise in steps of at most [`STEP_M`]; each step's bearing from the
+//! unit's centroid says which side it is on (east, south, west or north, in 90° sectors); its outward normal says
+//! where to look past it. A step is attributed to the nearest named
 //! line feature within [`TOLERANCE_M`] that runs along it (within 35° of its direction: a road that only crosses
 //! the boundary does not bound it), found through an R-tree of the features' segments. A step with none is the
 //! neighbouring unit it faces, else the town boundary when it faces outside the town, else unassigned land. Each
@@ -10,7 +11,7 @@
 
 use crate::model::LineFeature;
 use geo::orient::{Direction, Orient};
-use geo::{Contains, Coord, Line, MultiPolygon, Point};
+use geo::{Centroid, Contains, Coord, Line, MultiPolygon, Point};
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use std::collections::BTreeMap;
@@ -120,6 +121,22 @@ impl Features {
     }
 }
 
+/// The side (0 east, 1 south, 2 west, 3 north) a boundary point lies on, by its bearing from the unit's centroid
+/// in 90° sectors. The bearing, not the boundary's own direction, decides: a jagged edge (a town boundary traced
+/// along field plots) turns every way, yet all of it lies on one side of the unit.
+fn side_of(centre: Coord<f64>, p: Coord<f64>) -> usize {
+    let angle = (p.y - centre.y).atan2(p.x - centre.x).to_degrees();
+    if (-45.0..45.0).contains(&angle) {
+        0
+    } else if (-135.0..-45.0).contains(&angle) {
+        1
+    } else if (45.0..135.0).contains(&angle) {
+        3
+    } else {
+        2
+    }
+}
+
 /// The 四至 of `unit`, with `neighbours` (id, geometry) the other units and `town` the town boundary.
 pub fn sizhi(
     unit: &MultiPolygon<f64>,
@@ -129,6 +146,9 @@ pub fn sizhi(
 ) -> Sizhi {
     let mut lengths: [BTreeMap<Bound, f64>; 4] = Default::default();
     let oriented = unit.orient(Direction::Default);
+    let Some(centre) = unit.centroid().map(|c| c.0) else {
+        return Sizhi::default();
+    };
     for poly in &oriented.0 {
         for seg in poly.exterior().lines() {
             let (dx, dy) = (seg.end.x - seg.start.x, seg.end.y - seg.start.y);
@@ -138,20 +158,11 @@ pub fn sizhi(
             }
             // Counter-clockwise exterior: the outside is on the right, (dy, -dx).
             let (nx, ny) = (dy / len, -dx / len);
-            let angle = ny.atan2(nx).to_degrees();
-            let side = if (-45.0..45.0).contains(&angle) {
-                0
-            } else if (-135.0..-45.0).contains(&angle) {
-                1
-            } else if (45.0..135.0).contains(&angle) {
-                3
-            } else {
-                2
-            };
             let steps = (len / STEP_M).ceil().max(1.0) as usize;
             for k in 0..steps {
                 let a = seg.start + (seg.end - seg.start) * (k as f64 / steps as f64);
                 let b = seg.start + (seg.end - seg.start) * ((k + 1) as f64 / steps as f64);
+                let side = side_of(centre, (a + b) / 2.0);
                 let bound = match features.along(a, b) {
                     Some(name) => Bound::Feature(name.to_string()),
                     None => {

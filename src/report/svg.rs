@@ -810,13 +810,14 @@ fn draw_labels(
                 colour::INK
             );
         }
-        // The id's baseline sits so that the text fills the box's top 21 px; the detail line the rest.
+        // The id's baseline sits so that the text fills the box's top 21 px; the detail line the rest. The mark in
+        // its own span keeps the id a text node of its own (`>U01</text>`).
         let _ = write!(
             s,
-            "<text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"17\" font-weight=\"bold\" fill=\"{colour}\">{}</text>",
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"17\" font-weight=\"bold\" fill=\"{colour}\">\
+             <tspan>{mark}</tspan>{}</text>",
             b.y0 + 16.0,
-            // The mark in its own span keeps the id a text node of its own (`>U01</text>`).
-            format!("<tspan>{mark}</tspan>{}", esc(&u.id))
+            esc(&u.id)
         );
         if with_detail {
             let _ = write!(
@@ -830,6 +831,9 @@ fn draw_labels(
     }
     s.push_str("</g>\n");
 }
+
+/// A line in SVG units.
+type PixelLine = Vec<(f64, f64)>;
 
 /// How prominent a class's names are: expressways first, paths never named.
 fn name_rank(c: FeatureClass) -> Option<u8> {
@@ -850,7 +854,7 @@ fn name_rank(c: FeatureClass) -> Option<u8> {
 fn draw_feature_names(s: &mut String, v: &View, data: &MapData, placer: &mut Placer) {
     const SIZE: f64 = 11.5;
     // Per name: its best class and its lines in pixels, longest first.
-    let mut names: BTreeMap<&str, (u8, Vec<Vec<(f64, f64)>>)> = BTreeMap::new();
+    let mut names: BTreeMap<&str, (u8, Vec<PixelLine>)> = BTreeMap::new();
     for l in &data.lines {
         let (Some(name), Some(rank)) = (l.name.as_deref().map(str::trim), name_rank(l.class)) else {
             continue;

@@ -300,14 +300,16 @@ fn dossier_prints_on_a4_in_chromium_with_a_page_per_unit() {
         + text.matches("/Type /Page>").count();
     // Cover, map, coverage, checks, eight unit pages (each starts a page), blocks, candidates, policy.
     assert!(pages >= 12, "only {pages} A4 pages");
-    if let Some(mediabox) = text.find("/MediaBox") {
-        // A4 is 595 × 842 pt.
-        assert!(
-            text[mediabox..mediabox + 40].contains("595"),
-            "not A4: {}",
-            &text[mediabox..mediabox + 40]
-        );
-    }
+    let mediabox = &text[text.find("/MediaBox [").expect("a page size") + "/MediaBox [".len()..];
+    let size: Vec<f64> = mediabox[..mediabox.find(']').unwrap()]
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // A4 is 595 × 842 pt.
+    assert!(
+        (size[2] - 595.0).abs() < 1.0 && (size[3] - 842.0).abs() < 1.0,
+        "not A4: {size:?}"
+    );
 
     // The map and the first unit's page, each as printed, as screenshots.
     let keep = std::env::var("BMU_SCREENSHOTS").is_ok_and(|v| v == "1");
