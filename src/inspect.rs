@@ -101,6 +101,13 @@ fn preview_blocks(area: &StudyArea) -> Result<Option<Vec<f64>>> {
         .filter(|l| recognisable.contains(&l.class))
         .flat_map(|l| l.geometry.0.iter().cloned())
         .collect();
+    if lines.is_empty() {
+        // Nothing cuts the town: its parts are the blocks. Slicing without a line would only cost time (minutes for a
+        // 100,000-vertex town).
+        let mut areas: Vec<f64> = town.geometry.0.iter().map(|p| p.unsigned_area()).collect();
+        areas.sort_by(|a, b| b.total_cmp(a));
+        return Ok(Some(areas));
+    }
     let cleaned = crate::blocks::clean_lines(
         &lines,
         &town.geometry,
