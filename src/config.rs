@@ -47,6 +47,22 @@ pub struct Config {
     #[serde(default)]
     /// Settings of `propose`.
     pub propose: ProposeConfig,
+    #[serde(default)]
+    /// What the dossier's cover says about who made it and when.
+    pub report: ReportConfig,
+}
+
+/// `[report]`: the dossier's cover. Every field is optional; none is invented (no date is taken from the clock, so
+/// a dossier stays byte-identical for the same inputs).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// 编制单位: who prepared the dossier.
+    pub author: Option<String>,
+    /// The date printed on the cover, as written (e.g. `2026年12月`).
+    pub date: Option<String>,
+    /// A title replacing the town's name on the cover.
+    pub title: Option<String>,
 }
 
 /// The town boundary layer.
@@ -646,6 +662,23 @@ pub fn set(config: Config, assignment: &str) -> Result<Config> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn report_table_is_read_and_optional() {
+        let c = Config::parse(
+            "[report]\nauthor = \"江桥镇人民政府\"\ndate = \"2026年12月\"\ntitle = \"江桥镇基本管理单元\"\n",
+            Path::new("bmu.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.report.author.as_deref(), Some("江桥镇人民政府"));
+        assert_eq!(c.report.date.as_deref(), Some("2026年12月"));
+        assert_eq!(c.report.title.as_deref(), Some("江桥镇基本管理单元"));
+        assert_eq!(
+            Config::parse("", Path::new("bmu.toml")).unwrap().report,
+            ReportConfig::default()
+        );
+        assert!(Config::parse("[report]\nauthr = \"x\"\n", Path::new("bmu.toml")).is_err());
+    }
+
     use super::*;
 
     #[test]

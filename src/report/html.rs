@@ -5,7 +5,7 @@
 //! on fresh pages). Every text that comes from input files (ids, names, reasons) is escaped.
 
 use super::i18n::{self, Label, Lang};
-use super::{candidate_validations, esc, fmt_int, svg, MapData};
+use super::{candidate_validations, candidates, esc, fmt_int, svg, synthetic, unit_page, MapData};
 use crate::model::{FacilityType, StudyArea};
 use crate::propose::pipeline::output::unassigned_blocks;
 use crate::run::Outcome;
@@ -102,7 +102,22 @@ footer { margin-top: 30px; padding-top: 8px; border-top: 1px solid var(--line); 
   td .val, th small { font-size: 7.5pt; }
   th a { border-bottom: none; }
   a { color: inherit; }
+  .synthetic-banner { position: fixed; top: 0; left: 0; right: 0; }
+  body { padding-top: 9mm; }
+  section.unit-page figure.map svg { max-height: 150mm; }
+  .small-maps { grid-template-columns: 1fr 1fr; }
 }
+.synthetic-banner { background: #fff4ce; color: #7a4b00; border: 1px solid #e0b44c; padding: 4px 10px;
+  font-size: 12px; font-weight: 700; z-index: 10; }
+.small-maps { display: grid; grid-template-columns: repeat(2, 1fr); gap: 10px; }
+figure.small { margin: 0; border: 1px solid var(--line); break-inside: avoid; }
+figure.small svg { display: block; width: 100%; height: auto; }
+figure.small figcaption { font-size: 12px; color: var(--muted); padding: 4px 8px; }
+section.unit-page dl.meta { margin-bottom: 10px; }
+dd.sizhi { font-weight: 700; }
+.sizhi-feature { color: var(--accent); }
+table.blocks tfoot th { text-align: right; border-top: 2px solid #b8c4d0; }
+table.blocks tfoot th:first-child { text-align: left; }
 "#;
 
 /// The dossier of `outcome` on `area`, as a complete HTML document.
@@ -119,15 +134,25 @@ pub fn dossier(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<String
         env!("CARGO_PKG_VERSION"),
         esc(&title)
     );
+    let synthetic = synthetic::synthetic_inputs(area);
+    banner(&mut h, &synthetic, lang);
     cover(&mut h, area, outcome, lang);
     summary(&mut h, area, outcome, lang);
     map(&mut h, area, outcome, lang);
+    let data = MapData::new(area, outcome);
+    unit_page::coverage_maps(&mut h, &data, lang);
     if let Some(v) = &outcome.validation {
         checks_table(&mut h, v, lang);
         findings(&mut h, v, lang);
     }
+    unit_page::unit_pages(&mut h, area, outcome, &data, lang);
+    let blocks = unit_page::block_rows(area, outcome);
+    if !blocks.is_empty() {
+        unit_page::plan_blocks(&mut h, &blocks, lang);
+    }
     if outcome.proposal.is_some() {
         compare_candidates(&mut h, outcome, &candidates, lang);
+        candidates::candidate_maps(&mut h, area, outcome, &candidates, lang);
         unassigned(&mut h, outcome, lang);
     }
     let registry = outcome
@@ -158,6 +183,30 @@ fn population_source(area: &StudyArea, outcome: &Outcome) -> Option<String> {
     Some(s)
 }
 
+/// A banner repeated on every printed page (a fixed element prints on each page) when any input is synthetic: a
+/// demonstration must never pass for a submission.
+fn banner(h: &mut String, synthetic: &[String], lang: Lang) {
+    if synthetic.is_empty() {
+        return;
+    }
+    let text = match lang {
+        Lang::Zh => format!(
+            "示例数据：本报告使用合成（模拟）数据，仅供演示，不得作为申报依据。合成数据文件：{}",
+            synthetic.join("、")
+        ),
+        Lang::English => format!(
+            "Synthetic data: this dossier uses made-up data for demonstration only; it is not a submission. \
+             Synthetic inputs: {}",
+            synthetic.join(", ")
+        ),
+    };
+    let _ = writeln!(
+        h,
+        "<div class=\"synthetic-banner\" role=\"note\">{}</div>",
+        esc(&text)
+    );
+}
+
 fn cover(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
     let kind = if outcome.proposal.is_some() {
         Label::KindPropose
@@ -169,10 +218,19 @@ fn cover(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
         "<header class=\"cover\">\n<p class=\"kicker\">{}</p>\n<h1>{}</h1>\n<p class=\"subtitle\">{} · {}</p>\n\
          <dl class=\"meta\">",
         Label::Title.text(lang),
-        esc(&area.name),
+        esc(area.config.report.title.as_deref().unwrap_or(&area.name)),
         kind.text(lang),
         Label::Document.text(lang)
     );
+    let r = &area.config.report;
+    for (k, v) in [
+        (lang.pick("编制单位", "Prepared by"), &r.author),
+        (lang.pick("日期", "Date"), &r.date),
+    ] {
+        if let Some(v) = v {
+            let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", esc(v));
+        }
+    }
     let mut row = |k: Label, v: String| {
         let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", k.text(lang), v);
     };
@@ -210,6 +268,7 @@ fn cover(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
         ("findings", Label::Findings),
     ];
     if outcome.proposal.is_some() {
+        links.push(("blocks", Label::Blocks));
         links.push(("candidates", Label::Candidates));
         links.push(("unassigned", Label::Unassigned));
     }
@@ -418,12 +477,23 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
         let _ = writeln!(h, "<p>{}</p>", Label::AllPass.text(lang));
     }
     for u in failing {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h3>{} <span class=\"badge fail\">✗ {}</span></h3>\n<ul class=\"findings\">",
+            "<h3>{} <span class=\"badge fail\">✗ {}</span></h3>",
             esc(&u.unit_id),
             Label::Fail.text(lang)
         );
+        unit_findings(h, v, u, lang);
+    }
+    h.push_str("</section>\n");
+}
+
+/// The failed required checks of one unit, as a list: in the findings section and on the unit's page.
+pub(super) fn unit_findings(h: &mut String, v: &Validation, u: &UnitReport, lang: Lang) {
+    h.push_str("<ul class=\"findings\">");
+    // The block keeps the loop at the indentation it had inside `findings`, so that edits made to it on other
+    // branches (structured reasons) still merge line by line; it can go once they have.
+    {
         for (c, r) in &u.checks {
             let CheckResult::Evaluated(e) = r else { continue };
             let Some(check) = v.registry.get(*c) else { continue };
@@ -473,7 +543,6 @@ fn findings(h: &mut String, v: &Validation, lang: Lang) {
         }
         h.push_str("</ul>\n");
     }
-    h.push_str("</section>\n");
 }
 
 /// Each service type below its share, in the dossier's language.

@@ -9,14 +9,23 @@
 //!   candidates compared and the unassigned blocks. It prints on A4.
 //! - `svg`: the map, in the working CRS, north up, with scale bar, north arrow and legend.
 //! - `png`: the same SVG rendered by resvg with the system's fonts.
+//! - `palette`, `labels`: unit colours where neighbours differ; label placement without overlap.
+//! - `unit_page`, `sizhi`, `candidates`, `synthetic`: a page per unit with its 四至, blocks, facilities and
+//!   coverage; candidates side by side with stable ids; the synthetic-data banner.
 //!
 //! Outputs are byte-identical for the same inputs: no date, no absolute path, fixed number formats.
 
+pub(crate) mod candidates;
 pub(crate) mod html;
 pub(crate) mod i18n;
+pub mod labels;
+pub(crate) mod palette;
 pub(crate) mod pdf;
 pub(crate) mod png;
+pub(crate) mod sizhi;
 pub(crate) mod svg;
+pub(crate) mod synthetic;
+pub(crate) mod unit_page;
 
 pub use i18n::Lang;
 

@@ -7,6 +7,7 @@ mod checks;
 mod demo_figures;
 mod determinism;
 mod dirty_realdata;
+mod dossier;
 mod formats;
 mod foundation;
 mod osm;
