@@ -14,6 +14,7 @@ mod population;
 mod propose;
 mod report;
 mod scale;
+mod serve;
 mod site;
 mod trust;
 mod validate;

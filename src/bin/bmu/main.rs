@@ -109,8 +109,12 @@ enum Command {
         #[command(flatten)]
         area: AreaArgs,
         /// The units to validate (GeoJSON or Shapefile polygons).
-        #[arg(long)]
-        units: PathBuf,
+        #[arg(long, required_unless_present = "assignment", conflicts_with = "assignment")]
+        units: Option<PathBuf>,
+        /// Or a plan: a `block_id,unit_id` CSV over the study area's blocks (given, or derived as propose derives
+        /// them), as `bmu serve` saves it.
+        #[arg(long, value_name = "A.csv")]
+        assignment: Option<PathBuf>,
         /// Units with a value, threshold and pass column per check (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -658,6 +662,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate {
             mut area,
             units,
+            assignment,
             out,
             problems,
             report,
@@ -674,11 +679,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems,
                 report,
             };
-            let mut staging = Staging::new(&run_inputs(&study, &area, Some(&units)));
+            let input = units.as_deref().or(assignment.as_deref());
+            let mut staging = Staging::new(&run_inputs(&study, &area, input));
             outputs.claim(&mut staging)?;
             reports.claim(&mut staging)?;
-            let outcome = bmu::progress::observe(progress.clone(), || {
-                bmu::run::validate(&study, &units, id_field.as_deref(), &outputs, &mut staging)
+            let outcome = bmu::progress::observe(progress.clone(), || match (&units, &assignment) {
+                (Some(u), _) => bmu::run::validate(&study, u, id_field.as_deref(), &outputs, &mut staging),
+                (None, Some(a)) => bmu::run::validate_assignment(&study, a, &outputs, &mut staging),
+                (None, None) => Err(bmu::Error::input("validate", "give --units or --assignment")),
             })?;
             let text = summary::validate(&outcome);
             finish(&study, &outcome, &text, &reports, &progress, staging)
