@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 checks found problems, 2 error (one line naming the file, the feature and the problem).
 
+mod serve;
 mod summary;
 mod table;
 
@@ -128,6 +129,8 @@ enum Command {
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// The live map editor: move blocks between units in the browser, every check updating as you go.
+    Serve(serve::ServeArgs),
     /// Site the missing "3+3" facilities: for every unit and type it fails on, the fewest new sites that make it
     /// pass, covering the most residents; exit 1 when a unit still fails a check with them.
     ///
@@ -647,6 +650,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             report,
         } => site_command(area, units, site, out, report, quiet),
+        Command::Serve(args) => serve::run(args, quiet),
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = load_study(&config, quiet)?;
