@@ -130,8 +130,11 @@ struct Slot {
     /// The dissolved unit; None while it has no block.
     unit: Option<Unit>,
     /// Per check, in registry order, its last evaluation (layer-wide checks are read again on every refresh).
-    cache: Vec<Option<(CheckResult, Vec<Problem>)>>,
+    cache: Vec<Cached>,
 }
+
+/// One check's result on one unit, with the problems it located there.
+type Cached = Option<(CheckResult, Vec<Problem>)>;
 
 /// One step of the history: each block's unit before and after.
 #[derive(Clone, Debug)]
@@ -465,7 +468,7 @@ impl<'s> Plan<'s> {
             .map(|c| c.prepare(&units, &self.ctx))
             .collect::<Result<_>>()?;
         let (ctx, registry, slots) = (&self.ctx, &self.registry, &self.slots);
-        let evaluated: Vec<Vec<Option<(CheckResult, Vec<Problem>)>>> = order
+        let evaluated: Vec<Vec<Cached>> = order
             .par_iter()
             .zip(&units)
             .enumerate()
