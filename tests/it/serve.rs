@@ -365,3 +365,213 @@ fn serve_reopens_a_saved_plan_and_sigterm_saves_it() {
     let again = Server::start(&["--assignment", table.to_str().unwrap()]);
     assert_eq!(checked_units(&again.plan()), shown);
 }
+
+/// A headless Chromium driven over the DevTools protocol: one websocket to the browser, one page session.
+struct Browser {
+    child: std::process::Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    session: String,
+    next: u64,
+    /// Console errors and uncaught exceptions seen so far.
+    errors: Vec<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(chromium: &Path) -> Browser {
+        use std::io::BufRead;
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-angle=swiftshader",
+            ])
+            .args([
+                "--enable-unsafe-swiftshader",
+                "--window-size=1200,800",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut url = None;
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("DevTools listening on ") {
+                url = Some(u.trim().to_string());
+                break;
+            }
+        }
+        let url = url.expect("Chromium printed its DevTools URL");
+        let (socket, _) = tungstenite::connect(url.as_str()).unwrap();
+        let mut b = Browser {
+            child,
+            socket,
+            session: String::new(),
+            next: 0,
+            errors: Vec::new(),
+            _profile: profile,
+        };
+        let target = b.send(
+            None,
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        );
+        let id = target["targetId"].as_str().unwrap().to_string();
+        let attached = b.send(
+            None,
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": id, "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+            b.call(domain, serde_json::json!({}));
+        }
+        b
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let session = self.session.clone();
+        self.send(Some(&session), method, params)
+    }
+
+    /// Sends a command and waits for its answer, noting console errors and exceptions that arrive meanwhile.
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = Value::String(s.to_string());
+        }
+        self.socket
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let m = self.socket.read().unwrap();
+            let Ok(text) = m.to_text() else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            match v["method"].as_str() {
+                Some("Runtime.exceptionThrown") => {
+                    self.errors.push(v["params"]["exceptionDetails"].to_string())
+                }
+                Some("Runtime.consoleAPICalled") if v["params"]["type"] == "error" => {
+                    self.errors.push(v["params"]["args"].to_string())
+                }
+                Some("Log.entryAdded") if v["params"]["entry"]["level"] == "error" => {
+                    self.errors.push(v["params"]["entry"].to_string())
+                }
+                _ => {}
+            }
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates an expression in the page (promises awaited) and returns its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Polls an expression until it is true.
+    fn wait_for(&mut self, expression: &str) {
+        for _ in 0..300 {
+            if self.eval(expression) == Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {expression}; errors: {:?}", self.errors);
+    }
+
+    fn click(&mut self, x: f64, y: f64) {
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_page_in_chromium_moves_a_block_on_click_and_undo_restores_it() {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.is_file() {
+        super::skip("/usr/bin/chromium is absent");
+        return;
+    }
+    let server = Server::start(&["--lang", "en"]);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for("document.body && document.body.dataset.ready === '1' && map.loaded()");
+    let table_before = b.eval("document.getElementById('table').innerText");
+    // Select U02 in the table, then find a pixel of a U01 block on the map.
+    b.eval("document.querySelector('tr[data-unit=\"U02\"]').click(); true");
+    let target = b.eval(
+        "(() => { const c = map.getCanvas(); for (let y = 10; y < c.clientHeight; y += 8) for (let x = 10; x < c.clientWidth; x += 8) { \
+           const f = map.queryRenderedFeatures([x, y], {layers: ['blocks']}); \
+           if (f.length && f[0].properties.unit_id === 'U01') return [x, y, f[0].properties.block_id]; } return null; })()",
+    );
+    let (x, y, block) = (
+        target[0].as_f64().expect("a U01 block on screen"),
+        target[1].as_f64().unwrap(),
+        target[2].as_str().unwrap().to_string(),
+    );
+    let unit_of =
+        format!("plan.blocks.features.find(f => f.properties.block_id === '{block}').properties.unit_id");
+    b.click(x, y);
+    b.wait_for(&format!("{unit_of} === 'U02'"));
+    let table_moved = b.eval("document.getElementById('table').innerText");
+    assert_ne!(table_moved, table_before, "the table did not change");
+    // Ctrl+Z undoes.
+    for kind in ["keyDown", "keyUp"] {
+        b.call(
+            "Input.dispatchKeyEvent",
+            serde_json::json!({"type": kind, "key": "z", "code": "KeyZ", "windowsVirtualKeyCode": 90, "modifiers": 2}),
+        );
+    }
+    b.wait_for(&format!("{unit_of} === 'U01'"));
+    assert_eq!(b.eval("document.getElementById('table').innerText"), table_before);
+    let shot = b.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    reader.next_frame(&mut pixels).unwrap();
+    let distinct: std::collections::BTreeSet<&[u8]> = pixels.chunks(4).take(200_000).collect();
+    assert!(
+        distinct.len() > 20,
+        "screenshot looks blank: {} colours",
+        distinct.len()
+    );
+    std::fs::write(super::root().join("data/screenshots/serve.png"), &bytes).unwrap();
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
