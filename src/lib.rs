@@ -56,6 +56,7 @@ pub mod batch;
 pub mod blocks;
 pub mod config;
 pub mod crs;
+pub mod edit;
 pub mod error;
 pub(crate) mod index;
 pub mod inspect;

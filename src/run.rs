@@ -444,3 +444,52 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
         population_source: source.as_ref().map(|s| s.describe()),
     })
 }
+
+/// `bmu validate --assignment`: the study area's blocks (given, or derived as `propose` derives them) grouped into
+/// units as the `block_id,unit_id` table says, dissolved, and checked — the plan `bmu serve` saves, validated by the
+/// same engine. Outputs go into `staging`, for the caller to commit.
+pub fn validate_assignment(
+    area: &StudyArea,
+    assignment: &Path,
+    out: &ValidateOutputs,
+    staging: &mut Staging,
+) -> Result<Outcome> {
+    use crate::progress::timed;
+    progress::stage(Stage::Blocks);
+    let session = crate::edit::Session::open(area)?;
+    let table = timed("read assignment", || {
+        crate::edit::assignment::read(assignment, &session.blocks.ids)
+    })?;
+    progress::stage(Stage::Validate);
+    let plan = crate::edit::Plan::new(&session, &table)?;
+    let v = plan
+        .validation()
+        .cloned()
+        .ok_or_else(|| Error::format(assignment, "assigns no block to a unit"))?;
+    let units = plan.units();
+    let unassigned = table.iter().filter(|u| u.is_none()).count();
+    let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
+    let source = session.source.as_ref().map(|s| s.describe());
+    report["population_source"] = json!(source);
+    report["unassigned_blocks"] = json!(unassigned);
+    progress::stage(Stage::Write);
+    let written = timed("write outputs", || {
+        write_validation(area, &v, &units, out, |_, _| {}, &report, staging)
+    })?;
+    let mut notes = Vec::new();
+    if unassigned > 0 {
+        notes.push(format!("{unassigned} block(s) in no unit"));
+    }
+    Ok(Outcome {
+        all_pass: v.pass() && unassigned == 0,
+        report,
+        units,
+        validation: Some(v),
+        proposal: None,
+        notes,
+        problem_files: written,
+        other_candidates: Vec::new(),
+        unassigned_blocks: unassigned,
+        population_source: source,
+    })
+}

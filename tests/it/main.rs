@@ -17,6 +17,7 @@ mod propose;
 mod reasons;
 mod report;
 mod scale;
+mod serve;
 mod site;
 mod trust;
 mod validate;

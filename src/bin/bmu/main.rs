@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 checks found problems, 2 error (one line naming the file, the feature and the problem).
 
 mod batch;
+mod serve;
 mod summary;
 mod table;
 
@@ -110,8 +111,12 @@ enum Command {
         #[command(flatten)]
         area: AreaArgs,
         /// The units to validate (GeoJSON or Shapefile polygons).
-        #[arg(long)]
-        units: PathBuf,
+        #[arg(long, required_unless_present = "assignment", conflicts_with = "assignment")]
+        units: Option<PathBuf>,
+        /// Or a plan: a `block_id,unit_id` CSV over the study area's blocks (given, or derived as propose derives
+        /// them), as `bmu serve` saves it.
+        #[arg(long, value_name = "A.csv")]
+        assignment: Option<PathBuf>,
         /// Units with a value, threshold and pass column per check (.geojson, .shp, .gpkg, .kml, .csv or .xlsx).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -125,6 +130,8 @@ enum Command {
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// The live map editor: move blocks between units in the browser, every check updating as you go.
+    Serve(serve::ServeArgs),
     /// Site the missing "3+3" facilities: for every unit and type it fails on, the fewest new sites that make it
     /// pass, covering the most residents; exit 1 when a unit still fails a check with them.
     ///
@@ -647,6 +654,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report,
         } => site_command(area, units, site, out, report, quiet),
         Command::Batch(args) => batch::run(args, quiet),
+        Command::Serve(args) => serve::run(args, quiet),
         Command::Inspect { area, json } => {
             let config = area.config()?;
             let study = load_study(&config, quiet)?;
@@ -662,6 +670,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate {
             mut area,
             units,
+            assignment,
             out,
             problems,
             report,
@@ -678,11 +687,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems,
                 report,
             };
-            let mut staging = Staging::new(&run_inputs(&study, &area, Some(&units)));
+            let input = units.as_deref().or(assignment.as_deref());
+            let mut staging = Staging::new(&run_inputs(&study, &area, input));
             outputs.claim(&mut staging)?;
             reports.claim(&mut staging)?;
-            let outcome = bmu::progress::observe(progress.clone(), || {
-                bmu::run::validate(&study, &units, id_field.as_deref(), &outputs, &mut staging)
+            let outcome = bmu::progress::observe(progress.clone(), || match (&units, &assignment) {
+                (Some(u), _) => bmu::run::validate(&study, u, id_field.as_deref(), &outputs, &mut staging),
+                (None, Some(a)) => bmu::run::validate_assignment(&study, a, &outputs, &mut staging),
+                (None, None) => Err(bmu::Error::input("validate", "give --units or --assignment")),
             })?;
             let text = summary::validate(&outcome);
             finish(&study, &outcome, &text, &reports, &progress, staging)

@@ -1,0 +1,156 @@
+// bmu serve's page: plain JavaScript over the JSON API (no build step). Everything it shows comes from /api/plan;
+// every action posts to the API and redraws from the answer, so the page and scripts see the same plan.
+"use strict";
+
+const T = {
+  zh: { newUnit: "新建单元", unassigned: "缩放至未分配", failing: "缩放至未通过单元", save: "保存", unit: "单元",
+        people: "人口", area: "km²", pass: "通过", lock: "锁定", saved: "已保存：", select: "先在表中选择一个单元",
+        summary: (s, u) => `${s.passing} / ${s.units} 个单元通过；未分配街坊 ${u}` },
+  en: { newUnit: "New unit", unassigned: "Zoom to unassigned", failing: "Zoom to failing unit", save: "Save",
+        unit: "Unit", people: "People", area: "km²", pass: "Pass", lock: "Lock", saved: "Saved: ",
+        select: "Select a unit in the table first", summary: (s, u) => `${s.passing} of ${s.units} units pass; ${u} blocks unassigned` },
+};
+let plan = null, selected = null, t = T.zh;
+
+const status = (text) => { document.getElementById("status").textContent = text; };
+
+async function api(method, path, body) {
+  const r = await fetch(path, { method, headers: body ? { "content-type": "application/json" } : {},
+                                body: body ? JSON.stringify(body) : undefined });
+  const data = await r.json();
+  if (!r.ok) { status(data.error || r.statusText); return null; }
+  return data;
+}
+
+const map = new maplibregl.Map({
+  container: "map",
+  // No basemap, no glyphs, no tiles: nothing leaves the machine.
+  style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#f4f1ea" } }] },
+  center: [121.3, 31.25], zoom: 11, attributionControl: false,
+});
+
+function bounds(features) {
+  const b = new maplibregl.LngLatBounds();
+  const walk = (c) => typeof c[0] === "number" ? b.extend(c) : c.forEach(walk);
+  features.forEach((f) => f.geometry && walk(f.geometry.coordinates));
+  return b;
+}
+
+function colourOf(unitId) {
+  const u = plan.units.find((x) => x.unit_id === unitId);
+  return u ? u.colour : "#ffffff";
+}
+
+function draw() {
+  const blocks = plan.blocks;
+  blocks.features.forEach((f) => {
+    f.properties.fill = f.properties.unit_id ? colourOf(f.properties.unit_id) : "#ffffff";
+    f.properties.selected = f.properties.unit_id === selected;
+  });
+  if (map.getSource("blocks")) {
+    map.getSource("blocks").setData(blocks);
+  } else {
+    map.addSource("blocks", { type: "geojson", data: blocks });
+    map.addLayer({ id: "blocks", type: "fill", source: "blocks",
+                   paint: { "fill-color": ["get", "fill"], "fill-opacity": ["case", ["get", "selected"], 0.85, 0.6] } });
+    map.addLayer({ id: "block-lines", type: "line", source: "blocks", paint: { "line-color": "#888", "line-width": 0.4 } });
+    map.fitBounds(bounds(blocks.features), { padding: 20, animate: false });
+    map.on("click", "blocks", (e) => moveBlock(e.features[0].properties.block_id));
+  }
+  drawTable();
+}
+
+function drawTable() {
+  document.getElementById("summary").textContent = t.summary(plan.summary, plan.unassigned);
+  const head = `<tr><th></th><th>${t.unit}</th><th>${t.people}</th><th>${t.area}</th>` +
+    plan.checks.map((c) => `<th title="${c.name}">${c.label}</th>`).join("") + `<th>${t.pass}</th><th>${t.lock}</th></tr>`;
+  const rows = plan.units.map((u) => {
+    const cells = plan.checks.map((c) => {
+      const r = u.checks[c.name];
+      if (!r) return "<td></td>";
+      if (r.evaluated === false) return `<td title="${escape(r.reason)}">–</td>`;
+      const why = (r.reasons || []).join("; ");
+      return r.pass ? `<td class="pass">✓</td>` : `<td class="fail" title="${escape(why)}">✗</td>`;
+    }).join("");
+    const pop = u.population == null ? "" : Math.round(u.population);
+    const area = u.area_km2 == null ? "" : u.area_km2.toFixed(2);
+    return `<tr data-unit="${escape(u.unit_id)}" class="${u.unit_id === selected ? "selected" : ""}">` +
+      `<td><span class="swatch" style="background:${u.colour}"></span></td><td>${escape(u.unit_id)}</td>` +
+      `<td>${pop}</td><td>${area}</td>${cells}<td>${u.pass === true ? "✓" : u.pass === false ? "✗" : ""}</td>` +
+      `<td><input type="checkbox" class="lock" ${u.locked ? "checked" : ""}></td></tr>`;
+  }).join("");
+  const table = document.getElementById("table");
+  table.innerHTML = head + rows;
+  table.querySelectorAll("tr[data-unit]").forEach((tr) => {
+    tr.addEventListener("click", (e) => {
+      const id = tr.dataset.unit;
+      if (e.target.classList.contains("lock")) { lock(id, e.target.checked); return; }
+      selected = id; draw();
+    });
+  });
+}
+
+function escape(s) {
+  return String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+}
+
+async function reload() {
+  const p = await api("GET", "/api/plan");
+  if (p) { plan = p; draw(); }
+}
+
+async function moveBlock(blockId) {
+  if (!selected) { status(t.select); return; }
+  if (await api("POST", "/api/assign", { moves: [{ block_id: blockId, unit_id: selected }] })) { status(""); await reload(); }
+}
+async function lock(unitId, locked) { if (await api("POST", "/api/lock", { unit_id: unitId, locked })) await reload(); }
+async function undo() { if (await api("POST", "/api/undo")) await reload(); }
+async function redo() { if (await api("POST", "/api/redo")) await reload(); }
+
+function zoomTo(features) { if (features.length) map.fitBounds(bounds(features), { padding: 40 }); }
+
+document.getElementById("undo").onclick = undo;
+document.getElementById("redo").onclick = redo;
+document.getElementById("new-unit").onclick = async () => {
+  const r = await api("POST", "/api/units");
+  if (r) { selected = r.unit_id; await reload(); }
+};
+document.getElementById("zoom-unassigned").onclick = () => zoomTo(plan.blocks.features.filter((f) => !f.properties.unit_id));
+document.getElementById("zoom-failing").onclick = () => {
+  const failing = plan.units.find((u) => u.pass === false);
+  if (failing) { selected = failing.unit_id; draw(); zoomTo(plan.blocks.features.filter((f) => f.properties.unit_id === failing.unit_id)); }
+};
+document.getElementById("save").onclick = async () => {
+  const r = await api("POST", "/api/save");
+  if (r) status(t.saved + r.written.join(", "));
+};
+document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); e.shiftKey ? redo() : undo(); }
+});
+
+async function layers() {
+  const l = await api("GET", "/api/layers");
+  if (!l) return;
+  map.addSource("town", { type: "geojson", data: l.town });
+  map.addLayer({ id: "town", type: "line", source: "town", paint: { "line-color": "#000", "line-width": 2.5 } });
+  map.addSource("features", { type: "geojson", data: l.features });
+  map.addLayer({ id: "features", type: "line", source: "features",
+                 paint: { "line-color": ["match", ["get", "class"], "waterway", "#3b82c4", "railway", "#555", "#c9a24a"],
+                          "line-width": 1.2 } });
+  map.addSource("facilities", { type: "geojson", data: l.facilities });
+  map.addLayer({ id: "facilities", type: "circle", source: "facilities",
+                 paint: { "circle-radius": 4, "circle-stroke-width": 1, "circle-stroke-color": "#fff",
+                          "circle-color": ["match", ["get", "status"], "existing", "#222", "#999"] } });
+}
+
+map.on("load", async () => {
+  await reload();
+  t = T[plan.lang] || T.zh;
+  document.getElementById("new-unit").textContent = t.newUnit;
+  document.getElementById("zoom-unassigned").textContent = t.unassigned;
+  document.getElementById("zoom-failing").textContent = t.failing;
+  document.getElementById("save").textContent = t.save;
+  drawTable();
+  await layers();
+  document.body.dataset.ready = "1";
+});

@@ -1,0 +1,163 @@
+use super::*;
+use crate::model::Block;
+use crate::validate::testing::{area, line, rect};
+use crate::validate::validate_with;
+use rand::{Rng, SeedableRng};
+
+/// A 4 × 3 km town of 1 km² blocks, 9,000 people each, cut by a road at x = 2 km; two units either side of it.
+fn session() -> Session {
+    let mut a = area(Some(rect(0.0, 0.0, 4000.0, 3000.0)));
+    a.lines.push(line(
+        "mid",
+        FeatureClass::Road,
+        &[(2000.0, -50.0), (2000.0, 3050.0)],
+    ));
+    let mut blocks = Vec::new();
+    for i in 0..4 {
+        for j in 0..3 {
+            let (x, y) = (i as f64 * 1000.0, j as f64 * 1000.0);
+            blocks.push(Block {
+                id: format!("b{i}{j}"),
+                geometry: rect(x, y, x + 1000.0, y + 1000.0),
+                population: Some(9_000.0),
+                source: None,
+            });
+        }
+    }
+    a.blocks = Some(blocks);
+    Session::open(&a).unwrap()
+}
+
+fn halves(s: &Session) -> Vec<Option<String>> {
+    s.blocks
+        .ids
+        .iter()
+        .map(|id| Some(if id.as_bytes()[1] < b'2' { "W" } else { "E" }.to_string()))
+        .collect()
+}
+
+fn fresh(plan: &Plan) -> Validation {
+    let s = plan.session();
+    let ctx = Context::new(&s.area, s.source.as_deref());
+    validate_with(&ctx, &Registry::standard(), &plan.units()).unwrap()
+}
+
+fn mv(block: &str, unit: Option<&str>) -> Move {
+    Move {
+        block_id: block.into(),
+        unit_id: unit.map(String::from),
+    }
+}
+
+#[test]
+fn a_new_plan_validates_as_validate_does() {
+    let s = session();
+    let plan = Plan::new(&s, &halves(&s)).unwrap();
+    let v = plan.validation().unwrap();
+    assert_eq!(v, &fresh(&plan));
+    assert_eq!(v.summary.units, 2);
+    assert!(v.pass(), "{:#?}", v.units);
+    assert_eq!(v.units[0].population, Some(54_000.0));
+}
+
+#[test]
+fn a_move_reports_the_changed_units_and_follows_validate() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    let change = plan.apply(&[mv("b20", Some("W"))]).unwrap();
+    let ids: Vec<&str> = change.units.iter().map(|u| u.unit_id.as_str()).collect();
+    assert_eq!(ids, ["E", "W"]);
+    assert_eq!(change.units[1].population, Some(63_000.0));
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+    // The road no longer bounds W: the move shows up in the checks, not only in the counts.
+    assert_eq!(
+        plan.validation().unwrap().units[1].checks[&CheckName::BoundaryClarity],
+        fresh(&plan).units[1].checks[&CheckName::BoundaryClarity]
+    );
+}
+
+#[test]
+fn after_any_sequence_of_moves_undo_and_redo_results_equal_validate() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    plan.new_unit();
+    let units = ["W", "E", "U01"];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    for step in 0..40 {
+        match rng.random_range(0..6) {
+            0 => {
+                let _ = plan.undo();
+            }
+            1 => {
+                let _ = plan.redo();
+            }
+            _ => {
+                let b = &s.blocks.ids[rng.random_range(0..s.blocks.ids.len())];
+                let u = rng.random_range(0..4);
+                let _ = plan.apply(&[mv(b, units.get(u).copied())]).unwrap();
+            }
+        }
+        if let Some(v) = plan.validation() {
+            assert_eq!(v, &fresh(&plan), "step {step}");
+        }
+    }
+}
+
+#[test]
+fn undo_restores_the_results_and_redo_replays_them() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    let start = plan.validation().cloned();
+    plan.apply(&[mv("b20", Some("W")), mv("b21", Some("W"))]).unwrap();
+    let moved = plan.validation().cloned();
+    plan.undo().unwrap();
+    assert_eq!(plan.validation().cloned(), start);
+    plan.redo().unwrap();
+    assert_eq!(plan.validation().cloned(), moved);
+    assert!(matches!(plan.redo(), Err(EditError::Refused(_))));
+}
+
+#[test]
+fn unknown_block_or_unit_refuses_the_whole_request_and_changes_nothing() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    let before = plan.validation().cloned();
+    for bad in [
+        vec![mv("b20", Some("W")), mv("nope", Some("W"))],
+        vec![mv("b20", Some("W")), mv("b21", Some("Z"))],
+        vec![mv("b20", Some("W")), mv("b20", Some("E"))],
+    ] {
+        assert!(matches!(plan.apply(&bad), Err(EditError::Refused(_))));
+        assert_eq!(plan.validation().cloned(), before);
+        assert_eq!(plan.history(), (0, 0));
+    }
+}
+
+#[test]
+fn a_locked_unit_keeps_its_blocks() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    plan.lock("E", true).unwrap();
+    let e = plan.apply(&[mv("b20", Some("W"))]).unwrap_err();
+    assert!(e.to_string().contains("locked"), "{e}");
+    let e = plan.apply(&[mv("b00", Some("E"))]).unwrap_err();
+    assert!(e.to_string().contains("locked"), "{e}");
+    plan.lock("E", false).unwrap();
+    plan.apply(&[mv("b20", Some("W"))]).unwrap();
+}
+
+#[test]
+fn an_emptied_unit_leaves_the_validation_and_unassigned_blocks_are_gaps() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    let u = plan.new_unit();
+    let change = plan.apply(&[mv("b00", Some(&u))]).unwrap();
+    assert!(change.units.iter().any(|r| r.unit_id == u));
+    let change = plan.apply(&[mv("b00", None)]).unwrap();
+    assert!(change.empty.contains(&u));
+    assert_eq!(change.unassigned, 1);
+    let v = plan.validation().unwrap();
+    assert_eq!(v, &fresh(&plan));
+    assert_eq!(v.summary.units, 2);
+    assert_eq!(v.units[1].checks[&CheckName::Partition].pass(), Some(false));
+}

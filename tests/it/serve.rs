@@ -1,0 +1,577 @@
+//! `bmu serve` (the live plan editor) and its CLI counterpart `bmu validate --assignment`.
+
+use super::{assert_error, bmu, demo};
+use serde_json::Value;
+use std::path::Path;
+
+/// A copy of the demo study area in a temp dir (serve and propose write under its `out/`).
+fn demo_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(demo()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// propose's blocks layer as an assignment table.
+fn assignment_of(blocks: &Path) -> String {
+    let mut csv = String::from("block_id,unit_id\n");
+    for f in json(blocks)["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        csv += &format!(
+            "{},{}\n",
+            p["block_id"].as_str().unwrap(),
+            p["unit_id"].as_str().unwrap_or("")
+        );
+    }
+    csv
+}
+
+#[test]
+fn validate_assignment_of_proposes_plan_gives_proposes_results() {
+    let dir = demo_copy();
+    let out = bmu(&["propose", "."], dir.path());
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = dir.path().join("plan.csv");
+    std::fs::write(&table, assignment_of(&dir.path().join("out/blocks.geojson"))).unwrap();
+    let out = bmu(
+        &["validate", ".", "--assignment", "plan.csv", "--report", "va.json"],
+        dir.path(),
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (va, proposed) = (
+        json(&dir.path().join("va.json")),
+        json(&dir.path().join("out/report.json")),
+    );
+    assert_eq!(va["units"], proposed["units"]);
+    assert_eq!(va["summary"], proposed["summary"]);
+}
+
+#[test]
+fn validate_assignment_with_an_unknown_block_is_refused_naming_it() {
+    let dir = demo_copy();
+    // B001 exists in the demo's derived blocks; the second row does not.
+    std::fs::write(
+        dir.path().join("plan.csv"),
+        "block_id,unit_id\nB001,U01\nB999,U01\n",
+    )
+    .unwrap();
+    let out = bmu(&["validate", ".", "--assignment", "plan.csv"], dir.path());
+    assert_error(&out, &["plan.csv", "feature 2 (id B999)", "no such block"]);
+}
+
+#[test]
+fn validate_with_both_units_and_assignment_is_refused() {
+    let dir = demo_copy();
+    let out = bmu(
+        &[
+            "validate",
+            ".",
+            "--assignment",
+            "plan.csv",
+            "--units",
+            "u.geojson",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A running `bmu serve` on a free port, killed when dropped (a failing test leaves no server behind).
+struct Server {
+    child: std::process::Child,
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        let dir = demo_copy();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bmu"))
+            .args(["serve", ".", "--port", "0"])
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("http://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("first stdout line is not the URL: {line:?}"))
+            .to_string();
+        Server { child, addr, dir }
+    }
+
+    /// One request with the right Host header.
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let (status, text) = self.raw(method, path, &self.addr, body.as_bytes());
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// One HTTP/1.1 request over a plain socket. Hand-written rather than a client crate because the tests must
+    /// forge what clients normalise: a foreign Host header, garbage bodies.
+    fn raw(&self, method: &str, path: &str, host: &str, body: &[u8]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413) before reading a large body, and close: a failed write is not the test's point.
+        let _ = s.write_all(body);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no status line: {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn plan(&self) -> Value {
+        let (status, plan) = self.call("GET", "/api/plan", "");
+        assert_eq!(status, 200);
+        plan
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The units as validate reports them: without the page's own fields.
+fn checked_units(plan: &Value) -> Vec<Value> {
+    plan["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["checks"].as_object().is_some_and(|c| !c.is_empty()))
+        .map(|u| {
+            let mut u = u.clone();
+            let o = u.as_object_mut().unwrap();
+            o.remove("locked");
+            o.remove("colour");
+            u
+        })
+        .collect()
+}
+
+/// A block of U01 that borders U02 is not needed: any block of U01 moved to U02 changes both units' results.
+fn first_block_of(plan: &Value, unit: &str) -> String {
+    plan["blocks"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["unit_id"] == unit)
+        .map(|f| f["properties"]["block_id"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[test]
+fn serve_moves_a_block_and_undo_redo_follow_the_history() {
+    let server = Server::start(&[]);
+    let start = server.plan();
+    let block = first_block_of(&start, "U01");
+    let (status, change) = server.call(
+        "POST",
+        "/api/assign",
+        &format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#),
+    );
+    assert_eq!(status, 200, "{change}");
+    let changed: Vec<&str> = change["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["unit_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        changed.contains(&"U01") && changed.contains(&"U02"),
+        "{changed:?}"
+    );
+    let moved = server.plan();
+    assert_ne!(checked_units(&moved), checked_units(&start));
+    assert_eq!(server.call("POST", "/api/undo", "").0, 200);
+    assert_eq!(checked_units(&server.plan()), checked_units(&start));
+    assert_eq!(server.call("POST", "/api/redo", "").0, 200);
+    assert_eq!(checked_units(&server.plan()), checked_units(&moved));
+    assert_eq!(
+        server.call("POST", "/api/redo", "").0,
+        400,
+        "nothing left to redo"
+    );
+}
+
+#[test]
+fn serve_refuses_unknown_blocks_units_and_malformed_json_with_400_and_no_change() {
+    let server = Server::start(&[]);
+    let start = server.plan();
+    let block = first_block_of(&start, "U01");
+    for body in [
+        r#"{"moves": [{"block_id": "NOPE", "unit_id": "U02"}]}"#.to_string(),
+        format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U99"}}]}}"#),
+        format!(
+            r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}, {{"block_id": "NOPE", "unit_id": "U02"}}]}}"#
+        ),
+        "{not json".to_string(),
+        r#"{"moves": 3}"#.to_string(),
+    ] {
+        let (status, answer) = server.call("POST", "/api/assign", &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    assert_eq!(
+        server
+            .call("POST", "/api/lock", r#"{"unit_id": "U99", "locked": true}"#)
+            .0,
+        400
+    );
+    assert_eq!(server.call("GET", "/api/export?format=shp", "").0, 400);
+    let after = server.plan();
+    assert_eq!(checked_units(&after), checked_units(&start));
+    assert_eq!(after["history"]["undo"], 0);
+}
+
+#[test]
+fn serve_refuses_a_foreign_host_header_and_oversized_bodies() {
+    let server = Server::start(&[]);
+    let (status, _) = server.raw("GET", "/api/plan", "attacker.example:80", b"");
+    assert_eq!(status, 403);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        server
+            .raw(
+                "GET",
+                "/api/summary-does-not-exist",
+                &format!("localhost:{port}"),
+                b""
+            )
+            .0,
+        404
+    );
+    assert_eq!(server.raw("GET", "/../Cargo.toml", &server.addr, b"").0, 404);
+    let big = vec![b' '; 2 << 20];
+    assert_eq!(server.raw("POST", "/api/assign", &server.addr, &big).0, 413);
+}
+
+#[test]
+fn serve_survives_a_burst_of_1000_requests_and_garbage_bodies() {
+    let server = Server::start(&[]);
+    let start = checked_units(&server.plan());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let server = &server;
+            s.spawn(move || {
+                for i in 0..250 {
+                    let (status, _) = match (t + i) % 3 {
+                        0 => server.raw(
+                            "POST",
+                            "/api/assign",
+                            &server.addr,
+                            &[0xff, 0x00, b'{', (i % 256) as u8],
+                        ),
+                        1 => server.raw("POST", "/api/lock", &server.addr, b"[]"),
+                        _ => server.raw("GET", "/api/export?format=csv", &server.addr, b""),
+                    };
+                    assert!(status == 200 || status == 400, "status {status}");
+                }
+            });
+        }
+    });
+    assert_eq!(checked_units(&server.plan()), start);
+}
+
+#[test]
+fn serve_save_then_validate_assignment_gives_the_results_the_page_showed() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let shown = checked_units(&server.plan());
+    let (status, saved) = server.call("POST", "/api/save", "");
+    assert_eq!(status, 200, "{saved}");
+    let dir = server.dir.path();
+    let out = bmu(
+        &[
+            "validate",
+            ".",
+            "--assignment",
+            "out/plan.csv",
+            "--report",
+            "va.json",
+        ],
+        dir,
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&dir.join("va.json"))["units"], Value::Array(shown));
+    // The inputs are untouched: only out/ gained files.
+    assert!(dir.join("out/plan.units.geojson").is_file());
+}
+
+#[test]
+fn serve_reopens_a_saved_plan_and_sigterm_saves_it() {
+    let first = Server::start(&[]);
+    let block = first_block_of(&first.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(first.call("POST", "/api/assign", &body).0, 200);
+    let shown = checked_units(&first.plan());
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut first = first;
+    assert!(first.child.wait().unwrap().success());
+    let saved = first.dir.path().join("out/plan.csv");
+    assert!(saved.is_file(), "SIGTERM saved nothing");
+    let copy = tempfile::tempdir().unwrap();
+    let table = copy.path().join("plan.csv");
+    std::fs::copy(&saved, &table).unwrap();
+    let again = Server::start(&["--assignment", table.to_str().unwrap()]);
+    assert_eq!(checked_units(&again.plan()), shown);
+}
+
+/// A headless Chromium driven over the DevTools protocol: one websocket to the browser, one page session.
+struct Browser {
+    child: std::process::Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    session: String,
+    next: u64,
+    /// Console errors and uncaught exceptions seen so far.
+    errors: Vec<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(chromium: &Path) -> Browser {
+        use std::io::BufRead;
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-angle=swiftshader",
+            ])
+            .args([
+                "--enable-unsafe-swiftshader",
+                "--window-size=1200,800",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut url = None;
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("DevTools listening on ") {
+                url = Some(u.trim().to_string());
+                break;
+            }
+        }
+        let url = url.expect("Chromium printed its DevTools URL");
+        let (socket, _) = tungstenite::connect(url.as_str()).unwrap();
+        let mut b = Browser {
+            child,
+            socket,
+            session: String::new(),
+            next: 0,
+            errors: Vec::new(),
+            _profile: profile,
+        };
+        let target = b.send(
+            None,
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        );
+        let id = target["targetId"].as_str().unwrap().to_string();
+        let attached = b.send(
+            None,
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": id, "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+            b.call(domain, serde_json::json!({}));
+        }
+        b
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let session = self.session.clone();
+        self.send(Some(&session), method, params)
+    }
+
+    /// Sends a command and waits for its answer, noting console errors and exceptions that arrive meanwhile.
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = Value::String(s.to_string());
+        }
+        self.socket
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let m = self.socket.read().unwrap();
+            let Ok(text) = m.to_text() else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            match v["method"].as_str() {
+                Some("Runtime.exceptionThrown") => {
+                    self.errors.push(v["params"]["exceptionDetails"].to_string())
+                }
+                Some("Runtime.consoleAPICalled") if v["params"]["type"] == "error" => {
+                    self.errors.push(v["params"]["args"].to_string())
+                }
+                Some("Log.entryAdded") if v["params"]["entry"]["level"] == "error" => {
+                    self.errors.push(v["params"]["entry"].to_string())
+                }
+                _ => {}
+            }
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates an expression in the page (promises awaited) and returns its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Polls an expression until it is true.
+    fn wait_for(&mut self, expression: &str) {
+        for _ in 0..300 {
+            if self.eval(expression) == Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {expression}; errors: {:?}", self.errors);
+    }
+
+    fn click(&mut self, x: f64, y: f64) {
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_page_in_chromium_moves_a_block_on_click_and_undo_restores_it() {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.is_file() {
+        super::skip("/usr/bin/chromium is absent");
+        return;
+    }
+    let server = Server::start(&["--lang", "en"]);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for("document.body && document.body.dataset.ready === '1' && map.loaded()");
+    let table_before = b.eval("document.getElementById('table').innerText");
+    // Select U02 in the table, then find a pixel of a U01 block on the map.
+    b.eval("document.querySelector('tr[data-unit=\"U02\"]').click(); true");
+    let target = b.eval(
+        "(() => { const c = map.getCanvas(); for (let y = 10; y < c.clientHeight; y += 8) for (let x = 10; x < c.clientWidth; x += 8) { \
+           const f = map.queryRenderedFeatures([x, y], {layers: ['blocks']}); \
+           if (f.length && f[0].properties.unit_id === 'U01') return [x, y, f[0].properties.block_id]; } return null; })()",
+    );
+    let (x, y, block) = (
+        target[0].as_f64().expect("a U01 block on screen"),
+        target[1].as_f64().unwrap(),
+        target[2].as_str().unwrap().to_string(),
+    );
+    let unit_of =
+        format!("plan.blocks.features.find(f => f.properties.block_id === '{block}').properties.unit_id");
+    b.click(x, y);
+    b.wait_for(&format!("{unit_of} === 'U02'"));
+    let table_moved = b.eval("document.getElementById('table').innerText");
+    assert_ne!(table_moved, table_before, "the table did not change");
+    // Ctrl+Z undoes.
+    for kind in ["keyDown", "keyUp"] {
+        b.call(
+            "Input.dispatchKeyEvent",
+            serde_json::json!({"type": kind, "key": "z", "code": "KeyZ", "windowsVirtualKeyCode": 90, "modifiers": 2}),
+        );
+    }
+    b.wait_for(&format!("{unit_of} === 'U01'"));
+    assert_eq!(b.eval("document.getElementById('table').innerText"), table_before);
+    let shot = b.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    reader.next_frame(&mut pixels).unwrap();
+    let distinct: std::collections::BTreeSet<&[u8]> = pixels.chunks(4).take(200_000).collect();
+    assert!(
+        distinct.len() > 20,
+        "screenshot looks blank: {} colours",
+        distinct.len()
+    );
+    std::fs::write(super::root().join("data/screenshots/serve.png"), &bytes).unwrap();
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
