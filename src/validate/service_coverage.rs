@@ -103,7 +103,18 @@ pub fn service_coverage(
                 .push(Problem::area(ProblemKind::Uncovered, &unit.id, piece).with("service", kind.name()));
         }
     }
-    let reached = source.population(&covered)?;
+    // One call per type: the reaches of different types overlap, and a point source counts each resident in one
+    // polygon of a call only (it is built for partitions).
+    let reached = covered
+        .iter()
+        .map(|c| {
+            Ok(source
+                .population(std::slice::from_ref(c))?
+                .first()
+                .copied()
+                .unwrap_or(0.0))
+        })
+        .collect::<Result<Vec<f64>>>()?;
     let mut worst = 1.0_f64;
     let mut r_detail = Vec::new();
     let mut reasons = Vec::new();
@@ -366,6 +377,43 @@ mod network_tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].detail["distance"], "network");
         approx::assert_relative_eq!(problems[0].area_m2.unwrap(), 600.0 * 400.0, epsilon = 1e-6);
+    }
+
+    #[test]
+    fn residents_in_reach_of_several_types_count_for_each_type_with_a_point_source() {
+        let (mut a, u, _) = canal_town(false);
+        a.facilities.push(Facility {
+            id: "c".into(),
+            kind: FacilityType::Culture,
+            status: FacilityStatus::Existing,
+            name: None,
+            location: Point::new(300.0, 190.0),
+        });
+        let points = crate::population::source::PointSource {
+            path: "points.csv".into(),
+            points: vec![
+                (Point::new(100.0, 100.0), 500.0),
+                (Point::new(900.0, 100.0), 500.0),
+            ],
+        };
+        for distance in [ServiceDistance::Euclidean, ServiceDistance::Network] {
+            let t = Thresholds {
+                service_types: vec![FacilityType::Health, FacilityType::Culture],
+                ..thresholds(distance)
+            };
+            let (r, _) = service_coverage(&u, &a, Some(&points), Some(1000.0), &t, "", None).unwrap();
+            let CheckResult::Evaluated(e) = &r else { panic!() };
+            // The western resident is within reach of both centres, so each type's share counts them.
+            assert_eq!(
+                e.detail["health_share"], e.detail["culture_share"],
+                "{distance:?}"
+            );
+            assert!(
+                e.detail["culture_share"].as_f64().unwrap() >= 0.5,
+                "{distance:?}: {:?}",
+                e.detail
+            );
+        }
     }
 
     #[test]
