@@ -154,7 +154,9 @@ impl Network {
 
     /// Where `p` joins the network: the nearest point of the nearest segment, when within `max_access` metres.
     pub fn access(&self, p: Point<f64>, max_access: f64) -> Option<Access> {
-        let nearest = self.tree.nearest_neighbor(p)?;
+        // Not `nearest_neighbor`: rstar 0.13's min-max pruning returns a farther segment for some points (on the
+        // real OSM extract of data/osm; see the test below), while the iterator is exact.
+        let nearest = self.tree.nearest_neighbor_iter(p).next()?;
         let line = nearest.geom();
         let (d, along) = project(line, p);
         (d <= max_access).then_some(Access {
