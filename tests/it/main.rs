@@ -8,6 +8,7 @@ mod determinism;
 mod dirty_realdata;
 mod formats;
 mod foundation;
+mod network;
 mod osm;
 mod outputs;
 mod population;
