@@ -206,6 +206,48 @@ pub struct Thresholds {
     pub service_share: f64,
     /// Share of a block's area that must lie in one unit (community integrity).
     pub community_share: f64,
+    /// How the service radius is measured: `euclidean` (a disc) or `network` (along walkable lines).
+    pub service_distance: ServiceDistance,
+    /// Network distance: the longest straight walk from a point to the nearest walkable line; further is
+    /// unreachable.
+    pub max_access_m: f64,
+    /// Network distance: the feature classes people walk along.
+    #[serde(deserialize_with = "walkable_classes")]
+    pub walkable_classes: Vec<FeatureClass>,
+    /// Network distance: side of the squares whose centres are measured (coverage is the union of the squares
+    /// within reach).
+    pub network_cell_m: f64,
+}
+
+/// How `service_radius_m` is measured.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceDistance {
+    /// Straight line: a disc around each facility.
+    #[default]
+    Euclidean,
+    /// Along the walking network: access to the nearest walkable line, the shortest path along walkable lines
+    /// (joined only where they share a vertex), and access from it to the facility.
+    Network,
+}
+
+impl ServiceDistance {
+    /// The word used in `bmu.toml`, `--distance` and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceDistance::Euclidean => "euclidean",
+            ServiceDistance::Network => "network",
+        }
+    }
+
+    /// `euclidean` or `network`.
+    pub fn parse(word: &str) -> Option<ServiceDistance> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "euclidean" => Some(ServiceDistance::Euclidean),
+            "network" => Some(ServiceDistance::Network),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Thresholds {
@@ -234,6 +276,10 @@ impl Default for Thresholds {
             service_radius_m: 1000.0,
             service_share: 0.8,
             community_share: 0.95,
+            service_distance: ServiceDistance::Euclidean,
+            max_access_m: 300.0,
+            walkable_classes: vec![Road, Arterial, Path],
+            network_cell_m: 50.0,
         }
     }
 }
@@ -263,6 +309,10 @@ fn required_facilities<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<V
 
 fn service_types<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FacilityType>, D::Error> {
     words(d, "service_types")
+}
+
+fn walkable_classes<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<FeatureClass>, D::Error> {
+    words(d, "walkable_classes")
 }
 
 /// Settings of `propose`.
@@ -489,6 +539,22 @@ pub const RANGES: &[Range] = &[
         max: 1.0,
         why: "a share of the population",
         get: |c| c.thresholds.service_share,
+    },
+    Range {
+        key: "thresholds.max_access_m",
+        min: 0.0,
+        above: false,
+        max: 5_000.0,
+        why: "metres from a point to the nearest walkable line",
+        get: |c| c.thresholds.max_access_m,
+    },
+    Range {
+        key: "thresholds.network_cell_m",
+        min: 5.0,
+        above: false,
+        max: 500.0,
+        why: "metres; squares measured along the network (a 5 m lattice over a town is millions of squares)",
+        get: |c| c.thresholds.network_cell_m,
     },
     Range {
         key: "thresholds.community_share",

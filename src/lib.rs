@@ -62,6 +62,7 @@ pub(crate) mod index;
 pub mod inspect;
 pub mod io;
 pub mod model;
+pub mod network;
 pub mod population;
 pub mod progress;
 pub mod propose;

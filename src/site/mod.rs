@@ -4,8 +4,10 @@
 //! (maximal covering location); with `count`, exactly that many sites per unit and type (the classic MCLP).
 //!
 //! Demand is the population source summed exactly (cell fractions for a grid) over squares of `demand_cell_m`
-//! clipped to each unit, each standing at its centroid; a site covers a demand point within the radius (Euclidean,
-//! working CRS). Existing, planned and already proposed facilities count as there, and a site reaches residents of
+//! clipped to each unit, each standing at its centroid; a site covers a demand point within the radius: straight
+//! (working CRS), or with `service_distance = "network"` along the walking network ([`crate::network`]: one
+//! Dijkstra per candidate, cut off at the radius, over the demand points the straight-line radius preselects — a
+//! network distance is never shorter). Existing, planned and already proposed facilities count as there, and a site reaches residents of
 //! neighbouring units too. Candidates are the planner's layer or a lattice inside the unit away from water and
 //! barrier lines. Because demand points stand for areas, the plan is checked by the real `validate` with the sites
 //! added as planned facilities; a unit and type still short gets a higher target and more sites (a few rounds).
@@ -13,11 +15,14 @@
 pub mod candidates;
 pub mod solve;
 
+use crate::config::ServiceDistance;
 use crate::model::{Facility, FacilityStatus, FacilityType, StudyArea};
+use crate::network::{Access, Network};
 use crate::validate::{CheckName, PopulationSource, Unit, Validation};
 use crate::{Error, Result, Staging};
 use candidates::{demand, Demand, SiteCandidate};
 use geo::{BoundingRect, Intersects, Point};
+use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use serde::Serialize;
@@ -113,6 +118,8 @@ pub struct Plan {
     pub types: Vec<FacilityType>,
     /// The service radius used, metres.
     pub radius_m: f64,
+    /// How the radius was measured.
+    pub distance: ServiceDistance,
 }
 
 impl Plan {
@@ -137,6 +144,7 @@ impl Plan {
         json!({
             "types": self.types,
             "service_radius_m": self.radius_m,
+            "service_distance": self.distance,
             "service_share": self.after.thresholds.service_share,
             "sites": self.sites,
             "units": self.rows,
@@ -227,6 +235,19 @@ pub fn plan(
             None => candidates::lattice(u, area, options.spacing_m, options.clearance_m),
         })
         .collect();
+    let walk = (t.service_distance == ServiceDistance::Network).then(|| {
+        let network = Network::of(area);
+        let access = demand
+            .par_iter()
+            .map(|d| network.access(d.location, t.max_access_m))
+            .collect();
+        Walk {
+            network,
+            demand: access,
+            max_access: t.max_access_m,
+            cache: std::collections::HashMap::new(),
+        }
+    });
     let mut ctx = Ctx {
         area,
         units,
@@ -234,6 +255,7 @@ pub fn plan(
         tree: &tree,
         radius,
         placed: Vec::new(),
+        walk,
     };
     let mut solved: Vec<Sited> = Vec::new();
     for (u, unit) in units.iter().enumerate() {
@@ -287,6 +309,7 @@ pub fn plan(
         after,
         types,
         radius_m: radius,
+        distance: t.service_distance,
     })
 }
 
@@ -300,9 +323,54 @@ struct Ctx<'a> {
     tree: &'a RTree<GeomWithData<[f64; 2], usize>>,
     radius: f64,
     placed: Vec<ProposedSite>,
+    /// The walking network, with `service_distance = "network"`.
+    walk: Option<Walk>,
+}
+
+/// The network, where each demand point joins it, and each candidate's reach once measured.
+struct Walk {
+    network: Network,
+    demand: Vec<Option<Access>>,
+    max_access: f64,
+    /// Demand points within the radius along the network, by the point's coordinates: a candidate serves every
+    /// type, so its Dijkstra runs once.
+    cache: std::collections::HashMap<(u64, u64), Vec<usize>>,
 }
 
 impl Ctx<'_> {
+    /// The demand points within the radius of `p`, in the R-tree's order (straight line) or ascending (network).
+    fn within(&mut self, p: Point<f64>) -> Vec<usize> {
+        // Within the radius to the millimetre: demand points are centroids, off by rounding at UTM magnitudes.
+        let r = self.radius + 1e-3;
+        let near = self
+            .tree
+            .locate_within_distance([p.x(), p.y()], r * r)
+            .map(|g| g.data);
+        let Some(w) = &mut self.walk else {
+            return near.collect();
+        };
+        let key = (p.x().to_bits(), p.y().to_bits());
+        if let Some(v) = w.cache.get(&key) {
+            return v.clone();
+        }
+        let mut v: Vec<usize> = match w.network.access(p, w.max_access) {
+            None => Vec::new(),
+            Some(a) => {
+                let reach = w.network.reach(&[a], self.radius);
+                near.filter(|&i| {
+                    w.demand[i]
+                        .as_ref()
+                        .and_then(|d| w.network.distance(&reach, d))
+                        .is_some_and(|d| d <= r)
+                })
+                .collect()
+            }
+        };
+        v.sort_unstable();
+        w.cache.insert(key, v.clone());
+        v
+    }
+
     /// Sites one unit and type; returns (new sites, method, bound).
     #[allow(clippy::too_many_arguments)]
     fn site_one(
@@ -326,7 +394,23 @@ impl Ctx<'_> {
             .map(|f| f.location)
             .chain(self.placed.iter().filter(|s| s.kind == kind).map(|s| s.location))
             .collect();
+        // Along the network, what the facilities already there reach, measured from each of them.
+        let reached_there: Option<Vec<bool>> = match self.walk.is_some() {
+            false => None,
+            true => {
+                let mut v = vec![false; self.demand.len()];
+                for q in &there {
+                    for i in self.within(*q) {
+                        v[i] = true;
+                    }
+                }
+                Some(v)
+            }
+        };
         let covered_already = |i: usize| {
+            if let Some(v) = &reached_there {
+                return v[i];
+            }
             let p = self.demand[i].location;
             there.iter().any(|q| {
                 let (dx, dy) = (p.x() - q.x(), p.y() - q.y());
@@ -355,13 +439,9 @@ impl Ctx<'_> {
         // Local demand indices: the uncovered demand any candidate reaches.
         let mut local: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
         let mut covers: Vec<Vec<usize>> = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            let mut near: Vec<usize> = self
-                .tree
-                .locate_within_distance([c.location.x(), c.location.y()], r2)
-                .map(|g| g.data)
-                .filter(|&i| !covered_already(i))
-                .collect();
+        let reach: Vec<Vec<usize>> = candidates.iter().map(|c| self.within(c.location)).collect();
+        for near in reach {
+            let mut near: Vec<usize> = near.into_iter().filter(|&i| !covered_already(i)).collect();
             near.sort_unstable();
             covers.push(near);
         }
@@ -393,11 +473,8 @@ impl Ctx<'_> {
         for &j in &s.chosen {
             let c = &candidates[j];
             let (mut all, mut other) = (0.0, 0.0);
-            for g in self
-                .tree
-                .locate_within_distance([c.location.x(), c.location.y()], r2)
-            {
-                let d = &self.demand[g.data];
+            for i in self.within(c.location) {
+                let d = &self.demand[i];
                 all += d.population;
                 if d.unit != u {
                     other += d.population;

@@ -110,6 +110,8 @@ pub struct Context<'a> {
     pub population: Option<&'a dyn PopulationSource>,
     pub(crate) recognisable: Option<boundary_clarity::FeatureIndex>,
     pub(crate) barriers: Option<barriers::Barriers>,
+    /// The walking network and the facilities' reach along it, built at the first unit that needs it.
+    pub(crate) service_areas: std::sync::OnceLock<crate::network::ServiceAreas>,
 }
 
 impl<'a> Context<'a> {
@@ -123,6 +125,7 @@ impl<'a> Context<'a> {
             population,
             recognisable: has_features.then(|| boundary_clarity::FeatureIndex::new(area)),
             barriers: has_features.then(|| barriers::Barriers::new(area)),
+            service_areas: std::sync::OnceLock::new(),
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum Reason {
         radius_m: f64,
         /// The share needed, 0–1.
         needs: f64,
+        /// The radius is walked along the network (`service_distance = "network"`), not a straight line.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        along_network: bool,
     },
     /// The unit has no residents, so service shares are shares of its area.
     NoResidents,
@@ -210,9 +213,11 @@ impl Reason {
                 share,
                 radius_m,
                 needs,
+                along_network,
             } => format!(
-                "{:.0} % of residents within {radius_m:.0} m of a {service} facility (needs {:.0} %)",
+                "{:.0} % of residents within {radius_m:.0} m{} of a {service} facility (needs {:.0} %)",
                 share * 100.0,
+                if *along_network { " along the walking network" } else { "" },
                 needs * 100.0
             ),
             NoResidents => "the unit has no residents: shares are of its area".into(),
@@ -280,9 +285,11 @@ impl Reason {
                 share,
                 radius_m,
                 needs,
+                along_network,
             } => format!(
-                "{}：{} m 服务半径内居民占 {}（需 ≥ {}）",
+                "{}：{}{} m 服务半径内居民占 {}（需 ≥ {}）",
                 i18n::facility(Lang::Zh, *service),
+                if *along_network { "沿步行路网 " } else { "" },
                 fmt_int(*radius_m),
                 percent(*share),
                 percent(*needs)
@@ -394,6 +401,7 @@ mod tests {
                 share: 0.42,
                 radius_m: 1000.0,
                 needs: 0.8,
+                along_network: true,
             },
             NoResidents,
         ]

@@ -7,10 +7,15 @@
 //! grid, areal weighting for blocks — so coverage is never approximated by cell centres. Discs are 128-gons
 //! (geo `Buffer`; area within 0.04 % of the circle). The uncovered part of the unit (unit − discs) is reported per
 //! service type. Without a population source or a facilities layer the check is not evaluated.
+//!
+//! With `service_distance = "network"` the radius is walked along the network ([`crate::network`]): the covered
+//! part of the unit is the union of the `network_cell_m` squares whose centres are within the radius along
+//! walkable lines, the uncovered part the rest of the unit; population is measured in both the same way.
 
 use super::{significant_parts, CheckResult, PopulationSource, Problem, ProblemKind, Reason, Unit};
-use crate::config::Thresholds;
+use crate::config::{ServiceDistance, Thresholds};
 use crate::model::StudyArea;
+use crate::network::{reached_cells, Cells, ServiceAreas};
 use crate::Result;
 use geo::algorithm::buffer::{BufferStyle, LineCap};
 use geo::{Area, BooleanOps, BoundingRect, Buffer, MultiPolygon};
@@ -18,13 +23,15 @@ use geo::{Area, BooleanOps, BoundingRect, Buffer, MultiPolygon};
 /// Sides of the polygon standing for a service disc.
 const DISC_SIDES: f64 = 128.0;
 
-/// Population share within reach of each service type, the minimum against `service_share`.
+/// Population share within reach of each service type, the minimum against `service_share`. `network`: the
+/// study area's service areas when `service_distance` is `network` (built here when None).
 pub fn service_coverage(
     unit: &Unit,
     area: &StudyArea,
     population: Option<&dyn PopulationSource>,
     unit_population: Option<f64>,
     t: &Thresholds,
+    network: Option<&ServiceAreas>,
 ) -> Result<(CheckResult, Vec<Problem>)> {
     if area.config.facilities.is_none() && area.facilities.is_empty() {
         return Ok((CheckResult::not_evaluated(Reason::NoFacilitiesLayer), Vec::new()));
@@ -42,7 +49,32 @@ pub fn service_coverage(
     let radius = t.service_radius_m;
     let mut covered = Vec::with_capacity(types.len());
     let mut problems = Vec::new();
+    let built;
+    let walk = match (t.service_distance, network) {
+        (ServiceDistance::Euclidean, _) => None,
+        (ServiceDistance::Network, Some(n)) => Some(n),
+        (ServiceDistance::Network, None) => {
+            built = ServiceAreas::new(area);
+            Some(&built)
+        }
+    };
+    let cells = walk.map(|w| Cells::new(&w.network, &unit.geometry, t));
     for kind in types {
+        if let (Some(w), Some(cells)) = (walk, &cells) {
+            let reached = match w.reach(*kind) {
+                Some(r) => reached_cells(&w.network, cells, r, &unit.geometry, radius),
+                None => MultiPolygon(Vec::new()),
+            };
+            for piece in significant_parts(unit.geometry.difference(&reached), t.partition_tolerance_m2) {
+                problems.push(
+                    Problem::area(ProblemKind::Uncovered, &unit.id, piece)
+                        .with("service", kind.name())
+                        .with("distance", ServiceDistance::Network.name()),
+                );
+            }
+            covered.push(reached);
+            continue;
+        }
         let discs: Vec<MultiPolygon<f64>> = area
             .facilities
             .iter()
@@ -67,7 +99,18 @@ pub fn service_coverage(
                 .push(Problem::area(ProblemKind::Uncovered, &unit.id, piece).with("service", kind.name()));
         }
     }
-    let reached = source.population(&covered)?;
+    // One call per type: the reaches of different types overlap, and a point source counts each resident in one
+    // polygon of a call only (it is built for partitions).
+    let reached = covered
+        .iter()
+        .map(|c| {
+            Ok(source
+                .population(std::slice::from_ref(c))?
+                .first()
+                .copied()
+                .unwrap_or(0.0))
+        })
+        .collect::<Result<Vec<f64>>>()?;
     let mut worst = 1.0_f64;
     let mut r_detail = Vec::new();
     let mut reasons = Vec::new();
@@ -91,6 +134,7 @@ pub fn service_coverage(
                 share,
                 radius_m: radius,
                 needs: t.service_share,
+                along_network: t.service_distance == ServiceDistance::Network,
             });
         }
     }
@@ -100,6 +144,9 @@ pub fn service_coverage(
     }
     for (k, v) in r_detail {
         r = r.with_detail(k, v);
+    }
+    if t.service_distance == ServiceDistance::Network {
+        r = r.with_detail("distance", ServiceDistance::Network.name());
     }
     for reason in reasons {
         r = r.with_reason(reason);
@@ -127,8 +174,12 @@ impl Check for ServiceCoverageCheck {
         Some("srv")
     }
     fn legend(&self, t: &crate::config::Thresholds) -> String {
+        let along = match t.service_distance {
+            ServiceDistance::Euclidean => "",
+            ServiceDistance::Network => " along the walking network",
+        };
         format!(
-            "≥ {:.0} % of residents within {:.0} m",
+            "≥ {:.0} % of residents within {:.0} m{along}",
             t.service_share * 100.0,
             t.service_radius_m
         )
@@ -152,9 +203,13 @@ impl Check for ServiceCoverageCheck {
         ),
         }
     }
-    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        let along = match t.service_distance {
+            ServiceDistance::Euclidean => "",
+            ServiceDistance::Network => lang.pick("（步行网络）", " along the network"),
+        };
         format!(
-            "≥ {:.0}% / {} m ({})",
+            "≥ {:.0}% / {} m{along} ({})",
             t.service_share * 100.0,
             crate::report::fmt_int(t.service_radius_m),
             crate::vocab::names(&t.service_types)
@@ -167,12 +222,15 @@ impl Check for ServiceCoverageCheck {
         format!("{:.0}%", e.value * 100.0)
     }
     fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        let network = (ctx.thresholds.service_distance == ServiceDistance::Network)
+            .then(|| ctx.service_areas.get_or_init(|| ServiceAreas::new(ctx.area)));
         service_coverage(
             unit.unit,
             ctx.area,
             ctx.population,
             unit.population,
             ctx.thresholds,
+            network,
         )
         .map(Into::into)
     }
@@ -208,7 +266,7 @@ mod tests {
             (rect(3000.0, 0.0, 3500.0, 500.0), 3000.0),
         ]);
         let u = unit("u", rect(0.0, 0.0, 3500.0, 500.0));
-        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(4000.0), &t).unwrap();
+        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(4000.0), &t, None).unwrap();
         approx::assert_relative_eq!(r.value().unwrap(), 0.25, epsilon = 1e-6);
         assert_eq!(r.pass(), Some(false));
         assert_eq!(problems.len(), 1);
@@ -223,7 +281,142 @@ mod tests {
         let mut a = area(None);
         a.config.facilities = Some(FacilitiesConfig::default());
         let u = unit("u", rect(0.0, 0.0, 1.0, 1.0));
-        let (r, _) = service_coverage(&u, &a, None, None, &Thresholds::default()).unwrap();
+        let (r, _) = service_coverage(&u, &a, None, None, &Thresholds::default(), None).unwrap();
         assert_eq!(r.pass(), None);
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+    use crate::config::FacilitiesConfig;
+    use crate::model::{Facility, FacilityStatus, FacilityType, FeatureClass};
+    use crate::validate::testing::{area, line, rect, unit};
+    use crate::validate::BlockCounts;
+    use geo::Point;
+
+    /// A 1,200 × 400 m unit cut by a north-south canal at x = 600: a street on each bank (no bridge), a health
+    /// centre on the west street; 1,000 residents on each bank.
+    fn canal_town(bridge: bool) -> (StudyArea, Unit, BlockCounts) {
+        let mut a = area(None);
+        a.config.facilities = Some(FacilitiesConfig::default());
+        a.lines
+            .push(line("w", FeatureClass::Road, &[(0.0, 200.0), (580.0, 200.0)]));
+        a.lines
+            .push(line("e", FeatureClass::Road, &[(620.0, 200.0), (1200.0, 200.0)]));
+        a.lines.push(line(
+            "canal",
+            FeatureClass::Canal,
+            &[(600.0, -10.0), (600.0, 410.0)],
+        ));
+        if bridge {
+            a.lines.push(line(
+                "bridge",
+                FeatureClass::Road,
+                &[(580.0, 200.0), (620.0, 200.0)],
+            ));
+        }
+        a.facilities.push(Facility {
+            id: "h".into(),
+            kind: FacilityType::Health,
+            status: FacilityStatus::Existing,
+            name: None,
+            location: Point::new(300.0, 210.0),
+        });
+        let blocks = BlockCounts::new(vec![
+            (rect(0.0, 0.0, 600.0, 400.0), 1000.0),
+            (rect(600.0, 0.0, 1200.0, 400.0), 1000.0),
+        ]);
+        (a, unit("u", rect(0.0, 0.0, 1200.0, 400.0)), blocks)
+    }
+
+    fn thresholds(distance: ServiceDistance) -> Thresholds {
+        Thresholds {
+            service_types: vec![FacilityType::Health],
+            service_distance: distance,
+            // 300 m to the nearest street at most; the farthest corner of each bank is 300 + 200 m from the centre.
+            max_access_m: 300.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn residents_across_a_canal_without_a_bridge_are_not_covered_along_the_network() {
+        let (a, u, blocks) = canal_town(false);
+        let (r, _) = service_coverage(
+            &u,
+            &a,
+            Some(&blocks),
+            Some(2000.0),
+            &thresholds(ServiceDistance::Euclidean),
+            None,
+        )
+        .unwrap();
+        // The straight-line disc (1 km) covers both banks.
+        approx::assert_relative_eq!(r.value().unwrap(), 1.0, epsilon = 1e-6);
+        let t = thresholds(ServiceDistance::Network);
+        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(2000.0), &t, None).unwrap();
+        // Along the network only the west bank is within 1 km: the east street is not joined to the west one.
+        approx::assert_relative_eq!(r.value().unwrap(), 0.5, epsilon = 1e-6);
+        assert_eq!(r.pass(), Some(false));
+        let CheckResult::Evaluated(e) = &r else { panic!() };
+        assert_eq!(e.detail["distance"], "network");
+        assert!(
+            e.reasons[0].text(crate::report::Lang::English).contains("along the walking network"),
+            "{:?}",
+            e.reasons
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].detail["distance"], "network");
+        approx::assert_relative_eq!(problems[0].area_m2.unwrap(), 600.0 * 400.0, epsilon = 1e-6);
+    }
+
+    #[test]
+    fn residents_in_reach_of_several_types_count_for_each_type_with_a_point_source() {
+        let (mut a, u, _) = canal_town(false);
+        a.facilities.push(Facility {
+            id: "c".into(),
+            kind: FacilityType::Culture,
+            status: FacilityStatus::Existing,
+            name: None,
+            location: Point::new(300.0, 190.0),
+        });
+        let points = crate::population::source::PointSource {
+            path: "points.csv".into(),
+            points: vec![
+                (Point::new(100.0, 100.0), 500.0),
+                (Point::new(900.0, 100.0), 500.0),
+            ],
+        };
+        for distance in [ServiceDistance::Euclidean, ServiceDistance::Network] {
+            let t = Thresholds {
+                service_types: vec![FacilityType::Health, FacilityType::Culture],
+                ..thresholds(distance)
+            };
+            let (r, _) = service_coverage(&u, &a, Some(&points), Some(1000.0), &t, None).unwrap();
+            let CheckResult::Evaluated(e) = &r else { panic!() };
+            // The western resident is within reach of both centres, so each type's share counts them.
+            assert_eq!(
+                e.detail["health_share"], e.detail["culture_share"],
+                "{distance:?}"
+            );
+            assert!(
+                e.detail["culture_share"].as_f64().unwrap() >= 0.5,
+                "{distance:?}: {:?}",
+                e.detail
+            );
+        }
+    }
+
+    #[test]
+    fn a_bridge_sharing_vertices_joins_the_banks() {
+        let (a, u, blocks) = canal_town(true);
+        let t = thresholds(ServiceDistance::Network);
+        let (r, problems) = service_coverage(&u, &a, Some(&blocks), Some(2000.0), &t, None).unwrap();
+        // Farthest cell centre east: 300 m along the west street, 600 m to x = 1175, 175 m off the street = 1,085 m;
+        // the east bank is covered up to x = 300 + (1000 − 10 − access): part of it only.
+        let v = r.value().unwrap();
+        assert!(v > 0.5 && v < 1.0, "{v}");
+        assert!(!problems.is_empty());
     }
 }

@@ -448,6 +448,9 @@ struct AreaArgs {
     /// Minimum area of a unit, km².
     #[arg(long)]
     min_area_km2: Option<f64>,
+    /// How the service radius is measured: `euclidean` (straight line) or `network` (along walkable lines).
+    #[arg(long, value_parser = ["euclidean", "network"])]
+    distance: Option<String>,
     /// Repair what can be repaired safely (open rings, ring orientation, self-intersections) and list each change.
     #[arg(long)]
     repair: bool,
@@ -524,6 +527,13 @@ impl AreaArgs {
         }
         if let Some(v) = self.min_area_km2 {
             c.thresholds.min_area_km2 = v;
+        }
+        if let Some(d) = self
+            .distance
+            .as_deref()
+            .and_then(bmu::config::ServiceDistance::parse)
+        {
+            c.thresholds.service_distance = d;
         }
         c.repair |= self.repair;
         for assignment in &self.set {
