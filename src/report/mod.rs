@@ -14,11 +14,13 @@
 
 pub(crate) mod html;
 pub(crate) mod i18n;
+pub mod json;
 pub(crate) mod pdf;
 pub(crate) mod png;
 pub(crate) mod svg;
 
 pub use i18n::Lang;
+pub use json::Report;
 
 use crate::io::atomic::Staging;
 use crate::model::{Facility, FacilityType, LineFeature, StudyArea};
