@@ -238,27 +238,14 @@ fn units_of(blocks: &Blocks, partition: &Partition) -> Vec<ProposedUnit> {
 
 /// Output layers and the report of a proposal.
 pub mod output {
-    use super::{Proposal, ProposedUnit};
+    use super::Proposal;
     use crate::io::OutFeature;
     use geo::{Geometry, Length};
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
 
     fn round(v: f64, digits: i32) -> f64 {
         let m = 10f64.powi(digits);
         (v * m).round() / m
-    }
-
-    /// The attributes of one proposed unit (validate's columns are appended by the caller).
-    pub fn unit_properties(p: &Proposal, u: &ProposedUnit) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("unit_id".into(), json!(u.id));
-        m.insert("population".into(), json!(round(u.population, 1)));
-        m.insert("area_km2".into(), json!(round(u.area / 1e6, 4)));
-        m.insert(
-            "blocks".into(),
-            Value::Array(u.members.iter().map(|&b| json!(p.blocks.ids[b])).collect()),
-        );
-        m
     }
 
     /// Every block with the unit it joined in candidate `k` (null when unassigned).
