@@ -10,6 +10,7 @@ use crate::population::report::open_source;
 use crate::population::source::PopulationSource;
 use crate::progress::{self, Stage};
 use crate::propose::pipeline::{self, output};
+use crate::report::json::{self as rjson, ProposalDetail, ProposalReport, Report, StudyInfo};
 use crate::validate::output as vout;
 use crate::validate::BlockCounts;
 use crate::validate::{Unit, Validation};
@@ -74,8 +75,8 @@ fn claim_problems(problems: Option<&Path>, staging: &mut Staging) -> Result<()> 
 pub struct Outcome {
     /// Every unit passes every evaluated check.
     pub all_pass: bool,
-    /// The report JSON, as written.
-    pub report: Value,
+    /// The report, as `report.json` holds it.
+    pub report: Report,
     /// The units checked (best candidate for `propose`).
     pub units: Vec<Unit>,
     /// The validation of `units` (None when there were no units).
@@ -132,7 +133,7 @@ pub fn inputs(area: &StudyArea) -> Vec<PathBuf> {
     v
 }
 
-fn write_json(path: &Path, value: &Value, staging: &mut Staging) -> Result<()> {
+fn write_json(path: &Path, value: &Report, staging: &mut Staging) -> Result<()> {
     let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::format(path, e.to_string()))?;
     s.push('\n');
     staging.write(path, s.as_bytes())
@@ -170,7 +171,7 @@ fn write_validation(
     units: &[Unit],
     out: &ValidateOutputs,
     extra: impl Fn(usize, &mut serde_json::Map<String, Value>),
-    report: &Value,
+    report: &Report,
     staging: &mut Staging,
 ) -> Result<Vec<PathBuf>> {
     if let Some(p) = &out.units {
@@ -226,8 +227,7 @@ pub fn validate_units(
     let v = timed("validate", || {
         crate::validate::validate(area, &units, source.as_deref())
     })?;
-    let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
-    report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
+    let report = Report::of_validation(&v, source.as_ref().map(|s| s.describe()));
     progress::stage(Stage::Write);
     let written = timed("write outputs", || {
         write_validation(area, &v, &units, out, |_, _| {}, &report, staging)
@@ -332,43 +332,46 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
         checked.push((units, v));
     }
     let (units, v) = checked.first().cloned().unwrap_or_default();
-    let unassigned = output::unassigned_blocks(&proposal, 0);
-    let t = &area.config.thresholds;
+    let unassigned = rjson::unassigned_blocks(&proposal, 0);
+    let described = source.as_ref().map(|s| s.describe());
     let mut report = match &v {
-        Some(v) => serde_json::to_value(v).map_err(|e| Error::input("report", e.to_string()))?,
-        None => json!({"summary": {"units": 0, "passing": 0, "problems": {}}, "units": [], "thresholds": t}),
+        Some(v) => Report::of_validation(v, described),
+        None => Report::empty(&area.config.thresholds, described),
     };
-    report["study_area"] = json!(area.name);
-    report["working_crs"] = json!(area.working_crs.to_string());
-    report["population_source"] = json!(source.as_ref().map(|s| s.describe()));
-    report["settings"] = json!(area.config.propose);
-    report["proposal"] = output::proposal_json(&proposal);
-    report["unassigned_blocks"] = json!(unassigned);
-    report["candidates"] = json!(proposal
-        .solution
-        .candidates
-        .iter()
-        .zip(&checked)
-        .enumerate()
-        .map(|(k, (c, (_, v)))| {
-            let path = if k == 0 {
-                outputs.units.clone()
-            } else {
-                candidate_path(&outputs.units, k + 1)
-            };
-            json!({
-                "rank": k + 1,
-                "p": c.p,
-                "passing": v.as_ref().map_or(0, |v| v.summary.passing),
-                "score": {
-                    "p": c.score.p,
-                    "compactness": (c.score.compactness * 1e4).round() / 1e4,
-                    "balance": (c.score.balance * 1e4).round() / 1e4,
-                },
-                "units": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+    report.study = Some(StudyInfo {
+        study_area: area.name.clone(),
+        working_crs: area.working_crs.to_string(),
+    });
+    report.proposal = Some(ProposalReport {
+        settings: area.config.propose.clone(),
+        proposal: ProposalDetail::of(&proposal),
+        unassigned_blocks: unassigned.clone(),
+        candidates: proposal
+            .solution
+            .candidates
+            .iter()
+            .zip(&checked)
+            .enumerate()
+            .map(|(k, (c, (_, v)))| {
+                let path = if k == 0 {
+                    outputs.units.clone()
+                } else {
+                    candidate_path(&outputs.units, k + 1)
+                };
+                rjson::CandidateRow {
+                    rank: k + 1,
+                    p: c.p,
+                    passing: v.as_ref().map_or(0, |v| v.summary.passing),
+                    score: rjson::Score {
+                        p: c.score.p,
+                        compactness: (c.score.compactness * 1e4).round() / 1e4,
+                        balance: (c.score.balance * 1e4).round() / 1e4,
+                    },
+                    units: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                }
             })
-        })
-        .collect::<Vec<_>>());
+            .collect(),
+    });
     let members_of = |k: usize| {
         let candidate = proposal.units.get(k).cloned().unwrap_or_default();
         let ids = proposal.blocks.ids.clone();
@@ -468,10 +471,9 @@ pub fn validate_assignment(
         .ok_or_else(|| Error::format(assignment, "assigns no block to a unit"))?;
     let units = plan.units();
     let unassigned = table.iter().filter(|u| u.is_none()).count();
-    let mut report = serde_json::to_value(&v).map_err(|e| Error::input("report", e.to_string()))?;
     let source = session.source.as_ref().map(|s| s.describe());
-    report["population_source"] = json!(source);
-    report["unassigned_blocks"] = json!(unassigned);
+    let mut report = Report::of_validation(&v, source.clone());
+    report.plan_unassigned_blocks = Some(unassigned);
     progress::stage(Stage::Write);
     let written = timed("write outputs", || {
         write_validation(area, &v, &units, out, |_, _| {}, &report, staging)

@@ -238,27 +238,14 @@ fn units_of(blocks: &Blocks, partition: &Partition) -> Vec<ProposedUnit> {
 
 /// Output layers and the report of a proposal.
 pub mod output {
-    use super::{Proposal, ProposedUnit};
+    use super::Proposal;
     use crate::io::OutFeature;
     use geo::{Geometry, Length};
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
 
     fn round(v: f64, digits: i32) -> f64 {
         let m = 10f64.powi(digits);
         (v * m).round() / m
-    }
-
-    /// The attributes of one proposed unit (validate's columns are appended by the caller).
-    pub fn unit_properties(p: &Proposal, u: &ProposedUnit) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("unit_id".into(), json!(u.id));
-        m.insert("population".into(), json!(round(u.population, 1)));
-        m.insert("area_km2".into(), json!(round(u.area / 1e6, 4)));
-        m.insert(
-            "blocks".into(),
-            Value::Array(u.members.iter().map(|&b| json!(p.blocks.ids[b])).collect()),
-        );
-        m
     }
 
     /// Every block with the unit it joined in candidate `k` (null when unassigned).
@@ -310,61 +297,5 @@ pub mod output {
                 .collect(),
             })
             .collect()
-    }
-
-    /// Blocks left out of every unit, with the reason (their component cannot reach the bounds).
-    pub fn unassigned_blocks(p: &Proposal, k: usize) -> Vec<Value> {
-        let Some(c) = p.solution.candidates.get(k) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for comp in &p.solution.components {
-            for &b in &comp.blocks {
-                if c.labels.get(b).copied().flatten().is_none() {
-                    out.push(json!({
-                        "block_id": p.blocks.ids[b],
-                        "reason": comp.reason.clone().unwrap_or_else(|| "not assigned".into()),
-                        "component_population": round(comp.population, 1),
-                        "component_area_km2": round(comp.area / 1e6, 4),
-                    }));
-                }
-            }
-        }
-        out
-    }
-
-    /// The proposal part of the report: candidates ranked with their scores, components, unassigned blocks.
-    pub fn proposal_json(p: &Proposal) -> Value {
-        json!({
-            "blocks": {
-                "count": p.blocks.ids.len(),
-                "derived": p.blocks.derived,
-                "inferred_segments": p.blocks.inferred.len(),
-                "adjacent_pairs": p.adjacency.pairs().count(),
-            },
-            "greedy_baseline_p": p.baseline_p,
-            "candidates": p.solution.candidates.iter().enumerate().map(|(k, c)| json!({
-                "rank": k + 1,
-                "p": c.p,
-                "compactness": round(c.score.compactness, 4),
-                "balance": round(c.score.balance, 4),
-                "units": p.units[k].iter().map(|u| json!({
-                    "unit_id": u.id,
-                    "population": round(u.population, 1),
-                    "area_km2": round(u.area / 1e6, 4),
-                    "blocks": u.members.iter().map(|&b| p.blocks.ids[b].clone()).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "components": p.solution.components.iter().map(|c| json!({
-                "blocks": c.blocks.len(),
-                "population": round(c.population, 1),
-                "area_km2": round(c.area / 1e6, 4),
-                "feasible": c.feasible,
-                "units": c.units,
-                "reason": c.reason,
-                "merged_into": c.merged_into.and_then(|l| p.units.first().and_then(|u| u.get(l as usize))).map(|u| u.id.clone()),
-            })).collect::<Vec<_>>(),
-            "unassigned_blocks": unassigned_blocks(p, 0),
-        })
     }
 }

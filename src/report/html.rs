@@ -5,9 +5,9 @@
 //! on fresh pages). Every text that comes from input files (ids, names, reasons) is escaped.
 
 use super::i18n::{self, Label, Lang};
+use super::json::unassigned_blocks;
 use super::{candidate_validations, candidates, esc, fmt_int, svg, synthetic, unit_page, MapData};
 use crate::model::{FacilityType, StudyArea};
-use crate::propose::pipeline::output::unassigned_blocks;
 use crate::run::Outcome;
 use crate::validate::{Check, CheckName, CheckResult, Evaluated, Registry, UnitReport, Validation};
 use crate::Result;
@@ -638,15 +638,13 @@ fn unassigned(h: &mut String, outcome: &Outcome, lang: Lang) {
         Label::ComponentArea.text(lang)
     );
     for r in rows {
-        let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        let num = |k: &str| r.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td></tr>",
-            esc(&text("block_id")),
-            esc(&text("reason")),
-            fmt_int(num("component_population")),
-            num("component_area_km2")
+            esc(&r.block_id),
+            esc(&r.reason),
+            fmt_int(r.component_population),
+            r.component_area_km2
         );
     }
     h.push_str("</tbody>\n</table>\n</section>\n");

@@ -20,6 +20,7 @@ pub(crate) mod html;
 pub(crate) mod i18n;
 pub mod labels;
 pub(crate) mod palette;
+pub mod json;
 pub(crate) mod pdf;
 pub(crate) mod png;
 pub(crate) mod sizhi;
@@ -28,6 +29,7 @@ pub(crate) mod synthetic;
 pub(crate) mod unit_page;
 
 pub use i18n::Lang;
+pub use json::Report;
 
 use crate::io::atomic::Staging;
 use crate::model::{Facility, FacilityType, LineFeature, StudyArea};

@@ -1,147 +1,18 @@
-//! The study-area model: the town, its blocks, linear features, facilities — all in the working CRS (metres).
-//!
-//! [`StudyArea::load`] reads every layer a [`Config`] names, checks that configured fields exist, maps OSM tags and
-//! source vocabularies onto `bmu`'s classes and facility types, and transforms everything into the working CRS.
+//! [`StudyArea::load`]: every layer a configuration names read, checked, classified and moved into the working CRS.
 
+use super::ids::feature_id;
+use super::summary::LayerSummary;
+use super::types::{Block, Facility, LineFeature, SourceGeometry, Town};
+use super::StudyArea;
 use crate::config::Config;
 use crate::crs::{Crs, Transformer};
 use crate::io::{read_layer, CrsSource, Feature, Format, Layer, ReadOptions};
+use crate::vocab::{FacilityStatus, FacilityType, FeatureClass};
 use crate::{Error, Result};
 use geo::{BoundingRect, Centroid, Geometry, LineString, MultiLineString, MultiPolygon, Point, Rect};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-pub use crate::vocab::{FacilityStatus, FacilityType, FeatureClass};
-
-/// The town boundary.
-#[derive(Clone, Debug)]
-pub struct Town {
-    /// The town's id.
-    pub id: String,
-    /// The town's name.
-    pub name: String,
-    /// The boundary, in the working CRS.
-    pub geometry: MultiPolygon<f64>,
-}
-
-/// A block: residential committee, village or compound.
-#[derive(Clone, Debug)]
-pub struct Block {
-    /// The block's id.
-    pub id: String,
-    /// The block, in the working CRS.
-    pub geometry: MultiPolygon<f64>,
-    /// A count carried by the layer, taken as given.
-    pub population: Option<f64>,
-    /// The block as its file holds it, from which a grid measures its population.
-    pub source: Option<SourceGeometry>,
-}
-
-/// A polygon as its file holds it, in the file's own CRS.
-///
-/// Population is measured from this, not from the working-CRS copy: a grid transforms it straight into its own CRS
-/// (densified), so `population`, `validate` and `propose` give one polygon the same number whatever the working CRS.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SourceGeometry {
-    /// The polygon, oriented, in `crs`.
-    pub geometry: MultiPolygon<f64>,
-    /// The CRS of the file it came from (shared by every feature of that file).
-    pub crs: std::sync::Arc<Crs>,
-}
-
-impl SourceGeometry {
-    /// The polygon of a read feature, when it is one.
-    pub fn of(geometry: Option<&Geometry<f64>>, crs: &std::sync::Arc<Crs>) -> Option<SourceGeometry> {
-        let geometry = match geometry? {
-            Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
-            Geometry::MultiPolygon(mp) => mp.clone(),
-            _ => return None,
-        };
-        Some(SourceGeometry {
-            geometry,
-            crs: crs.clone(),
-        })
-    }
-}
-
-/// A linear feature.
-#[derive(Clone, Debug)]
-pub struct LineFeature {
-    /// The feature's id.
-    pub id: String,
-    /// Its class.
-    pub class: FeatureClass,
-    /// Its name, when the layer has one.
-    pub name: Option<String>,
-    /// The line, in the working CRS.
-    pub geometry: MultiLineString<f64>,
-    /// Added by `propose`'s cleaning step rather than read from a layer.
-    pub inferred: bool,
-}
-
-/// A facility point.
-#[derive(Clone, Debug)]
-pub struct Facility {
-    /// The facility's id.
-    pub id: String,
-    /// Its type.
-    pub kind: FacilityType,
-    /// Existing or planned.
-    pub status: FacilityStatus,
-    /// Its name, when the layer has one.
-    pub name: Option<String>,
-    /// Where it is, in the working CRS.
-    pub location: Point<f64>,
-}
-
-/// What `inspect` reports of one layer.
-#[derive(Clone, Debug, Serialize)]
-pub struct LayerSummary {
-    /// What the layer is for (town, blocks, features…).
-    pub role: String,
-    /// The file.
-    pub path: PathBuf,
-    /// Number of features read.
-    pub features: usize,
-    /// Its CRS.
-    pub crs: String,
-    /// Where the CRS came from.
-    pub crs_source: String,
-    /// Extent in WGS84 lon/lat: [min lon, min lat, max lon, max lat].
-    pub extent_wgs84: Option<[f64; 4]>,
-}
-
-/// Everything `bmu` knows about one study area, in the working CRS.
-#[derive(Clone, Debug)]
-pub struct StudyArea {
-    /// The study area's name.
-    pub name: String,
-    /// The configuration it was loaded from.
-    pub config: Config,
-    /// The projected CRS everything is measured in.
-    pub working_crs: Crs,
-    /// The town, when given.
-    pub town: Option<Town>,
-    /// The blocks, when given.
-    pub blocks: Option<Vec<Block>>,
-    /// Linear features: roads, rivers, canals, railways.
-    pub lines: Vec<LineFeature>,
-    /// Facilities.
-    pub facilities: Vec<Facility>,
-    /// Overlay features, reported only.
-    pub overlays: Vec<Facility>,
-    /// Every layer read.
-    pub layers: Vec<LayerSummary>,
-    /// Warnings met while loading.
-    pub warnings: Vec<String>,
-    /// Every input path, so outputs never overwrite one.
-    pub inputs: Vec<PathBuf>,
-    /// The union of the blocks, made once at the first [`StudyArea::town_or_blocks`] without a town (set `blocks`
-    /// before asking): validate, its partition check and the report all ask for it.
-    pub(crate) blocks_union: std::sync::OnceLock<MultiPolygon<f64>>,
-}
+use std::path::Path;
 
 /// Margin around the town's lon/lat box within which OSM features are read: 0.02° is about 2.2 km north-south
 /// and 1.9 km east-west at Shanghai's latitude.
@@ -326,22 +197,6 @@ impl StudyArea {
         };
         area.warnings.extend(area.placement_warnings());
         Ok(area)
-    }
-
-    /// The town, or the union of the blocks when no town is given.
-    pub fn town_or_blocks(&self) -> Option<MultiPolygon<f64>> {
-        if let Some(t) = &self.town {
-            return Some(t.geometry.clone());
-        }
-        let blocks = self.blocks.as_ref()?;
-        Some(
-            self.blocks_union
-                .get_or_init(|| {
-                    let polys: Vec<_> = blocks.iter().flat_map(|b| b.geometry.0.iter().cloned()).collect();
-                    geo::unary_union(&polys)
-                })
-                .clone(),
-        )
     }
 
     /// Facilities outside the town; layers far from the town.
@@ -641,9 +496,7 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
         };
         out.push(LineFeature {
             // Lines of several layers meet in one list, so an index is qualified by its file.
-            id: f
-                .key(fc.id_field.as_deref())
-                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            id: feature_id(&layer.path, f, fc.id_field.as_deref()),
             class,
             name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
             geometry,
@@ -651,12 +504,6 @@ fn build_lines(loaded: Loaded, fc: &crate::config::FeatureLayerConfig) -> Result
         });
     }
     Ok(out)
-}
-
-fn file_stem(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// The class of one feature: the configured field (through `class_map`), else OSM's `highway`/`waterway`/`railway`.
@@ -746,10 +593,7 @@ fn build_facilities(
                 continue;
             };
             out.push(Facility {
-                id: id_field
-                    .and_then(|k| f.text(k))
-                    .or_else(|| f.id.as_ref().and_then(crate::io::value_text))
-                    .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+                id: feature_id(&layer.path, f, id_field),
                 kind,
                 status: FacilityStatus::Existing,
                 name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
@@ -800,9 +644,7 @@ fn build_facilities(
             }
         };
         out.push(Facility {
-            id: f
-                .key(id_field)
-                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            id: feature_id(&layer.path, f, id_field),
             kind,
             status,
             name: fc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
@@ -850,9 +692,7 @@ fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<V
             continue;
         };
         out.push(Facility {
-            id: f
-                .key(id_field)
-                .unwrap_or_else(|| format!("{}#{}", file_stem(&layer.path), f.index)),
+            id: feature_id(&layer.path, f, id_field),
             kind,
             status: FacilityStatus::Existing,
             name: oc.name_field.as_deref().or(Some("name")).and_then(|k| f.text(k)),
@@ -860,13 +700,4 @@ fn build_overlays(loaded: Loaded, oc: &crate::config::OverlayConfig) -> Result<V
         });
     }
     Ok(out)
-}
-
-/// Counts by key, in key order (for summaries).
-pub fn tally<K: Ord, I: IntoIterator<Item = (K, f64)>>(items: I) -> BTreeMap<K, f64> {
-    let mut m = BTreeMap::new();
-    for (k, v) in items {
-        *m.entry(k).or_insert(0.0) += v;
-    }
-    m
 }
