@@ -114,13 +114,13 @@ labels! {
     North => "北", "N";
     NorthNote => "上北下南；平面坐标", "North up; projected coordinates";
     Rank => "排名", "Rank";
-    UnitCount => "单元数 p", "Units p";
+    UnitCount => "单元数", "Units p";
     PassingCount => "通过单元数", "Passing";
-    Compactness => "紧凑度（越小越好）", "Compactness (lower is better)";
-    Balance => "人口均衡度 CV（越小越好）", "Balance, CV (lower is better)";
+    Compactness => "平均紧凑度（越大越好）", "Mean compactness (higher is better)";
+    Balance => "人口变异系数（越小越好）", "Population CV (lower is better)";
     Best => "推荐", "best";
-    CandidatesNote => "按单元数、紧凑度、人口均衡度排序；通过数为对该方案逐单元运行全部校核的结果。",
-        "Ranked by number of units, then compactness, then population balance; \"passing\" runs every check on that candidate's units.";
+    CandidatesNote => "按单元数（越多越好）、形状规整程度、人口均衡程度排序；平均紧凑度为各单元紧凑度（定义见政策依据）的平均值；通过数为对该方案逐单元运行全部校核的结果。",
+        "Ranked by number of units, then shape, then population balance; mean compactness averages the units' compactness (defined in the policy basis); \"passing\" runs every check on that candidate's units.";
     Block => "地块", "Block";
     Reason => "原因", "Reason";
     ComponentPopulation => "所在连通片人口", "Component population";
@@ -141,6 +141,35 @@ labels! {
     BlocksDerived => "由镇界和道路、河道切分", "cut from the town by its roads and waterways";
     BlocksGiven => "输入的地块图层", "given blocks layer";
     InferredSegments => "推断连线", "inferred segments";
+    PopGrid => "人口格网", "grid";
+    PopGridMethod => "按格元落入单元的面积比例精确计算", "exact cell fractions";
+    PopPoints => "人口点", "points";
+    PopPointsMethod => "按点所在单元累计", "point in polygon";
+    PopBlockCounts => "个地块的人口（按面积比例分配）", "block counts (areal weighting)";
+}
+
+/// A layer's role in the data sources table (`LayerSummary::role`, named in English in `inspect`'s JSON).
+pub fn layer_role(lang: Lang, role: &str) -> &str {
+    match (lang, role) {
+        (Lang::Zh, "town") => "镇界",
+        (Lang::Zh, "blocks") => "地块（居委/村）",
+        (Lang::Zh, "features") => "线状要素（道路、河道、铁路）",
+        (Lang::Zh, "facilities") => "设施",
+        (Lang::Zh, "overlays") => "叠加配置",
+        (Lang::Zh, "population") => "人口",
+        _ => role,
+    }
+}
+
+/// Where a layer's CRS came from (`LayerSummary::crs_source`).
+pub fn crs_source(lang: Lang, source: &str) -> &str {
+    match (lang, source) {
+        (Lang::Zh, "declared") => "文件声明",
+        (Lang::Zh, "RFC 7946 default") => "默认经纬度（RFC 7946）",
+        (Lang::Zh, "configured") => "配置文件指定",
+        (Lang::Zh, "assumed") => "推定",
+        _ => source,
+    }
 }
 
 /// The short column header of a check.

@@ -152,12 +152,20 @@ impl Check for ServiceCoverageCheck {
         ),
         }
     }
-    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        let types = match lang {
+            crate::report::Lang::English => crate::vocab::names(&t.service_types),
+            crate::report::Lang::Zh => t
+                .service_types
+                .iter()
+                .map(|f| crate::report::i18n::facility(lang, *f))
+                .collect::<Vec<_>>()
+                .join("、"),
+        };
         format!(
-            "≥ {:.0}% / {} m ({})",
+            "≥ {:.0}% / {} m ({types})",
             t.service_share * 100.0,
             crate::report::fmt_int(t.service_radius_m),
-            crate::vocab::names(&t.service_types)
         )
     }
     fn short_threshold(&self, t: &crate::config::Thresholds) -> String {

@@ -20,6 +20,7 @@ mod scale;
 mod site;
 mod trust;
 mod validate;
+mod zh;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
