@@ -663,11 +663,14 @@ fn compare_candidates(h: &mut String, outcome: &Outcome, validations: &[Option<V
         let _ = writeln!(
             h,
             "<tr{}><td class=\"num\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{passing}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{:.3}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{:.1}%</td></tr>",
             if k == 0 { " class=\"best\"" } else { "" },
             k + 1,
             if k == 0 {
-                format!(" ({})", Label::Best.text(lang))
+                match lang {
+                    Lang::Zh => format!("（{}）", Label::Best.text(lang)),
+                    Lang::English => format!(" ({})", Label::Best.text(lang)),
+                }
             } else {
                 String::new()
             },
@@ -677,7 +680,7 @@ fn compare_candidates(h: &mut String, outcome: &Outcome, validations: &[Option<V
                 .and_then(|v| v.as_ref())
                 .and_then(mean_compactness)
                 .map_or("–".into(), |m| format!("{m:.2}")),
-            c.score.balance
+            c.score.balance * 100.0
         );
     }
     h.push_str("</tbody>\n</table>\n</section>\n");

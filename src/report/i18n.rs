@@ -145,6 +145,27 @@ labels! {
     PopGridMethod => "按格元落入单元的面积比例精确计算", "exact cell fractions";
     PopPoints => "人口点", "points";
     PopPointsMethod => "按点所在单元累计", "point in polygon";
+    // The unit pages (unit_page.rs).
+    SizhiTown => "（镇界）", "(town boundary)";
+    SizhiUnassigned => "（未分配地块）", "(unassigned blocks)";
+    PlanBlocks => "地块（居委/村）一览", "Blocks (residential committees, villages)";
+    PlanBlocksNote => "每个地块所属的单元、常住人口和面积。", "The unit holding each block, its residents and its area.";
+    ResidentsPeople => "常住人口（人）", "Residents";
+    AreaKm2 => "面积（km²）", "Area (km²)";
+    Total => "合计", "Total";
+    CoverageByType => "服务覆盖（分类型）", "Service coverage by type";
+    Residents => "常住人口", "Residents";
+    Area => "面积", "Area";
+    Sizhi => "四至", "Bounds";
+    BlocksHeld => "所含地块（居委/村）", "Blocks held";
+    NoBlocksLayer => "未提供地块图层（居委/村）。", "No blocks layer (residential committees, villages): give one with --blocks.";
+    UnitPasses => "本单元通过全部已评估校核。", "Passes every evaluated check.";
+    FacilitiesHeading => "设施", "Facilities";
+    NoFacilityInUnit => "单元内无设施点。", "No facility in the unit.";
+    Name => "名称", "Name";
+    Type => "类型", "Type";
+    Status => "状态", "Status";
+    ServiceCoverage => "服务覆盖", "Service coverage";
     PopBlockCounts => "个地块的人口（按面积比例分配）", "block counts (areal weighting)";
 }
 
