@@ -111,8 +111,7 @@ fn latin_words(text: &str, area: &Path) -> BTreeMap<String, String> {
         }
         let next_is_number = chars[i..]
             .iter()
-            .skip_while(|c| **c == ' ')
-            .next()
+            .find(|c| **c != ' ')
             .is_some_and(|c| c.is_ascii_digit());
         let in_chinese_name = token.len() <= 2
             && start > 0
