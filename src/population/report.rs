@@ -174,11 +174,19 @@ pub fn zonal_table(
     })
 }
 
+/// People as a reviewer reads them: rounded half away from zero to two decimals (22184.95, not
+/// 22184.95462330712). A grid's exact cell fractions give fractional people; two decimals keep every polygon within
+/// 0.005 of its share while the full value stays beside it (`population_exact`) for reconciling with other tools.
+fn rounded(people: f64) -> f64 {
+    (people * 100.0).round() / 100.0
+}
+
 impl ZonalTable {
     fn properties(r: &Row) -> serde_json::Map<String, Value> {
         [
             ("id", json!(r.id)),
-            ("population", json!(r.stats.population)),
+            ("population", json!(rounded(r.stats.population))),
+            ("population_exact", json!(r.stats.population)),
             ("covered_cells", json!(r.stats.covered_cells)),
             ("nodata_cells", json!(r.stats.nodata_cells)),
             ("covered_area_m2", json!(r.stats.covered_area_m2)),
@@ -201,6 +209,7 @@ impl ZonalTable {
                     csv.write_record([
                         "id",
                         "population",
+                        "population_exact",
                         "covered_cells",
                         "nodata_cells",
                         "covered_area_m2",
@@ -208,6 +217,7 @@ impl ZonalTable {
                     for r in &self.rows {
                         csv.write_record([
                             r.id.clone(),
+                            rounded(r.stats.population).to_string(),
                             r.stats.population.to_string(),
                             r.stats.covered_cells.to_string(),
                             r.stats.nodata_cells.to_string(),
@@ -280,11 +290,39 @@ mod tests {
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             text,
-            "id,population,covered_cells,nodata_cells,covered_area_m2\nplain,1.5,2,0,10\n\"a, b\",1.5,2,0,10\n\
-             \"say \"\"hi\"\"\",1.5,2,0,10\n\"two\nlines\",1.5,2,0,10\n"
+            "id,population,population_exact,covered_cells,nodata_cells,covered_area_m2\nplain,1.5,1.5,2,0,10\n\
+             \"a, b\",1.5,1.5,2,0,10\n\"say \"\"hi\"\"\",1.5,1.5,2,0,10\n\"two\nlines\",1.5,1.5,2,0,10\n"
         );
         let mut back = csv::Reader::from_path(&out).unwrap();
         let ids: Vec<String> = back.records().map(|r| r.unwrap()[0].to_string()).collect();
         assert_eq!(ids, ["plain", "a, b", "say \"hi\"", "two\nlines"]);
+    }
+
+    #[test]
+    fn population_is_written_rounded_to_two_decimals_beside_the_exact_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.json");
+        let table = ZonalTable {
+            crs: Crs::wgs84(),
+            rows: vec![Row {
+                id: "U01".into(),
+                stats: ZonalStats {
+                    population: 22_184.954_623_307_12,
+                    covered_cells: 2,
+                    nodata_cells: 0,
+                    covered_area_m2: 10.0,
+                },
+                geometry: None,
+            }],
+            warnings: Vec::new(),
+        };
+        let mut staging = crate::io::atomic::Staging::new::<&Path>(&[]);
+        table.write(&out, &mut staging).unwrap();
+        staging.commit().unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("\"population\": 22184.95,"), "{text}");
+        assert!(text.contains("\"population_exact\": 22184.95462330712"), "{text}");
+        assert_eq!(rounded(0.125), 0.13);
+        assert_eq!(rounded(1_000.004_9), 1_000.0);
     }
 }

@@ -9,8 +9,12 @@ use super::json::unassigned_blocks;
 use super::{candidate_validations, candidates, esc, fmt_int, svg, synthetic, unit_page, MapData};
 use crate::model::{FacilityType, StudyArea};
 use crate::run::Outcome;
-use crate::validate::{Check, CheckName, CheckResult, Evaluated, Registry, UnitReport, Validation};
+use crate::validate::{
+    reason, Check, CheckName, CheckResult, Evaluated, ProblemKind, Registry, UnitReport, Validation,
+};
 use crate::Result;
+use geo::{Area, Geometry, Polygon};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const CSS: &str = r#"
@@ -172,15 +176,42 @@ pub fn dossier(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<String
 }
 
 /// The population source as the report names it, with the grid's file name instead of its full path (a dossier
-/// does not change with the folder it was made in).
-fn population_source(area: &StudyArea, outcome: &Outcome) -> Option<String> {
+/// does not change with the folder it was made in), in the dossier's language. The source describes itself in
+/// English for the JSON report and the log; the dossier names each kind of source from the i18n table instead.
+fn population_source(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Option<String> {
     let mut s = outcome.population_source.clone()?;
-    if let Some(grid) = area.config.population.as_ref().and_then(|p| p.grid.as_deref()) {
-        if let Some(name) = grid.file_name() {
-            s = s.replace(&grid.display().to_string(), &name.to_string_lossy());
-        }
+    let file_name = |p: &std::path::Path| {
+        p.file_name()
+            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let population = area.config.population.as_ref();
+    if let Some(grid) = population.and_then(|p| p.grid.as_deref()) {
+        s = s.replace(&grid.display().to_string(), &file_name(grid));
     }
-    Some(s)
+    let translated = if let Some(rest) = s.strip_prefix("grid ") {
+        rest.strip_suffix(" (exact cell fractions)").map(|f| {
+            format!(
+                "{} {f}（{}）",
+                Label::PopGrid.text(lang),
+                Label::PopGridMethod.text(lang)
+            )
+        })
+    } else if let Some(rest) = s.strip_prefix("points ") {
+        rest.strip_suffix(" (point in polygon)").map(|f| {
+            format!(
+                "{} {f}（{}）",
+                Label::PopPoints.text(lang),
+                Label::PopPointsMethod.text(lang)
+            )
+        })
+    } else {
+        s.strip_suffix(" block counts (areal weighting)")
+            .map(|n| format!("{n} {}", Label::PopBlockCounts.text(lang)))
+    };
+    Some(match lang {
+        Lang::English => s,
+        Lang::Zh => translated.unwrap_or(s),
+    })
 }
 
 /// A banner repeated on every printed page (a fixed element prints on each page) when any input is synthetic: a
@@ -237,7 +268,7 @@ fn cover(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
     row(Label::WorkingCrs, esc(&area.working_crs.to_string()));
     row(
         Label::PopulationSource,
-        population_source(area, outcome)
+        population_source(area, outcome, lang)
             .map_or_else(|| Label::NoPopulationSource.text(lang).into(), |s| esc(&s)),
     );
     if let Some(p) = &outcome.proposal {
@@ -329,6 +360,10 @@ fn summary(h: &mut String, _area: &StudyArea, outcome: &Outcome, lang: Lang) {
     } else {
         h.push_str("<table class=\"plain compact\"><tbody>");
         for (kind, n) in &s.problems {
+            if *kind == ProblemKind::Uncovered {
+                uncovered_rows(h, v, lang);
+                continue;
+            }
             let (area_m2, length_m) = v
                 .problems
                 .iter()
@@ -339,7 +374,7 @@ fn summary(h: &mut String, _area: &StudyArea, outcome: &Outcome, lang: Lang) {
             let size = if length_m > 0.0 {
                 format!("{} m", fmt_int(length_m))
             } else {
-                format!("{} m²", fmt_int(area_m2))
+                reason::area(area_m2)
             };
             let _ = write!(
                 h,
@@ -366,6 +401,34 @@ fn summary(h: &mut String, _area: &StudyArea, outcome: &Outcome, lang: Lang) {
         h.push_str("</ul>\n");
     }
     h.push_str("</section>\n");
+}
+
+/// The area outside the service radius, one row per service type: the union of that type's uncovered pieces.
+/// Summed over the types, the same ground counts once per service that misses it (74 km² "uncovered" in a 42 km²
+/// town); and in a drawn partition two overlapping units may share a piece.
+fn uncovered_rows(h: &mut String, v: &Validation, lang: Lang) {
+    let mut by_service: BTreeMap<&str, (usize, Vec<Polygon<f64>>)> = BTreeMap::new();
+    for p in v.problems.iter().filter(|p| p.kind == ProblemKind::Uncovered) {
+        let service = p.detail.get("service").map_or("", String::as_str);
+        let entry = by_service.entry(service).or_default();
+        entry.0 += 1;
+        match &p.geometry {
+            Geometry::Polygon(g) => entry.1.push(g.clone()),
+            Geometry::MultiPolygon(g) => entry.1.extend(g.0.iter().cloned()),
+            _ => {}
+        }
+    }
+    for (service, (n, polygons)) in by_service {
+        let union = geo::unary_union(&polygons);
+        let name = FacilityType::parse(service).map_or(service, |f| i18n::facility(lang, f));
+        let _ = write!(
+            h,
+            "<tr><td>{} · {}</td><td class=\"num\">{n}</td><td class=\"num\">{}</td></tr>",
+            i18n::problem(lang, ProblemKind::Uncovered),
+            esc(name),
+            reason::area(union.unsigned_area())
+        );
+    }
 }
 
 fn map(h: &mut String, area: &StudyArea, outcome: &Outcome, lang: Lang) {
@@ -600,20 +663,42 @@ fn compare_candidates(h: &mut String, outcome: &Outcome, validations: &[Option<V
         let _ = writeln!(
             h,
             "<tr{}><td class=\"num\">{}{}</td><td class=\"num\">{}</td><td class=\"num\">{passing}</td>\
-             <td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{:.1}%</td></tr>",
             if k == 0 { " class=\"best\"" } else { "" },
             k + 1,
             if k == 0 {
-                format!(" ({})", Label::Best.text(lang))
+                match lang {
+                    Lang::Zh => format!("（{}）", Label::Best.text(lang)),
+                    Lang::English => format!(" ({})", Label::Best.text(lang)),
+                }
             } else {
                 String::new()
             },
             c.p,
-            c.score.compactness,
-            c.score.balance
+            validations
+                .get(k)
+                .and_then(|v| v.as_ref())
+                .and_then(mean_compactness)
+                .map_or("–".into(), |m| format!("{m:.2}")),
+            c.score.balance * 100.0
         );
     }
     h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The mean of the units' compactness check: the one compactness the dossier defines (its policy basis card),
+/// higher is better, so that the candidates table and the checks table read the same way. max-p's own annealing
+/// score (moment of inertia, lower is better) ranks candidates but is not shown.
+fn mean_compactness(v: &Validation) -> Option<f64> {
+    let values: Vec<f64> = v
+        .units
+        .iter()
+        .filter_map(|u| match u.checks.get(&CheckName::Compactness) {
+            Some(CheckResult::Evaluated(e)) => Some(e.value),
+            _ => None,
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 fn unassigned(h: &mut String, outcome: &Outcome, lang: Lang) {
@@ -715,17 +800,18 @@ fn data_sources(h: &mut String, area: &StudyArea, lang: Lang) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{} ({})</td></tr>",
-            esc(&l.role),
+            esc(i18n::layer_role(lang, &l.role)),
             esc(&name(&l.path)),
             l.features,
             esc(&l.crs),
-            esc(&l.crs_source)
+            esc(i18n::crs_source(lang, &l.crs_source))
         );
     }
     if let Some(g) = area.config.population.as_ref().and_then(|p| p.grid.as_deref()) {
         let _ = writeln!(
             h,
-            "<tr><td>population</td><td>{}</td><td class=\"num\">–</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">–</td><td>{}</td></tr>",
+            i18n::layer_role(lang, "population"),
             esc(&name(g)),
             esc(area
                 .config

@@ -114,13 +114,13 @@ labels! {
     North => "北", "N";
     NorthNote => "上北下南；平面坐标", "North up; projected coordinates";
     Rank => "排名", "Rank";
-    UnitCount => "单元数 p", "Units p";
+    UnitCount => "单元数", "Units p";
     PassingCount => "通过单元数", "Passing";
-    Compactness => "紧凑度（越小越好）", "Compactness (lower is better)";
-    Balance => "人口均衡度 CV（越小越好）", "Balance, CV (lower is better)";
+    Compactness => "平均紧凑度（越大越好）", "Mean compactness (higher is better)";
+    Balance => "人口变异系数（越小越好）", "Population CV (lower is better)";
     Best => "推荐", "best";
-    CandidatesNote => "按单元数、紧凑度、人口均衡度排序；通过数为对该方案逐单元运行全部校核的结果。",
-        "Ranked by number of units, then compactness, then population balance; \"passing\" runs every check on that candidate's units.";
+    CandidatesNote => "按单元数（越多越好）、形状规整程度、人口均衡程度排序；平均紧凑度为各单元紧凑度（定义见政策依据）的平均值；通过数为对该方案逐单元运行全部校核的结果。",
+        "Ranked by number of units, then shape, then population balance; mean compactness averages the units' compactness (defined in the policy basis); \"passing\" runs every check on that candidate's units.";
     Block => "地块", "Block";
     Reason => "原因", "Reason";
     ComponentPopulation => "所在连通片人口", "Component population";
@@ -141,6 +141,56 @@ labels! {
     BlocksDerived => "由镇界和道路、河道切分", "cut from the town by its roads and waterways";
     BlocksGiven => "输入的地块图层", "given blocks layer";
     InferredSegments => "推断连线", "inferred segments";
+    PopGrid => "人口格网", "grid";
+    PopGridMethod => "按格元落入单元的面积比例精确计算", "exact cell fractions";
+    PopPoints => "人口点", "points";
+    PopPointsMethod => "按点所在单元累计", "point in polygon";
+    // The unit pages (unit_page.rs).
+    SizhiTown => "（镇界）", "(town boundary)";
+    SizhiUnassigned => "（未分配地块）", "(unassigned blocks)";
+    PlanBlocks => "地块（居委/村）一览", "Blocks (residential committees, villages)";
+    PlanBlocksNote => "每个地块所属的单元、常住人口和面积。", "The unit holding each block, its residents and its area.";
+    ResidentsPeople => "常住人口（人）", "Residents";
+    AreaKm2 => "面积（km²）", "Area (km²)";
+    Total => "合计", "Total";
+    CoverageByType => "服务覆盖（分类型）", "Service coverage by type";
+    Residents => "常住人口", "Residents";
+    Area => "面积", "Area";
+    Sizhi => "四至", "Bounds";
+    BlocksHeld => "所含地块（居委/村）", "Blocks held";
+    NoBlocksLayer => "未提供地块图层（居委/村）。", "No blocks layer (residential committees, villages): give one with --blocks.";
+    UnitPasses => "本单元通过全部已评估校核。", "Passes every evaluated check.";
+    FacilitiesHeading => "设施", "Facilities";
+    NoFacilityInUnit => "单元内无设施点。", "No facility in the unit.";
+    Name => "名称", "Name";
+    Type => "类型", "Type";
+    Status => "状态", "Status";
+    ServiceCoverage => "服务覆盖", "Service coverage";
+    PopBlockCounts => "个地块的人口（按面积比例分配）", "block counts (areal weighting)";
+}
+
+/// A layer's role in the data sources table (`LayerSummary::role`, named in English in `inspect`'s JSON).
+pub fn layer_role(lang: Lang, role: &str) -> &str {
+    match (lang, role) {
+        (Lang::Zh, "town") => "镇界",
+        (Lang::Zh, "blocks") => "地块（居委/村）",
+        (Lang::Zh, "features") => "线状要素（道路、河道、铁路）",
+        (Lang::Zh, "facilities") => "设施",
+        (Lang::Zh, "overlays") => "叠加配置",
+        (Lang::Zh, "population") => "人口",
+        _ => role,
+    }
+}
+
+/// Where a layer's CRS came from (`LayerSummary::crs_source`).
+pub fn crs_source(lang: Lang, source: &str) -> &str {
+    match (lang, source) {
+        (Lang::Zh, "declared") => "文件声明",
+        (Lang::Zh, "RFC 7946 default") => "默认经纬度（RFC 7946）",
+        (Lang::Zh, "configured") => "配置文件指定",
+        (Lang::Zh, "assumed") => "推定",
+        _ => source,
+    }
 }
 
 /// The short column header of a check.

@@ -271,7 +271,7 @@ fn draw(data: &MapData, lang: Lang, standalone: bool, framing: Frame) -> String 
     draw_features(&mut s, &view, data, &extent);
     draw_unit_edges(&mut s, &view, data, focus);
     draw_town(&mut s, &view, data);
-    draw_problems(&mut s, &view, data);
+    draw_problems(&mut s, &view, data, lang);
     let mut placer = Placer::new(LabelBox {
         x0: frame.min().x + 2.0,
         y0: frame.min().y + 2.0,
@@ -496,7 +496,7 @@ fn intersects(a: &Rect<f64>, b: &Rect<f64>) -> bool {
 /// One path per kind: overlapping pieces (uncovered areas of several service types) are painted once, not darker.
 /// Areas outside a service radius are left to the coverage maps ([`coverage_map`]): hatched on the main map they
 /// buried the units.
-fn draw_problems(s: &mut String, v: &View, data: &MapData) {
+fn draw_problems(s: &mut String, v: &View, data: &MapData, lang: Lang) {
     s.push_str("<g id=\"problems\">\n");
     for kind in PROBLEM_ORDER.into_iter().filter(|k| *k != ProblemKind::Uncovered) {
         let mut d = String::new();
@@ -523,7 +523,7 @@ fn draw_problems(s: &mut String, v: &View, data: &MapData) {
             continue;
         }
         let (paint, amount, area) = problem_style(kind);
-        let title = format!("{} × {count}", kind.name());
+        let title = format!("{} × {count}", i18n::problem(lang, kind));
         if area {
             let _ = writeln!(
                 s,
@@ -631,13 +631,17 @@ fn draw_facilities(s: &mut String, v: &View, data: &MapData, clusters: &[Cluster
              stroke-width=\"1\"><title>{}</title></rect>",
             x - 3.5,
             y - 3.5,
-            esc(&title_of(f))
+            esc(&title_of(f, lang))
         );
     }
     for c in clusters {
         let members: Vec<&crate::model::Facility> =
             c.members.iter().filter_map(|&i| data.facilities.get(i)).collect();
-        let title = members.iter().map(|f| title_of(f)).collect::<Vec<_>>().join("\n");
+        let title = members
+            .iter()
+            .map(|f| title_of(f, lang))
+            .collect::<Vec<_>>()
+            .join("\n");
         match members.as_slice() {
             [f] => {
                 let colour = facility_colour(f.kind);
@@ -698,10 +702,11 @@ fn draw_facilities(s: &mut String, v: &View, data: &MapData, clusters: &[Cluster
     s.push_str("</g>\n");
 }
 
-fn title_of(f: &crate::model::Facility) -> String {
+fn title_of(f: &crate::model::Facility, lang: Lang) -> String {
+    let kind = i18n::facility(lang, f.kind);
     match &f.name {
-        Some(n) => format!("{} · {} · {}", f.id, f.kind.name(), n),
-        None => format!("{} · {}", f.id, f.kind.name()),
+        Some(n) => format!("{} · {kind} · {n}", f.id),
+        None => format!("{} · {kind}", f.id),
     }
 }
 
@@ -1393,7 +1398,7 @@ pub fn coverage_map(data: &MapData, kind: FacilityType, lang: Lang) -> String {
              stroke=\"{}\" stroke-width=\"1.5\"><title>{}</title></circle>",
             if planned { "#ffffff" } else { c },
             if planned { c } else { "#ffffff" },
-            esc(&title_of(f))
+            esc(&title_of(f, lang))
         );
     }
     s.push_str("</svg>\n");

@@ -85,8 +85,8 @@ pub fn sizhi_html(s: &Sizhi, lang: Lang) -> String {
                         Lang::Zh => format!("（相邻单元 {}）", esc(id)),
                         Lang::English => format!("(neighbouring unit {})", esc(id)),
                     },
-                    Bound::Town => lang.pick("（镇界）", "(town boundary)").into(),
-                    Bound::Unassigned => lang.pick("（未分配地块）", "(unassigned blocks)").into(),
+                    Bound::Town => Label::SizhiTown.text(lang).into(),
+                    Bound::Unassigned => Label::SizhiUnassigned.text(lang).into(),
                 })
                 .collect();
             match lang {
@@ -106,11 +106,8 @@ pub fn plan_blocks(h: &mut String, rows: &[BlockRow], lang: Lang) {
     let _ = write!(
         h,
         "<section id=\"blocks\" class=\"break\">\n<h2>{}</h2>\n<p class=\"note\">{}</p>\n",
-        lang.pick("地块（居委/村）一览", "Blocks (residential committees, villages)"),
-        lang.pick(
-            "每个地块所属的单元、常住人口和面积。",
-            "The unit holding each block, its residents and its area."
-        )
+        Label::PlanBlocks.text(lang),
+        Label::PlanBlocksNote.text(lang)
     );
     block_table(h, rows.iter(), true, lang);
     h.push_str("</section>\n");
@@ -127,8 +124,8 @@ fn block_table<'a>(h: &mut String, rows: impl Iterator<Item = &'a BlockRow>, wit
         } else {
             String::new()
         },
-        lang.pick("常住人口（人）", "Residents"),
-        lang.pick("面积（km²）", "Area (km²)")
+        Label::ResidentsPeople.text(lang),
+        Label::AreaKm2.text(lang)
     );
     let (mut pop, mut area, mut any_pop) = (0.0, 0.0, false);
     for r in rows {
@@ -157,7 +154,7 @@ fn block_table<'a>(h: &mut String, rows: impl Iterator<Item = &'a BlockRow>, wit
         h,
         "</tbody>\n<tfoot><tr><th>{}</th>{}<th class=\"num\">{}</th><th class=\"num\">{area:.2}</th></tr></tfoot>\n\
          </table>",
-        lang.pick("合计", "Total"),
+        Label::Total.text(lang),
         if with_unit { "<th></th>" } else { "" },
         if any_pop { fmt_int(pop) } else { "–".into() }
     );
@@ -171,7 +168,7 @@ pub fn coverage_maps(h: &mut String, data: &MapData, lang: Lang) {
     let _ = write!(
         h,
         "<section id=\"coverage\" class=\"break\">\n<h2>{}</h2>\n<p class=\"note\">{}</p>\n<div class=\"small-maps\">",
-        lang.pick("服务覆盖（分类型）", "Service coverage by type"),
+        Label::CoverageByType.text(lang),
         esc(&match lang {
             Lang::Zh => format!(
                 "每类设施一图：虚线圆为 {} 米服务半径，红色斜线为单元内未覆盖的部分。",
@@ -219,31 +216,24 @@ pub fn unit_pages(h: &mut String, area: &StudyArea, outcome: &Outcome, data: &Ma
              <dl class=\"meta\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{:.2} km²</dd><dt>{}</dt>\
              <dd class=\"sizhi\" data-features=\"{}\">{}</dd></dl>\n<figure class=\"map unit-map\">\n{}</figure>\n",
             Label::Unit.text(lang),
-            lang.pick("常住人口", "Residents"),
+            Label::Residents.text(lang),
             u.population
                 .map_or("–".into(), |p| format!("{} {}", fmt_int(p), Label::People.text(lang))),
-            lang.pick("面积", "Area"),
+            Label::Area.text(lang),
             u.area_km2,
-            lang.pick("四至", "Bounds"),
+            Label::Sizhi.text(lang),
             s.features().len(),
             sizhi_html(&s, lang),
             svg::unit_map(data, i, lang),
             id = esc(&u.id)
         );
-        let _ = write!(h, "<h3>{}</h3>", lang.pick("所含地块（居委/村）", "Blocks held"));
+        let _ = write!(h, "<h3>{}</h3>", Label::BlocksHeld.text(lang));
         let mine: Vec<&BlockRow> = blocks
             .iter()
             .filter(|b| b.unit.as_deref() == Some(u.id.as_str()))
             .collect();
         if mine.is_empty() {
-            let _ = write!(
-                h,
-                "<p class=\"note\">{}</p>",
-                lang.pick(
-                    "未提供地块图层（居委/村）。",
-                    "No blocks layer (residential committees, villages): give one with --blocks."
-                )
-            );
+            let _ = write!(h, "<p class=\"note\">{}</p>", Label::NoBlocksLayer.text(lang));
         } else {
             block_table(h, mine.into_iter(), false, lang);
         }
@@ -252,11 +242,7 @@ pub fn unit_pages(h: &mut String, area: &StudyArea, outcome: &Outcome, data: &Ma
             coverage(h, data, v, r, lang);
             let _ = write!(h, "<h3>{}</h3>", Label::Findings.text(lang));
             if r.pass {
-                let _ = write!(
-                    h,
-                    "<p>{}</p>",
-                    lang.pick("本单元通过全部已评估校核。", "Passes every evaluated check.")
-                );
+                let _ = write!(h, "<p>{}</p>", Label::UnitPasses.text(lang));
             } else {
                 super::html::unit_findings(h, v, r, lang);
             }
@@ -272,21 +258,17 @@ fn facilities(h: &mut String, data: &MapData, unit: usize, lang: Lang) {
         .iter()
         .filter(|f| u.geometry.contains(&f.location))
         .collect();
-    let _ = write!(h, "<h3>{}</h3>", lang.pick("设施", "Facilities"));
+    let _ = write!(h, "<h3>{}</h3>", Label::FacilitiesHeading.text(lang));
     if inside.is_empty() {
-        let _ = write!(
-            h,
-            "<p class=\"note\">{}</p>",
-            lang.pick("单元内无设施点。", "No facility in the unit.")
-        );
+        let _ = write!(h, "<p class=\"note\">{}</p>", Label::NoFacilityInUnit.text(lang));
         return;
     }
     let _ = write!(
         h,
         "<table class=\"plain facilities\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        lang.pick("名称", "Name"),
-        lang.pick("类型", "Type"),
-        lang.pick("状态", "Status")
+        Label::Name.text(lang),
+        Label::Type.text(lang),
+        Label::Status.text(lang)
     );
     for f in inside {
         let _ = write!(
@@ -311,8 +293,8 @@ fn coverage(h: &mut String, data: &MapData, v: &Validation, r: &UnitReport, lang
         h,
         "<h3>{}</h3><table class=\"plain compact coverage\"><thead><tr><th>{}</th><th class=\"num\">{}</th>\
          <th>{}</th></tr></thead><tbody>",
-        lang.pick("服务覆盖", "Service coverage"),
-        lang.pick("类型", "Type"),
+        Label::ServiceCoverage.text(lang),
+        Label::Type.text(lang),
         esc(&match lang {
             Lang::Zh => format!("{} 米内居民占比", fmt_int(data.service_radius_m)),
             Lang::English => format!("Residents within {} m", fmt_int(data.service_radius_m)),

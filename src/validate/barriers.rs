@@ -159,11 +159,19 @@ impl Check for BarriersCheck {
         ),
         }
     }
-    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        let classes = match lang {
+            crate::report::Lang::English => crate::vocab::names(&t.barrier_classes),
+            crate::report::Lang::Zh => t
+                .barrier_classes
+                .iter()
+                .map(|c| crate::report::i18n::feature_class(lang, *c))
+                .collect::<Vec<_>>()
+                .join("、"),
+        };
         format!(
-            "≤ {} m ({})",
-            crate::report::fmt_int(t.barrier_tolerance_m),
-            crate::vocab::names(&t.barrier_classes)
+            "≤ {} m ({classes})",
+            crate::report::fmt_int(t.barrier_tolerance_m)
         )
     }
     fn short_threshold(&self, t: &crate::config::Thresholds) -> String {

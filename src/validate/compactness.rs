@@ -54,8 +54,8 @@ impl Check for CompactnessCheck {
             verbatim: false,
             translation: "",
             rule: (
-                "Polsby–Popper 紧凑度 4πA/P²（圆为1），仅报告",
-                "Polsby–Popper compactness 4πA/P² (a disc scores 1), reported only",
+                "紧凑度 = 4π × 面积 ÷ 周长²：圆为 1，越大越紧凑；仅报告，不作判定",
+                "Polsby–Popper compactness 4πA/P²: a disc scores 1, higher is more compact; reported only",
             ),
             source: ("—", "—"),
         }

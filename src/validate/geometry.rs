@@ -218,10 +218,10 @@ impl Check for GeometryCheck {
         verbatim: false,
         translation: "",
         rule: (
-            "单元为有效的单一面（OGC 简单要素规则），是其余校核的前提",
+            "单元为有效的单一面（ISO 19125 简单要素规则），是其余校核的前提",
             "The unit is one valid polygon (OGC simple-feature rules): a precondition of every other check",
         ),
-        source: ("OGC 简单要素规范", "OGC Simple Features"),
+        source: ("ISO 19125《地理信息 简单要素访问》", "OGC Simple Features"),
         }
     }
     fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {

@@ -306,7 +306,7 @@ fn percent(share: f64) -> String {
 
 /// An area in m² as the dossier states areas: km² with two decimals from a hundredth of a km² up, m² below (where
 /// "0.00 km²" would hide a real overlap).
-fn area(m2: f64) -> String {
+pub(crate) fn area(m2: f64) -> String {
     if m2 >= 10_000.0 {
         format!("{:.2} km²", m2 / 1e6)
     } else {

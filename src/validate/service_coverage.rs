@@ -208,11 +208,19 @@ impl Check for ServiceCoverageCheck {
             ServiceDistance::Euclidean => "",
             ServiceDistance::Network => lang.pick("（步行网络）", " along the network"),
         };
+        let types = match lang {
+            crate::report::Lang::English => crate::vocab::names(&t.service_types),
+            crate::report::Lang::Zh => t
+                .service_types
+                .iter()
+                .map(|f| crate::report::i18n::facility(lang, *f))
+                .collect::<Vec<_>>()
+                .join("、"),
+        };
         format!(
-            "≥ {:.0}% / {} m{along} ({})",
+            "≥ {:.0}% / {} m{along} ({types})",
             t.service_share * 100.0,
             crate::report::fmt_int(t.service_radius_m),
-            crate::vocab::names(&t.service_types)
         )
     }
     fn short_threshold(&self, t: &crate::config::Thresholds) -> String {

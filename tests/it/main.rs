@@ -22,6 +22,7 @@ mod serve;
 mod site;
 mod trust;
 mod validate;
+mod zh;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -37,23 +37,27 @@ fn population(grid: &Path, polygons: &Path, out: &Path, id_field: Option<&str>) 
     bmu(&args, &root())
 }
 
-/// CSV rows as (id, population, covered_cells, nodata_cells, covered_area_m2).
+/// CSV rows as (id, population_exact, covered_cells, nodata_cells, covered_area_m2), after checking that the
+/// `population` column is the exact value rounded to two decimals.
 fn read_csv(path: &Path) -> Vec<(String, f64, u64, u64, f64)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("id,population,covered_cells,nodata_cells,covered_area_m2")
+        Some("id,population,population_exact,covered_cells,nodata_cells,covered_area_m2")
     );
     lines
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
+            let rounded: f64 = c[1].parse().unwrap();
+            let exact: f64 = c[2].parse().unwrap();
+            assert_eq!(rounded, (exact * 100.0).round() / 100.0, "{l}");
             (
                 c[0].to_string(),
-                c[1].parse().unwrap(),
-                c[2].parse().unwrap(),
+                exact,
                 c[3].parse().unwrap(),
                 c[4].parse().unwrap(),
+                c[5].parse().unwrap(),
             )
         })
         .collect()
@@ -109,7 +113,8 @@ fn demo_town_total_matches_the_recorded_total_in_every_format() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(v[0]["id"], "310114118");
-    assert_eq!(v[0]["population"].as_f64(), Some(total));
+    assert_eq!(v[0]["population_exact"].as_f64(), Some(total));
+    assert_eq!(v[0]["population"].as_f64(), Some((total * 100.0).round() / 100.0));
     assert_eq!(v[0]["covered_cells"].as_u64(), Some(covered));
     assert_eq!(v[0]["nodata_cells"].as_u64(), Some(nodata));
 
@@ -119,7 +124,7 @@ fn demo_town_total_matches_the_recorded_total_in_every_format() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&geojson).unwrap()).unwrap();
     let f = &v["features"][0];
     assert_eq!(f["properties"]["id"], "310114118");
-    assert_eq!(f["properties"]["population"].as_f64(), Some(total));
+    assert_eq!(f["properties"]["population_exact"].as_f64(), Some(total));
     assert!(
         matches!(f["geometry"]["type"].as_str(), Some("Polygon" | "MultiPolygon")),
         "{f}"
