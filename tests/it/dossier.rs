@@ -207,10 +207,7 @@ fn report_table_puts_author_date_and_title_on_the_cover() {
     let dir = tempfile::tempdir().unwrap();
     let area = dir.path().join("area");
     std::fs::create_dir(&area).unwrap();
-    for entry in std::fs::read_dir(demo()).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, area.join(p.file_name().unwrap())).unwrap();
-    }
+    crate::copy_demo_files(&area);
     let toml = std::fs::read_to_string(area.join("bmu.toml")).unwrap()
         + "\n[report]\nauthor = \"江桥镇人民政府\"\ndate = \"2026年12月\"\ntitle = \"江桥镇基本管理单元划分方案\"\n";
     std::fs::write(area.join("bmu.toml"), toml).unwrap();
@@ -376,10 +373,7 @@ fn inspect_warns_when_the_lines_leave_a_block_larger_than_a_unit_needs() {
     let dir = tempfile::tempdir().unwrap();
     let area = dir.path().join("area");
     std::fs::create_dir(&area).unwrap();
-    for entry in std::fs::read_dir(demo()).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, area.join(p.file_name().unwrap())).unwrap();
-    }
+    crate::copy_demo_files(&area);
     let toml = std::fs::read_to_string(area.join("bmu.toml")).unwrap().replace(
         "[[features]]\npath = \"canals.synthetic.geojson\"\nclass_field = \"class\"\n",
         "",

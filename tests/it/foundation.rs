@@ -263,12 +263,7 @@ fn propose_writes_beside_the_study_area_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let area = dir.path().join("town");
     std::fs::create_dir(&area).unwrap();
-    for entry in std::fs::read_dir(demo()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, area.join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    crate::copy_demo_files(&area);
     let out = bmu(&["propose", "town", "--quiet"], dir.path());
     assert!(
         matches!(out.status.code(), Some(0 | 1)),

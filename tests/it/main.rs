@@ -37,6 +37,16 @@ pub fn demo() -> PathBuf {
     root().join("data/jiangqiao")
 }
 
+/// Copies the demo's files (not a leftover `out/` of a quickstart run) into `to`, which must exist.
+pub fn copy_demo_files(to: &std::path::Path) {
+    for entry in std::fs::read_dir(demo()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
 /// `../shared/realdata`, when this checkout sits beside `shared/` (CI and developers); None elsewhere, after
 /// [`skip`] (so CI fails without it).
 pub fn realdata() -> Option<PathBuf> {

@@ -7,12 +7,7 @@ use std::path::Path;
 /// A copy of the demo study area in a temp dir (serve and propose write under its `out/`).
 fn demo_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(demo()).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    crate::copy_demo_files(dir.path());
     dir
 }
 
