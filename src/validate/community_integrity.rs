@@ -286,6 +286,49 @@ mod tests {
         approx::assert_relative_eq!(c.problems[0].area_m2.unwrap(), 6000.0, epsilon = 1e-6);
     }
 
+    /// After each random redrawing of two units' border, the cache's answer equals a fresh check's.
+    #[test]
+    fn a_cached_check_after_random_edits_equals_a_fresh_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let mut a = area(None);
+        a.blocks = Some(
+            (0..40)
+                .map(|k| Block {
+                    id: format!("b{k}"),
+                    geometry: rect(
+                        (k % 8) as f64 * 100.0,
+                        (k / 8) as f64 * 100.0,
+                        (k % 8) as f64 * 100.0 + 100.0,
+                        (k / 8) as f64 * 100.0 + 100.0,
+                    ),
+                    population: None,
+                    source: None,
+                })
+                .collect(),
+        );
+        let t = Thresholds::default();
+        let mut cache = CommunityCache::default();
+        let mut units: Vec<Unit> = (0..4)
+            .map(|k| {
+                unit(
+                    &format!("u{k}"),
+                    rect(k as f64 * 200.0, 0.0, k as f64 * 200.0 + 200.0, 500.0),
+                )
+            })
+            .collect();
+        for step in 0..30 {
+            let k = rng.random_range(0..3);
+            let x = (k as f64 + 1.0) * 200.0 + rng.random_range(-150.0..150.0);
+            units[k].geometry = rect(k as f64 * 200.0, 0.0, x, 500.0);
+            units[k + 1].geometry = rect(x, 0.0, (k as f64 + 1.0) * 200.0 + 200.0, 500.0);
+            let cached = cache.community_integrity(&a, &units, &t);
+            let fresh = community_integrity(&a, &units, &t);
+            assert_eq!(cached.checks, fresh.checks, "step {step}");
+            assert_eq!(cached.problems, fresh.problems, "step {step}");
+        }
+    }
+
     #[test]
     fn without_blocks_it_is_not_evaluated() {
         let c = community_integrity(
