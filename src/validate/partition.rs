@@ -178,12 +178,7 @@ impl Last {
             // A tile's pieces depend on the units whose boxes come near it: those of a changed unit, before or after.
             let moved: Vec<rstar::AABB<[f64; 2]>> = changed
                 .iter()
-                .flat_map(|&c| {
-                    [
-                        self.geometry[c].bounding_rect(),
-                        boxes[c],
-                    ]
-                })
+                .flat_map(|&c| [self.geometry[c].bounding_rect(), boxes[c]])
                 .flatten()
                 .map(|r| super::envelope(r, 0.0))
                 .collect();
