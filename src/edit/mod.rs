@@ -1,8 +1,9 @@
 //! The plan editor's engine: a plan is the study area's blocks, each assigned to a unit (or to none), with locked
 //! units and an undo/redo history. [`Plan::apply`] moves blocks and re-checks only the units it changed, through the
 //! same [`Registry`] and [`Context`] as `bmu validate` (the context is built once per session); layer-wide checks
-//! (partition, community integrity) are prepared again over the whole layer, as `validate` does, because a gap or an
-//! overlap a move opens is shared with units it did not touch.
+//! (partition, community integrity) are prepared again over the whole layer, because a gap or an overlap a move opens
+//! is shared with units it did not touch, but through [`crate::validate::Check::prepare_again`]: each keeps its
+//! pieces between moves and measures again only those a changed unit takes part in.
 //!
 //! The invariant the tests hold: after any sequence of moves, [`Plan::validation`] equals
 //! [`crate::validate::validate_with`] run from scratch on [`Plan::units`] — the dissolved plan `bmu validate
@@ -17,7 +18,7 @@ use crate::blocks::dissolve;
 use crate::model::{FeatureClass, LineFeature, StudyArea};
 use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, Blocks};
-use crate::validate::check::{Evaluation, LayerResult, Subject};
+use crate::validate::check::{Evaluation, LayerResult, LayerState, Subject};
 use crate::validate::{
     CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation,
 };
@@ -167,6 +168,9 @@ pub struct Plan<'s> {
     undo: Vec<Step>,
     redo: Vec<Step>,
     validation: Option<Validation>,
+    /// Per check, in registry order, what a layer-wide check keeps between moves to redo only the changed units'
+    /// share (see [`crate::validate::Check::prepare_again`]).
+    layer_states: Vec<LayerState>,
 }
 
 impl<'s> Plan<'s> {
@@ -193,10 +197,12 @@ impl<'s> Plan<'s> {
             }
         }
         let ids = slots.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let registry = Registry::standard();
         let mut plan = Plan {
             session,
             ctx,
-            registry: Registry::standard(),
+            layer_states: registry.iter().map(|_| None).collect(),
+            registry,
             blocks: session.block_index(),
             ids,
             assign,
@@ -465,7 +471,8 @@ impl<'s> Plan<'s> {
         let layers: Vec<Option<LayerResult>> = self
             .registry
             .iter()
-            .map(|c| c.prepare(&units, &self.ctx))
+            .zip(&mut self.layer_states)
+            .map(|(c, state)| c.prepare_again(&units, &self.ctx, state))
             .collect::<Result<_>>()?;
         let (ctx, registry, slots) = (&self.ctx, &self.registry, &self.slots);
         let evaluated: Vec<Vec<Cached>> = order

@@ -160,8 +160,30 @@ pub trait Check: Send + Sync {
     fn prepare(&self, _units: &[Unit], _ctx: &Context) -> Result<Option<LayerResult>> {
         Ok(None)
     }
+    /// [`Check::prepare`] again on a layer where few units changed since the last call with the same `state`:
+    /// what the check keeps in `state` lets it redo only their share (the plan editor calls this after each move).
+    /// The result must equal [`Check::prepare`]'s; by default it is [`Check::prepare`].
+    fn prepare_again(
+        &self,
+        units: &[Unit],
+        ctx: &Context,
+        _state: &mut LayerState,
+    ) -> Result<Option<LayerResult>> {
+        self.prepare(units, ctx)
+    }
     /// The check on one unit; `layer` is what [`Check::prepare`] returned.
     fn evaluate(&self, unit: &Subject, ctx: &Context, layer: Option<&LayerResult>) -> Result<Evaluation>;
+}
+
+/// What a layer-wide check keeps between calls of [`Check::prepare_again`] (its own cache type; None at first).
+pub type LayerState = Option<Box<dyn std::any::Any + Send + Sync>>;
+
+/// The cache of type `T` taken out of `state` (a new one when it holds none, or another check's); put it back after use.
+pub fn take_cache<T: Default + Send + Sync + 'static>(state: &mut LayerState) -> Box<T> {
+    state
+        .take()
+        .and_then(|s| s.downcast::<T>().ok())
+        .unwrap_or_default()
 }
 
 /// The result of a layer-wide check for one unit, or "not evaluated" when `prepare` gave none.

@@ -21,39 +21,111 @@ pub struct CommunityIntegrity {
 
 /// Whether any block is divided between units.
 pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> CommunityIntegrity {
-    let Some(blocks) = area.blocks.as_ref().filter(|b| !b.is_empty()) else {
-        return CommunityIntegrity {
-            checks: vec![CheckResult::not_evaluated(Reason::NoBlocksLayer); units.len()],
-            problems: Vec::new(),
-        };
-    };
-    let tree = box_tree(blocks.iter().map(|b| &b.geometry));
-    let block_area: Vec<f64> = blocks.iter().map(|b| b.geometry.unsigned_area()).collect();
-    // For each unit: (block index, share of the block, piece).
-    let pieces: Vec<Vec<(usize, f64, MultiPolygon<f64>)>> = units
-        .par_iter()
-        .map(|u| {
-            let Some(r) = u.geometry.bounding_rect() else {
-                return Vec::new();
+    CommunityCache::default().community_integrity(area, units, t)
+}
+
+/// The block pieces [`community_integrity`] found in each unit, kept so that the next call on a layer where only a
+/// few units changed intersects only their blocks again; the result equals a fresh call's. It starts over when the
+/// blocks or the unit ids differ from the last call.
+#[derive(Default)]
+pub struct CommunityCache {
+    last: Option<LastPieces>,
+}
+
+/// What the last call saw, and each unit's pieces: (block index, share of the block, piece), by block.
+struct LastPieces {
+    blocks: Vec<MultiPolygon<f64>>,
+    ids: Vec<String>,
+    geometry: Vec<MultiPolygon<f64>>,
+    pieces: Vec<Vec<(usize, f64, MultiPolygon<f64>)>>,
+}
+
+impl CommunityCache {
+    /// [`community_integrity`], reusing the pieces of the units whose geometry did not change since the last call.
+    pub fn community_integrity(
+        &mut self,
+        area: &StudyArea,
+        units: &[Unit],
+        t: &Thresholds,
+    ) -> CommunityIntegrity {
+        let Some(blocks) = area.blocks.as_ref().filter(|b| !b.is_empty()) else {
+            self.last = None;
+            return CommunityIntegrity {
+                checks: vec![CheckResult::not_evaluated(Reason::NoBlocksLayer); units.len()],
+                problems: Vec::new(),
             };
-            let mut out: Vec<_> = tree
-                .locate_in_envelope_intersecting(envelope(r, 0.0))
-                .filter_map(|item| {
-                    let b = item.data;
-                    if block_area[b] <= 0.0 {
-                        return None;
-                    }
-                    let piece = blocks[b].geometry.intersection(&u.geometry);
-                    let a = piece.unsigned_area();
-                    (a > 0.0).then(|| (b, a / block_area[b], piece))
-                })
+        };
+        let last = self.last.take().filter(|l| {
+            l.ids.len() == units.len()
+                && l.ids.iter().zip(units).all(|(id, u)| *id == u.id)
+                && l.blocks.len() == blocks.len()
+                && l.blocks.iter().zip(blocks).all(|(g, b)| *g == b.geometry)
+        });
+        let changed: Vec<usize> = match &last {
+            Some(l) => (0..units.len())
+                .filter(|&i| units[i].geometry != l.geometry[i])
+                .collect(),
+            None => (0..units.len()).collect(),
+        };
+        let mut last = last.unwrap_or_else(|| LastPieces {
+            blocks: blocks.iter().map(|b| b.geometry.clone()).collect(),
+            ids: units.iter().map(|u| u.id.clone()).collect(),
+            geometry: units.iter().map(|u| u.geometry.clone()).collect(),
+            pieces: vec![Vec::new(); units.len()],
+        });
+        if !changed.is_empty() {
+            let tree = box_tree(blocks.iter().map(|b| &b.geometry));
+            let block_area: Vec<f64> = blocks.iter().map(|b| b.geometry.unsigned_area()).collect();
+            let fresh: Vec<Vec<(usize, f64, MultiPolygon<f64>)>> = changed
+                .par_iter()
+                .map(|&i| unit_pieces(&units[i], blocks, &tree, &block_area))
                 .collect();
-            out.sort_by_key(|p| p.0);
-            out
+            for (&i, pieces) in changed.iter().zip(fresh) {
+                last.pieces[i] = pieces;
+                last.geometry[i] = units[i].geometry.clone();
+            }
+        }
+        let result = assemble(blocks, units, &last.pieces, t);
+        self.last = Some(last);
+        result
+    }
+}
+
+/// The pieces of the blocks `u` holds: (block index, share of the block, piece), by block.
+fn unit_pieces(
+    u: &Unit,
+    blocks: &[crate::model::Block],
+    tree: &rstar::RTree<super::BoxItem>,
+    block_area: &[f64],
+) -> Vec<(usize, f64, MultiPolygon<f64>)> {
+    let Some(r) = u.geometry.bounding_rect() else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = tree
+        .locate_in_envelope_intersecting(envelope(r, 0.0))
+        .filter_map(|item| {
+            let b = item.data;
+            if block_area[b] <= 0.0 {
+                return None;
+            }
+            let piece = blocks[b].geometry.intersection(&u.geometry);
+            let a = piece.unsigned_area();
+            (a > 0.0).then(|| (b, a / block_area[b], piece))
         })
         .collect();
+    out.sort_by_key(|p| p.0);
+    out
+}
+
+/// Each unit's result and the pieces of split blocks, from every unit's pieces.
+fn assemble(
+    blocks: &[crate::model::Block],
+    units: &[Unit],
+    pieces: &[Vec<(usize, f64, MultiPolygon<f64>)>],
+    t: &Thresholds,
+) -> CommunityIntegrity {
     let mut best = vec![0.0_f64; blocks.len()];
-    for unit_pieces in &pieces {
+    for unit_pieces in pieces {
         for (b, share, _) in unit_pieces {
             best[*b] = best[*b].max(*share);
         }
@@ -63,11 +135,11 @@ pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> 
     for (u, unit_pieces) in units.iter().zip(pieces) {
         let mut split = Vec::new();
         for (b, share, piece) in unit_pieces {
-            if best[b] < t.community_share && piece.unsigned_area() >= t.partition_tolerance_m2 {
-                split.push(blocks[b].id.clone());
+            if best[*b] < t.community_share && piece.unsigned_area() >= t.partition_tolerance_m2 {
+                split.push(blocks[*b].id.clone());
                 problems.push(
-                    Problem::area(ProblemKind::SplitBlock, &u.id, piece)
-                        .with("block_id", &blocks[b].id)
+                    Problem::area(ProblemKind::SplitBlock, &u.id, piece.clone())
+                        .with("block_id", &blocks[*b].id)
                         .with("share", format!("{share:.3}")),
                 );
             }
@@ -85,7 +157,9 @@ pub fn community_integrity(area: &StudyArea, units: &[Unit], t: &Thresholds) -> 
     CommunityIntegrity { checks, problems }
 }
 
-use super::check::{from_layer, Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::check::{
+    from_layer, take_cache, Basis, Check, Context, Evaluation, Layer, LayerResult, LayerState, Subject,
+};
 use super::CheckName;
 use crate::Result;
 
@@ -144,6 +218,20 @@ impl Check for CommunityIntegrityCheck {
             problems: c.problems,
         }))
     }
+    fn prepare_again(
+        &self,
+        units: &[Unit],
+        ctx: &Context,
+        state: &mut LayerState,
+    ) -> Result<Option<LayerResult>> {
+        let mut cache = take_cache::<CommunityCache>(state);
+        let c = cache.community_integrity(ctx.area, units, ctx.thresholds);
+        *state = Some(cache);
+        Ok(Some(LayerResult {
+            checks: c.checks,
+            problems: c.problems,
+        }))
+    }
     fn evaluate(&self, unit: &Subject, _ctx: &Context, layer: Option<&LayerResult>) -> Result<Evaluation> {
         Ok(from_layer(unit, layer))
     }
@@ -196,6 +284,49 @@ mod tests {
         assert_eq!(c.problems.len(), 2);
         assert!(c.problems.iter().all(|p| p.detail["block_id"] == "split"));
         approx::assert_relative_eq!(c.problems[0].area_m2.unwrap(), 6000.0, epsilon = 1e-6);
+    }
+
+    /// After each random redrawing of two units' border, the cache's answer equals a fresh check's.
+    #[test]
+    fn a_cached_check_after_random_edits_equals_a_fresh_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let mut a = area(None);
+        a.blocks = Some(
+            (0..40)
+                .map(|k| Block {
+                    id: format!("b{k}"),
+                    geometry: rect(
+                        (k % 8) as f64 * 100.0,
+                        (k / 8) as f64 * 100.0,
+                        (k % 8) as f64 * 100.0 + 100.0,
+                        (k / 8) as f64 * 100.0 + 100.0,
+                    ),
+                    population: None,
+                    source: None,
+                })
+                .collect(),
+        );
+        let t = Thresholds::default();
+        let mut cache = CommunityCache::default();
+        let mut units: Vec<Unit> = (0..4)
+            .map(|k| {
+                unit(
+                    &format!("u{k}"),
+                    rect(k as f64 * 200.0, 0.0, k as f64 * 200.0 + 200.0, 500.0),
+                )
+            })
+            .collect();
+        for step in 0..30 {
+            let k = rng.random_range(0..3);
+            let x = (k as f64 + 1.0) * 200.0 + rng.random_range(-150.0..150.0);
+            units[k].geometry = rect(k as f64 * 200.0, 0.0, x, 500.0);
+            units[k + 1].geometry = rect(x, 0.0, (k as f64 + 1.0) * 200.0 + 200.0, 500.0);
+            let cached = cache.community_integrity(&a, &units, &t);
+            let fresh = community_integrity(&a, &units, &t);
+            assert_eq!(cached.checks, fresh.checks, "step {step}");
+            assert_eq!(cached.problems, fresh.problems, "step {step}");
+        }
     }
 
     #[test]

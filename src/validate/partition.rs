@@ -10,7 +10,7 @@
 //! value is the total area of significant pieces it takes part in (its overlaps, its spill and the gaps along its
 //! boundary), so it passes exactly when that is zero.
 
-use super::{box_tree, significant_parts, CheckResult, Problem, ProblemKind, Reason, Unit};
+use super::{significant_parts, CheckResult, Problem, ProblemKind, Reason, Unit};
 use geo::orient::{Direction, Orient};
 use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
@@ -39,132 +39,316 @@ struct Tally {
 
 /// Overlaps, gaps and spills of `units` within `town` (gaps and spill skipped when there is no town).
 pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f64) -> Partition {
-    let tree = box_tree(units.iter().map(|u| &u.geometry));
-    let mut pairs: Vec<(usize, usize)> = tree
-        .intersection_candidates_with_other_tree(&tree)
-        .map(|(a, b)| (a.data.min(b.data), a.data.max(b.data)))
-        .filter(|(a, b)| a != b)
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
+    PartitionCache::default().partition(units, town, tolerance)
+}
 
-    let mut tally = vec![Tally::default(); units.len()];
-    let mut problems = Vec::new();
+/// The pieces [`partition`] found, kept so that the next call on a layer where only a few units changed redoes only
+/// their share: overlaps are pairwise (the pairs with a changed unit are measured again), spill is per unit, and gaps
+/// are per tile (a tile is cut again when a changed unit's old or new box comes near it) before the tiles' pieces are
+/// joined. The result is exactly what a fresh [`partition`] gives — the cache only skips work whose inputs did not
+/// change — and it starts over when the unit ids, the town or the tolerance differ from the last call (the tile
+/// layout follows the unit count). The plan editor keeps one per plan; `validate` uses a fresh one.
+#[derive(Default)]
+pub struct PartitionCache {
+    last: Option<Last>,
+}
 
-    let overlaps: Vec<(usize, usize, Vec<MultiPolygon<f64>>)> = pairs
-        .par_iter()
-        .map(|&(a, b)| {
-            let shared = units[a].geometry.intersection(&units[b].geometry);
-            (a, b, significant_parts(shared, tolerance))
-        })
-        .collect();
-    for (a, b, pieces) in overlaps {
-        for piece in pieces {
-            let p = Problem::area(ProblemKind::Overlap, &units[a].id, piece).with("other_unit", &units[b].id);
-            let area = p.area_m2.unwrap_or(0.0);
-            tally[a].overlap += area;
-            tally[b].overlap += area;
-            problems.push(p);
+/// What the last call saw and found.
+struct Last {
+    ids: Vec<String>,
+    geometry: Vec<MultiPolygon<f64>>,
+    town: Option<MultiPolygon<f64>>,
+    tolerance: f64,
+    /// Significant overlap pieces of each pair of units (lower index first); pairs without any are left out.
+    overlaps: BTreeMap<(usize, usize), Vec<MultiPolygon<f64>>>,
+    /// Significant spill pieces of each unit.
+    spills: Vec<Vec<MultiPolygon<f64>>>,
+    /// The gap tiles and each one's pieces, before the pieces are joined across tile borders.
+    tiles: Vec<Rect<f64>>,
+    tile_gaps: Vec<Vec<Gap>>,
+}
+
+impl PartitionCache {
+    /// Overlaps, gaps and spills of `units` within `town`, as [`partition`] computes them, reusing the last call's
+    /// pieces for what did not change.
+    pub fn partition(
+        &mut self,
+        units: &[Unit],
+        town: Option<&MultiPolygon<f64>>,
+        tolerance: f64,
+    ) -> Partition {
+        // Each unit's box once: the gap pieces' border candidates are found by box, and measuring a unit's box for
+        // every piece near it was a fifth of a move's time in the editor.
+        let boxes: Boxes = units.par_iter().map(|u| u.geometry.bounding_rect()).collect();
+        let tree = rstar::RTree::bulk_load(
+            boxes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| super::box_item(*r, i))
+                .collect(),
+        );
+        let last = self.last.take().filter(|l| {
+            l.tolerance == tolerance
+                && l.town.as_ref() == town
+                && l.ids.len() == units.len()
+                && l.ids.iter().zip(units).all(|(id, u)| *id == u.id)
+        });
+        let mut last = match last {
+            Some(l) => l,
+            None => Last::compute(units, &boxes, &tree, town, tolerance),
+            // (compute fills every piece; the update below then finds nothing changed)
+        };
+        last.update(units, &boxes, &tree, town);
+        let p = last.assemble(units, &boxes, town);
+        self.last = Some(last);
+        p
+    }
+}
+
+impl Last {
+    /// Every piece, from scratch.
+    fn compute(
+        units: &[Unit],
+        boxes: &Boxes,
+        tree: &rstar::RTree<super::BoxItem>,
+        town: Option<&MultiPolygon<f64>>,
+        tolerance: f64,
+    ) -> Last {
+        let mut pairs: Vec<(usize, usize)> = tree
+            .intersection_candidates_with_other_tree(tree)
+            .map(|(a, b)| (a.data.min(b.data), a.data.max(b.data)))
+            .filter(|(a, b)| a != b)
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let overlaps = overlap_pieces(units, &pairs, tolerance);
+        let (tiles, tile_gaps, spills) = match town {
+            Some(town) => {
+                let tiles = tile_layout(units.len(), town);
+                let all: Vec<usize> = (0..tiles.len()).collect();
+                let tile_gaps = tile_pieces(units, boxes, tree, town, &tiles, &all);
+                let all: Vec<usize> = (0..units.len()).collect();
+                (tiles, tile_gaps, spill_pieces(units, town, &all, tolerance))
+            }
+            None => (Vec::new(), Vec::new(), vec![Vec::new(); units.len()]),
+        };
+        Last {
+            ids: units.iter().map(|u| u.id.clone()).collect(),
+            geometry: units.iter().map(|u| u.geometry.clone()).collect(),
+            town: town.cloned(),
+            tolerance,
+            overlaps,
+            spills,
+            tiles,
+            tile_gaps,
         }
     }
 
-    if let Some(town) = town {
-        // Exact distances only for the pieces that count: on an exact tessellation nearly every piece is noise under
-        // the tolerance, and measuring each against every unit of its tile was most of the check's time.
-        let significant: Vec<Gap> = gaps(units, &tree, town)
-            .into_iter()
-            .filter(|(piece, _)| {
-                let area = piece.unsigned_area();
-                area >= tolerance && area > 0.0
-            })
+    /// Measures again the pieces of the units whose geometry differs from the last call's (same ids, same order).
+    fn update(
+        &mut self,
+        units: &[Unit],
+        boxes: &Boxes,
+        tree: &rstar::RTree<super::BoxItem>,
+        town: Option<&MultiPolygon<f64>>,
+    ) {
+        let changed: Vec<usize> = (0..units.len())
+            .filter(|&i| units[i].geometry != self.geometry[i])
             .collect();
-        let significant: Vec<Gap> = significant
-            .into_par_iter()
-            .map(|(piece, candidates)| {
-                let border = candidates
-                    .into_iter()
-                    .filter(|&i| Euclidean.distance(&piece, &units[i].geometry) <= TOUCH_M)
-                    .collect();
-                (piece, border)
-            })
-            .collect();
-        for (piece, near) in significant {
-            let area = piece.unsigned_area();
-            for &i in &near {
-                tally[i].gap += area;
-            }
-            let ids: Vec<&str> = near.iter().map(|&i| units[i].id.as_str()).collect();
-            problems.push(Problem::area(
-                ProblemKind::Gap,
-                ids.join(","),
-                MultiPolygon(vec![piece]),
-            ));
+        if changed.is_empty() {
+            return;
         }
-        let spills: Vec<Vec<MultiPolygon<f64>>> = units
-            .par_iter()
-            .map(|u| match u.geometry.bounding_rect() {
-                Some(r) => significant_parts(u.geometry.difference(&super::parts_near(town, r)), tolerance),
-                None => Vec::new(),
+        let is_changed = |i: usize| changed.binary_search(&i).is_ok();
+        self.overlaps
+            .retain(|&(a, b), _| !is_changed(a) && !is_changed(b));
+        let mut pairs: Vec<(usize, usize)> = changed
+            .iter()
+            .filter_map(|&c| units[c].geometry.bounding_rect().map(|r| (c, r)))
+            .flat_map(|(c, r)| {
+                tree.locate_in_envelope_intersecting(super::envelope(r, 0.0))
+                    .map(move |o| (c.min(o.data), c.max(o.data)))
             })
+            .filter(|(a, b)| a != b)
             .collect();
-        for (i, pieces) in spills.into_iter().enumerate() {
+        pairs.sort_unstable();
+        pairs.dedup();
+        self.overlaps
+            .extend(overlap_pieces(units, &pairs, self.tolerance));
+        if let Some(town) = town {
+            // A tile's pieces depend on the units whose boxes come near it: those of a changed unit, before or after.
+            let moved: Vec<rstar::AABB<[f64; 2]>> = changed
+                .iter()
+                .flat_map(|&c| [self.geometry[c].bounding_rect(), boxes[c]])
+                .flatten()
+                .map(|r| super::envelope(r, 0.0))
+                .collect();
+            let dirty: Vec<usize> = (0..self.tiles.len())
+                .filter(|&k| {
+                    let reach = super::envelope(self.tiles[k], TOUCH_M);
+                    moved.iter().any(|b| reach.intersects(b))
+                })
+                .collect();
+            let fresh = tile_pieces(units, boxes, tree, town, &self.tiles, &dirty);
+            for (k, pieces) in dirty.into_iter().zip(fresh) {
+                self.tile_gaps[k] = pieces;
+            }
+            let spills = spill_pieces(units, town, &changed, self.tolerance);
+            for (&c, pieces) in changed.iter().zip(spills) {
+                self.spills[c] = pieces;
+            }
+        }
+        for &c in &changed {
+            self.geometry[c] = units[c].geometry.clone();
+        }
+    }
+
+    /// The per-unit results and problems from the pieces, in the order the one-shot check reports them: overlaps
+    /// by pair, gaps by tile, spills by unit.
+    fn assemble(&self, units: &[Unit], boxes: &Boxes, town: Option<&MultiPolygon<f64>>) -> Partition {
+        let tolerance = self.tolerance;
+        let mut tally = vec![Tally::default(); units.len()];
+        let mut problems = Vec::new();
+        for (&(a, b), pieces) in &self.overlaps {
             for piece in pieces {
-                let p = Problem::area(ProblemKind::Spill, &units[i].id, piece);
-                tally[i].spill += p.area_m2.unwrap_or(0.0);
+                let p = Problem::area(ProblemKind::Overlap, &units[a].id, piece.clone())
+                    .with("other_unit", &units[b].id);
+                let area = p.area_m2.unwrap_or(0.0);
+                tally[a].overlap += area;
+                tally[b].overlap += area;
                 problems.push(p);
             }
         }
-    }
-
-    let checks = tally
-        .iter()
-        .map(|t| {
-            let total = t.overlap + t.gap + t.spill;
-            let mut r = CheckResult::evaluated(total == 0.0, total, Some(tolerance));
-            let mut detail = BTreeMap::new();
-            detail.insert("overlap_m2", t.overlap);
-            if town.is_some() {
-                detail.insert("gap_m2", t.gap);
-                detail.insert("spill_m2", t.spill);
-            } else {
-                r = r.with_reason(Reason::NoTownBoundary);
+        if town.is_some() {
+            let pieces: Vec<Gap> = self.tile_gaps.iter().flatten().cloned().collect();
+            // Exact distances only for the pieces that count: on an exact tessellation nearly every piece is noise
+            // under the tolerance, and measuring each against every unit of its tile was most of the check's time.
+            let significant: Vec<Gap> = join_touching(pieces, boxes)
+                .into_iter()
+                .filter(|(piece, _)| {
+                    let area = piece.unsigned_area();
+                    area >= tolerance && area > 0.0
+                })
+                .collect();
+            let significant: Vec<Gap> = significant
+                .into_par_iter()
+                .map(|(piece, candidates)| {
+                    let border = candidates
+                        .into_iter()
+                        .filter(|&i| Euclidean.distance(&piece, &units[i].geometry) <= TOUCH_M)
+                        .collect();
+                    (piece, border)
+                })
+                .collect();
+            for (piece, near) in significant {
+                let area = piece.unsigned_area();
+                for &i in &near {
+                    tally[i].gap += area;
+                }
+                let ids: Vec<&str> = near.iter().map(|&i| units[i].id.as_str()).collect();
+                problems.push(Problem::area(
+                    ProblemKind::Gap,
+                    ids.join(","),
+                    MultiPolygon(vec![piece]),
+                ));
             }
-            for (k, v) in detail {
-                r = r.with_detail(k, v);
-            }
-            for (v, reason) in [
-                (t.overlap, Reason::Overlaps { area_m2: t.overlap }),
-                (t.gap, Reason::BordersGaps { area_m2: t.gap }),
-                (t.spill, Reason::OutsideTown { area_m2: t.spill }),
-            ] {
-                if v > 0.0 {
-                    r = r.with_reason(reason);
+            for (i, pieces) in self.spills.iter().enumerate() {
+                for piece in pieces {
+                    let p = Problem::area(ProblemKind::Spill, &units[i].id, piece.clone());
+                    tally[i].spill += p.area_m2.unwrap_or(0.0);
+                    problems.push(p);
                 }
             }
-            r
-        })
-        .collect();
-    Partition { checks, problems }
+        }
+        let checks = tally
+            .iter()
+            .map(|t| {
+                let total = t.overlap + t.gap + t.spill;
+                let mut r = CheckResult::evaluated(total == 0.0, total, Some(tolerance));
+                let mut detail = BTreeMap::new();
+                detail.insert("overlap_m2", t.overlap);
+                if town.is_some() {
+                    detail.insert("gap_m2", t.gap);
+                    detail.insert("spill_m2", t.spill);
+                } else {
+                    r = r.with_reason(Reason::NoTownBoundary);
+                }
+                for (k, v) in detail {
+                    r = r.with_detail(k, v);
+                }
+                for (v, reason) in [
+                    (t.overlap, Reason::Overlaps { area_m2: t.overlap }),
+                    (t.gap, Reason::BordersGaps { area_m2: t.gap }),
+                    (t.spill, Reason::OutsideTown { area_m2: t.spill }),
+                ] {
+                    if v > 0.0 {
+                        r = r.with_reason(reason);
+                    }
+                }
+                r
+            })
+            .collect();
+        Partition { checks, problems }
+    }
 }
+
+/// The significant overlap pieces of each pair, in parallel; pairs with none are left out.
+fn overlap_pieces(
+    units: &[Unit],
+    pairs: &[(usize, usize)],
+    tolerance: f64,
+) -> BTreeMap<(usize, usize), Vec<MultiPolygon<f64>>> {
+    pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let shared = units[a].geometry.intersection(&units[b].geometry);
+            ((a, b), significant_parts(shared, tolerance))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter(|(_, pieces)| !pieces.is_empty())
+        .collect()
+}
+
+/// The significant spill pieces (unit − town) of the units `which`, in that order.
+fn spill_pieces(
+    units: &[Unit],
+    town: &MultiPolygon<f64>,
+    which: &[usize],
+    tolerance: f64,
+) -> Vec<Vec<MultiPolygon<f64>>> {
+    which
+        .par_iter()
+        .map(|&i| match units[i].geometry.bounding_rect() {
+            Some(r) => significant_parts(
+                units[i].geometry.difference(&super::parts_near(town, r)),
+                tolerance,
+            ),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+/// Each unit's bounding box, in layer order (None for an empty unit).
+type Boxes = Vec<Option<Rect<f64>>>;
 
 /// A piece of gap and the units that may border it, ascending: those whose boxes come within [`TOUCH_M`] of its box
 /// (the exact distance is measured only for the pieces over the tolerance, in [`partition`]).
 type Gap = (Polygon<f64>, Vec<usize>);
 
-/// Town − union of units, without an overlay of the whole city: the town's box is cut into a grid of tiles of about
-/// [`UNITS_PER_TILE`] units each; in every tile (in parallel) the town clipped to the tile loses the union of the units
-/// whose boxes come near it, and each piece left learns which of those units border it; then the pieces that touch
-/// across tile borders are joined again, group by group. Each overlay and each distance holds a neighbourhood, so
-/// time and memory grow linearly with the units even when a gap is as large as the town, and the pieces come out in
-/// tile order whatever the thread count.
-fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon<f64>) -> Vec<Gap> {
+/// The gap tiles of a town: its box cut into a grid of about [`UNITS_PER_TILE`] units per tile. Town − union of units
+/// is computed without an overlay of the whole city: in every tile (in parallel, [`tile_pieces`]) the town clipped to
+/// the tile loses the union of the units whose boxes come near it, and each piece left learns which of those units
+/// may border it; then the pieces that touch across tile borders are joined again, group by group
+/// ([`join_touching`]). Each overlay and each distance holds a neighbourhood, so time and memory grow linearly with
+/// the units even when a gap is as large as the town, and the pieces come out in tile order whatever the thread count.
+fn tile_layout(units: usize, town: &MultiPolygon<f64>) -> Vec<Rect<f64>> {
     let Some(bounds) = town.bounding_rect() else {
         return Vec::new();
     };
-    let side = ((units.len() / UNITS_PER_TILE) as f64).sqrt().ceil().max(1.0) as usize;
+    let side = ((units / UNITS_PER_TILE) as f64).sqrt().ceil().max(1.0) as usize;
     let (w, h) = (bounds.width() / side as f64, bounds.height() / side as f64);
     let edge = |lo: f64, step: f64, k: usize, hi: f64| if k == side { hi } else { lo + step * k as f64 };
-    let tiles: Vec<Rect<f64>> = (0..side * side)
+    (0..side * side)
         .map(|k| {
             let (r, c) = (k / side, k % side);
             let (x0, x1) = (
@@ -177,10 +361,22 @@ fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon
             );
             Rect::new((x0, y0), (x1, y1))
         })
-        .collect();
-    let pieces: Vec<Gap> = tiles
+        .collect()
+}
+
+/// The gap pieces of the tiles `which` (indices into `tiles`), in that order.
+fn tile_pieces(
+    units: &[Unit],
+    boxes: &Boxes,
+    tree: &rstar::RTree<super::BoxItem>,
+    town: &MultiPolygon<f64>,
+    tiles: &[Rect<f64>],
+    which: &[usize],
+) -> Vec<Vec<Gap>> {
+    which
         .par_iter()
-        .map(|&tile| {
+        .map(|&k| {
+            let tile = tiles[k];
             let near_town = super::parts_near(town, tile);
             if near_town.0.is_empty() {
                 return Vec::new();
@@ -211,33 +407,24 @@ fn gaps(units: &[Unit], tree: &rstar::RTree<super::BoxItem>, town: &MultiPolygon
                 .into_iter()
                 .filter(|p| p.unsigned_area() > 0.0)
                 .map(|p| {
-                    let border = near_box(&p, &near, units);
+                    let border = near_box(&p, &near, boxes);
                     (p, border)
                 })
                 .collect::<Vec<_>>()
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
-        .collect();
-    join_touching(pieces, units)
+        .collect()
 }
 
 /// The units of `among` whose boxes come within [`TOUCH_M`] of the box of `piece`: candidates for its border, a
 /// superset of the units within [`TOUCH_M`] of it, kept in `among`'s order.
-fn near_box(piece: &Polygon<f64>, among: &[usize], units: &[Unit]) -> Vec<usize> {
+fn near_box(piece: &Polygon<f64>, among: &[usize], boxes: &Boxes) -> Vec<usize> {
     let Some(reach) = piece.bounding_rect().map(|r| super::envelope(r, TOUCH_M)) else {
         return Vec::new();
     };
     among
         .iter()
         .copied()
-        .filter(|&i| {
-            units[i]
-                .geometry
-                .bounding_rect()
-                .is_some_and(|b| reach.intersects(&super::envelope(b, 0.0)))
-        })
+        .filter(|&i| boxes[i].is_some_and(|b| reach.intersects(&super::envelope(b, 0.0))))
         .collect()
 }
 
@@ -245,7 +432,7 @@ fn near_box(piece: &Polygon<f64>, among: &[usize], units: &[Unit]) -> Vec<usize>
 /// that border any of them; pieces that meet nothing pass through untouched. Groups keep the order of their first
 /// piece. A joined group that falls apart again into several polygons (boxes met, shapes did not) gives each the
 /// group's units whose boxes come within [`TOUCH_M`] of its box.
-fn join_touching(pieces: Vec<Gap>, units: &[Unit]) -> Vec<Gap> {
+fn join_touching(pieces: Vec<Gap>, boxes: &Boxes) -> Vec<Gap> {
     if pieces.len() < 2 {
         return pieces;
     }
@@ -293,7 +480,7 @@ fn join_touching(pieces: Vec<Gap>, units: &[Unit]) -> Vec<Gap> {
             parts
                 .into_iter()
                 .map(|p| {
-                    let near = near_box(&p, &border, units);
+                    let near = near_box(&p, &border, boxes);
                     (p, near)
                 })
                 .collect()
@@ -454,6 +641,57 @@ mod tests {
         let gaps: Vec<_> = p.problems.iter().filter(|x| x.kind == ProblemKind::Gap).collect();
         assert_eq!(gaps.len(), 1, "{gaps:?}");
         approx::assert_relative_eq!(gaps[0].area_m2.unwrap(), 40_000.0, epsilon = 1e-6);
+    }
+
+    /// The cache's answer after each of a run of random edits (a unit moved, grown, shrunk or swapped with its
+    /// old shape, on a 12 × 12 lattice of nine gap tiles, opening gaps, overlaps and spills across tile borders)
+    /// equals a fresh `partition` of the same units: it reuses only what the edit did not touch.
+    #[test]
+    fn a_cached_partition_after_random_edits_equals_a_fresh_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let town = rect(0.0, 0.0, 1200.0, 1200.0);
+        let square = |r: usize, c: usize| {
+            rect(
+                c as f64 * 100.0,
+                r as f64 * 100.0,
+                c as f64 * 100.0 + 100.0,
+                r as f64 * 100.0 + 100.0,
+            )
+        };
+        let mut units: Vec<Unit> = (0..144)
+            .map(|k| unit(&format!("{k:03}"), square(k / 12, k % 12)))
+            .collect();
+        let mut cache = PartitionCache::default();
+        let first = cache.partition(&units, Some(&town), 100.0);
+        assert!(first.problems.is_empty(), "{:?}", first.problems);
+        for step in 0..60 {
+            for _ in 0..rng.random_range(1..3) {
+                let k = rng.random_range(0..units.len());
+                let (r, c) = (k / 12, k % 12);
+                let (x, y) = (c as f64 * 100.0, r as f64 * 100.0);
+                let (dx, dy) = (rng.random_range(-60.0..60.0), rng.random_range(-60.0..60.0));
+                units[k].geometry = match rng.random_range(0..4) {
+                    0 => rect(x + dx, y + dy, x + 100.0 + dx, y + 100.0 + dy),
+                    1 => rect(
+                        x - dx.abs(),
+                        y - dy.abs(),
+                        x + 100.0 + dx.abs(),
+                        y + 100.0 + dy.abs(),
+                    ),
+                    2 => rect(x + dx.abs() / 2.0, y, x + 100.0, y + 100.0 - dy.abs() / 2.0),
+                    _ => square(r, c),
+                };
+            }
+            let cached = cache.partition(&units, Some(&town), 100.0);
+            let fresh = partition(&units, Some(&town), 100.0);
+            assert_eq!(cached.checks, fresh.checks, "step {step}");
+            assert_eq!(cached.problems, fresh.problems, "step {step}");
+        }
+        // Another layer (fewer units: another tile layout) starts over rather than reading stale pieces.
+        units.truncate(100);
+        let cached = cache.partition(&units, Some(&town), 100.0);
+        assert_eq!(cached.problems, partition(&units, Some(&town), 100.0).problems);
     }
 
     /// The pieces of a random rectangle cut by random lines (a town of blocks), each with a count.

@@ -1,7 +1,9 @@
 //! Check `partition` as the registry runs it: a layer-wide check over `partition::partition`, which computes every
 //! unit's gaps, overlaps and spill at once (that algorithm lives in `partition.rs`; this file only adapts it).
 
-use super::check::{from_layer, Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
+use super::check::{
+    from_layer, take_cache, Basis, Check, Context, Evaluation, Layer, LayerResult, LayerState, Subject,
+};
 use super::{partition, CheckName, Unit};
 use crate::Result;
 
@@ -53,6 +55,20 @@ impl Check for PartitionCheck {
     }
     fn prepare(&self, units: &[Unit], ctx: &Context) -> Result<Option<LayerResult>> {
         let p = partition::partition(units, ctx.town.as_ref(), ctx.thresholds.partition_tolerance_m2);
+        Ok(Some(LayerResult {
+            checks: p.checks,
+            problems: p.problems,
+        }))
+    }
+    fn prepare_again(
+        &self,
+        units: &[Unit],
+        ctx: &Context,
+        state: &mut LayerState,
+    ) -> Result<Option<LayerResult>> {
+        let mut cache = take_cache::<partition::PartitionCache>(state);
+        let p = cache.partition(units, ctx.town.as_ref(), ctx.thresholds.partition_tolerance_m2);
+        *state = Some(cache);
         Ok(Some(LayerResult {
             checks: p.checks,
             problems: p.problems,

@@ -118,9 +118,25 @@ fn bench_move(c: &mut Criterion, name: &str, (session, labels): (Session, Vec<Op
     });
 }
 
+/// The whole plan validated from scratch: what every move cost before the layer-wide checks kept their pieces
+/// between moves (less the dissolve of the two changed units).
+fn bench_whole(c: &mut Criterion, name: &str, (session, labels): &(Session, Vec<Option<String>>)) {
+    let plan = Plan::new(session, labels).unwrap();
+    let units = plan.units();
+    let ctx = bmu::validate::Context::new(&session.area, session.source.as_deref());
+    let registry = bmu::validate::Registry::standard();
+    c.bench_function(&format!("validate_whole_plan_{name}"), |b| {
+        b.iter(|| bmu::validate::validate_with(&ctx, &registry, &units).unwrap())
+    });
+}
+
 fn benches(c: &mut Criterion) {
-    bench_move(c, "demo", demo());
-    bench_move(c, "synthetic_2000_blocks", synthetic());
+    let demo = demo();
+    bench_whole(c, "demo", &demo);
+    bench_move(c, "demo", demo);
+    let synthetic = synthetic();
+    bench_whole(c, "synthetic_2000_blocks", &synthetic);
+    bench_move(c, "synthetic_2000_blocks", synthetic);
 }
 
 criterion_group! {
