@@ -531,7 +531,7 @@ impl<'s> Plan<'s> {
         for p in &problems {
             *by_kind.entry(p.kind).or_insert(0) += 1;
         }
-        let mut not_evaluated: IndexMap<CheckName, String> = IndexMap::new();
+        let mut not_evaluated: IndexMap<CheckName, crate::validate::Reason> = IndexMap::new();
         for c in registry.iter() {
             let first = reports.iter().find_map(|r| match r.checks.get(&c.name()) {
                 Some(CheckResult::NotEvaluated(n)) => Some(n.reason.clone()),
