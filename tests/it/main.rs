@@ -10,6 +10,7 @@ mod dirty_realdata;
 mod dossier;
 mod formats;
 mod foundation;
+mod lock;
 mod osm;
 mod outputs;
 mod population;
