@@ -27,6 +27,7 @@ pub(crate) mod svg;
 pub(crate) mod synthetic;
 pub(crate) mod unit_page;
 
+pub use html::dossier;
 pub use i18n::Lang;
 
 use crate::io::atomic::Staging;
