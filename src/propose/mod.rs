@@ -172,10 +172,17 @@ pub fn solve(problem: &Problem, settings: &Settings) -> Result<Solution> {
 /// [`solve`] with an initial plan (a unit index per block, `None` for blocks in no unit) as one more start: its units
 /// that are contiguous and meet every bound are kept and the blocks around them regrown, so the best candidate has
 /// at least as many units as the plan had meeting the bounds.
-pub fn solve_from(problem: &Problem, settings: &Settings, initial: Option<&[Option<u32>]>) -> Result<Solution> {
+pub fn solve_from(
+    problem: &Problem,
+    settings: &Settings,
+    initial: Option<&[Option<u32>]>,
+) -> Result<Solution> {
     let prepared = Prepared::new(problem)?;
     if initial.is_some_and(|i| i.len() != problem.population.len()) {
-        return Err(Error::input("max-p problem", "the initial plan does not cover every block"));
+        return Err(Error::input(
+            "max-p problem",
+            "the initial plan does not cover every block",
+        ));
     }
     let starts = settings.starts.max(1);
     let keep = settings.candidates.max(1);
@@ -188,7 +195,15 @@ pub fn solve_from(problem: &Problem, settings: &Settings, initial: Option<&[Opti
                     let mut rng = stream(settings.seed, index as u64, starts, 2);
                     fixed::seeded(graph, &prepared.bounds, &local, &mut rng)
                 });
-                solve_component(graph, &prepared.bounds, settings, index as u64, starts, keep, seed)
+                solve_component(
+                    graph,
+                    &prepared.bounds,
+                    settings,
+                    index as u64,
+                    starts,
+                    keep,
+                    seed,
+                )
             }
             None => Vec::new(),
         };

@@ -300,7 +300,12 @@ pub fn propose_over(area: &StudyArea, blocks: Blocks, constraints: &Constraints)
 
 /// Dissolves the blocks of each unit of a partition (in parallel; order is the label order). A locked unit keeps its
 /// id; the others are numbered `U01`, `U02`, … skipping the locked ids.
-fn units_of(blocks: &Blocks, partition: &Partition, locked: &[Option<u32>], names: &[String]) -> Vec<ProposedUnit> {
+fn units_of(
+    blocks: &Blocks,
+    partition: &Partition,
+    locked: &[Option<u32>],
+    names: &[String],
+) -> Vec<ProposedUnit> {
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partition.p];
     for (b, label) in partition.labels.iter().enumerate() {
         if let Some(l) = label {
@@ -308,7 +313,9 @@ fn units_of(blocks: &Blocks, partition: &Partition, locked: &[Option<u32>], name
         }
     }
     let taken: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-    let mut fresh = (1..).map(|i| format!("U{i:02}")).filter(|id| !taken.contains(id.as_str()));
+    let mut fresh = (1..)
+        .map(|i| format!("U{i:02}"))
+        .filter(|id| !taken.contains(id.as_str()));
     let ids: Vec<String> = members
         .iter()
         .map(|m| {

@@ -420,7 +420,12 @@ fn locked_blocks_keep_their_unit_and_no_free_block_joins_it() {
     let best = &solution.candidates[0];
     let unit = best.labels[0].unwrap();
     for b in 0..36 {
-        assert_eq!(best.labels[b] == Some(unit), b % 6 < 2, "block {b}: {:?}", best.labels);
+        assert_eq!(
+            best.labels[b] == Some(unit),
+            b % 6 < 2,
+            "block {b}: {:?}",
+            best.labels
+        );
     }
     // The 24 free cells hold 6 units of 4 at most; max-p finds them.
     assert_eq!(best.p, 7);

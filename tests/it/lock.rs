@@ -61,10 +61,19 @@ fn base() -> &'static Base {
         let out = dir.path().join("base");
         let units = out.join("units.geojson");
         let o = bmu(
-            &["propose", demo().to_str().unwrap(), "--out", units.to_str().unwrap()],
+            &[
+                "propose",
+                demo().to_str().unwrap(),
+                "--out",
+                units.to_str().unwrap(),
+            ],
             dir.path(),
         );
-        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Base { dir, out }
     })
 }
@@ -80,7 +89,12 @@ fn write_csv(path: &Path, rows: &[(&str, &str)]) {
 fn propose(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Output, PathBuf) {
     let out = dir.join(name);
     let (demo, units) = (demo(), out.join("units.geojson"));
-    let mut args = vec!["propose", demo.to_str().unwrap(), "--out", units.to_str().unwrap()];
+    let mut args = vec![
+        "propose",
+        demo.to_str().unwrap(),
+        "--out",
+        units.to_str().unwrap(),
+    ];
     args.extend(extra);
     (bmu(&args, dir), out)
 }
@@ -106,7 +120,11 @@ fn locked_units_come_out_identical_and_the_rest_is_proposed() {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
     let after = unit_blocks(&out.join("units.geojson"));
     for (name, blocks) in &locked {
-        assert_eq!(after.get(*name), Some(*blocks), "locked unit {name} changed: {after:?}");
+        assert_eq!(
+            after.get(*name),
+            Some(*blocks),
+            "locked unit {name} changed: {after:?}"
+        );
     }
     // Every other block is proposed again (none joins a locked unit) and the new units are numbered around them.
     let assigned = block_units(&out.join("blocks.geojson"));
@@ -114,12 +132,20 @@ fn locked_units_come_out_identical_and_the_rest_is_proposed() {
         let in_lock = rows.iter().find(|(b, _)| b == block).map(|(_, u)| *u);
         match in_lock {
             Some(u) => assert_eq!(unit.as_deref(), Some(u), "{block}"),
-            None => assert!(!matches!(unit.as_deref(), Some("甲" | "乙")), "{block} joined a locked unit"),
+            None => assert!(
+                !matches!(unit.as_deref(), Some("甲" | "乙")),
+                "{block} joined a locked unit"
+            ),
         }
     }
-    assert!(after.len() > locked.len(), "the free blocks were proposed: {after:?}");
+    assert!(
+        after.len() > locked.len(),
+        "the free blocks were proposed: {after:?}"
+    );
     // The locked table is an input: never written.
-    assert!(std::fs::read_to_string(&csv).unwrap().starts_with("block_id,unit_id\n"));
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("block_id,unit_id\n"));
 }
 
 #[test]
@@ -161,7 +187,10 @@ fn initial_plan_is_never_made_worse() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
     let after = passing(&out.join("report.json"));
-    assert!(after >= before, "started from a plan with {before} passing units, got {after}");
+    assert!(
+        after >= before,
+        "started from a plan with {before} passing units, got {after}"
+    );
 }
 
 #[test]
@@ -169,6 +198,13 @@ fn unknown_block_in_initial_is_refused() {
     let base = base();
     let csv = base.dir.path().join("initial_unknown.csv");
     write_csv(&csv, &[("NOPE", "U01")]);
-    let (o, _) = propose(base.dir.path(), "initial_unknown", &["--initial", csv.to_str().unwrap()]);
-    assert_error(&o, &["initial_unknown.csv", "feature 1 (id NOPE)", "no such block"]);
+    let (o, _) = propose(
+        base.dir.path(),
+        "initial_unknown",
+        &["--initial", csv.to_str().unwrap()],
+    );
+    assert_error(
+        &o,
+        &["initial_unknown.csv", "feature 1 (id NOPE)", "no such block"],
+    );
 }

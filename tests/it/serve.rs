@@ -611,14 +611,30 @@ fn serve_reoptimise_keeps_locked_units_and_is_one_undoable_step() {
     let (status, answer) = server.call("POST", "/api/reoptimise", "");
     assert_eq!(status, 200, "{answer}");
     let after = server.plan();
-    assert_eq!(members(&after)["U01"], locked_blocks, "the locked unit kept exactly its blocks");
-    assert_eq!(after["history"]["undo"], 2, "re-optimising is one step: {}", after["history"]);
+    assert_eq!(
+        members(&after)["U01"],
+        locked_blocks,
+        "the locked unit kept exactly its blocks"
+    );
+    assert_eq!(
+        after["history"]["undo"], 2,
+        "re-optimising is one step: {}",
+        after["history"]
+    );
     assert!(
-        after["units"].as_array().unwrap().iter().any(|u| u["unit_id"] == "U01" && u["locked"] == true),
+        after["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["unit_id"] == "U01" && u["locked"] == true),
         "U01 still locked"
     );
     assert_eq!(server.call("POST", "/api/undo", "").0, 200);
-    assert_eq!(members(&server.plan()), members(&edited), "one undo restores the plan");
+    assert_eq!(
+        members(&server.plan()),
+        members(&edited),
+        "one undo restores the plan"
+    );
 }
 
 #[test]
@@ -628,13 +644,21 @@ fn serve_dossier_and_outlines_describe_the_current_plan() {
     let (status, page) = server.call("GET", "/api/dossier", "");
     assert_eq!(status, 200);
     let page = page.as_str().unwrap_or_default().to_string();
-    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..page.len().min(200)]);
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
     let some_unit = members(&plan).into_keys().next().unwrap();
     assert!(page.contains(&some_unit), "the dossier names the plan's units");
     let (status, o) = server.call("GET", "/api/outlines", "");
     assert_eq!(status, 200, "{o}");
     let outlines = o["units"]["features"].as_array().unwrap();
-    assert_eq!(outlines.len(), members(&plan).len(), "one outline per unit holding blocks");
+    assert_eq!(
+        outlines.len(),
+        members(&plan).len(),
+        "one outline per unit holding blocks"
+    );
     assert!(outlines
         .iter()
         .all(|f| f["geometry"]["type"] == "MultiLineString"));

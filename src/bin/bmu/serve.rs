@@ -518,7 +518,9 @@ async fn get_outlines(State(app): State<Arc<App>>) -> Response {
                     u.geometry
                         .0
                         .iter()
-                        .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+                        .flat_map(|p| {
+                            std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
+                        })
                         .collect(),
                 ))),
                 properties: [("unit_id".to_string(), json!(u.id))].into_iter().collect(),
