@@ -263,6 +263,16 @@ pub fn candidate_path(units: &Path, rank: usize) -> PathBuf {
 /// main output (units, blocks, problems, report); candidate k > 1 writes its units to [`candidate_path`]. Outputs go
 /// into `staging`, for the caller to commit.
 pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Result<Outcome> {
+    propose_with(area, &pipeline::Constraints::default(), outputs, staging)
+}
+
+/// [`propose`] around locked units and from an initial plan (`bmu propose --lock/--initial`).
+pub fn propose_with(
+    area: &StudyArea,
+    constraints: &pipeline::Constraints,
+    outputs: &Outputs,
+    staging: &mut Staging,
+) -> Result<Outcome> {
     let source = population_source(area)?;
     let population = |polys: &[MultiPolygon<f64>], given: Option<&pipeline::SourcePolygons>| {
         progress::stage(Stage::Population);
@@ -281,7 +291,11 @@ pub fn propose(area: &StudyArea, outputs: &Outputs, staging: &mut Staging) -> Re
     }
     let has_source = source.is_some();
     progress::stage(Stage::Blocks);
-    let proposal = pipeline::propose(area, has_source.then_some(&population as &pipeline::PopulationFn))?;
+    let proposal = pipeline::propose_with(
+        area,
+        has_source.then_some(&population as &pipeline::PopulationFn),
+        constraints,
+    )?;
 
     // Validate with the lines the cleaning step inferred, so boundary clarity can count them when configured.
     // Cloned only when there are inferred lines to add: a clone holds every given block twice more (working and

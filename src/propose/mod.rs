@@ -15,6 +15,7 @@
 //! distinct partitions. Each start draws from its own ChaCha stream derived from `(seed, component, start)` and
 //! results are reduced in start order, so the output is identical whatever the number of threads.
 
+mod fixed;
 mod graph;
 pub(crate) mod maxp;
 pub mod pipeline;
@@ -29,6 +30,8 @@ use rayon::prelude::*;
 use crate::{Error, Result};
 use graph::{Acc, Bounds, Graph};
 use maxp::{grow, improve, Growth, Layout, Scratch};
+
+pub use fixed::solve_locked;
 
 /// A max-p instance: per-block attributes, the adjacency graph and the bounds every unit must meet.
 #[derive(Debug, Clone, Copy)]
@@ -163,13 +166,45 @@ pub struct Solution {
 /// assert_eq!(solution.candidates[0].p, 2);
 /// ```
 pub fn solve(problem: &Problem, settings: &Settings) -> Result<Solution> {
+    solve_from(problem, settings, None)
+}
+
+/// [`solve`] with an initial plan (a unit index per block, `None` for blocks in no unit) as one more start: its units
+/// that are contiguous and meet every bound are kept and the blocks around them regrown, so the best candidate has
+/// at least as many units as the plan had meeting the bounds.
+pub fn solve_from(
+    problem: &Problem,
+    settings: &Settings,
+    initial: Option<&[Option<u32>]>,
+) -> Result<Solution> {
     let prepared = Prepared::new(problem)?;
+    if initial.is_some_and(|i| i.len() != problem.population.len()) {
+        return Err(Error::input(
+            "max-p problem",
+            "the initial plan does not cover every block",
+        ));
+    }
     let starts = settings.starts.max(1);
     let keep = settings.candidates.max(1);
     let mut per_component = Vec::with_capacity(prepared.components.len());
     for (index, component) in prepared.components.iter().enumerate() {
         let ranked = match &component.graph {
-            Some(graph) => solve_component(graph, &prepared.bounds, settings, index as u64, starts, keep),
+            Some(graph) => {
+                let seed = initial.and_then(|plan| {
+                    let local: Vec<Option<u32>> = component.blocks.iter().map(|&b| plan[b]).collect();
+                    let mut rng = stream(settings.seed, index as u64, starts, 2);
+                    fixed::seeded(graph, &prepared.bounds, &local, &mut rng)
+                });
+                solve_component(
+                    graph,
+                    &prepared.bounds,
+                    settings,
+                    index as u64,
+                    starts,
+                    keep,
+                    seed,
+                )
+            }
             None => Vec::new(),
         };
         per_component.push(ranked);
@@ -599,6 +634,7 @@ fn solve_component(
     component: u64,
     starts: usize,
     keep: usize,
+    seeded: Option<Vec<u32>>,
 ) -> Vec<Vec<u32>> {
     let p_of = |labels: &[u32]| labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
     let mut built: Vec<(usize, usize, f64, Vec<u32>)> = (0..starts)
@@ -611,6 +647,10 @@ fn solve_component(
     built.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.total_cmp(&b.2)).then(a.0.cmp(&b.0)));
     // Improving is the expensive part: only the most promising constructions get it.
     built.truncate(keep.max(starts.div_ceil(8)));
+    // The seeded start is improved whatever its rank, after the random ones (its start number is `starts`).
+    if let Some(labels) = seeded {
+        built.push((starts, p_of(&labels), 0.0, labels));
+    }
     let mut improved: Vec<(usize, usize, f64, Vec<u32>)> = built
         .into_par_iter()
         .map(|(start, _, _, labels)| {

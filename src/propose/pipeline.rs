@@ -4,7 +4,7 @@
 //! A unit made of blocks follows features by construction — the reason blocks are cut along roads, rivers, canals
 //! and railways (沪民区划〔2018〕6号 一(一): 区域边界清晰可辨).
 
-use super::{greedy_baseline, solve, Partition, Problem, Settings, Solution};
+use super::{greedy_baseline, solve_locked, Partition, Problem, Settings, Solution};
 use crate::blocks::{adjacency, clean_lines, derive_blocks, dissolve, Adjacency, CleanSettings};
 use crate::model::StudyArea;
 use crate::{Error, Result};
@@ -54,6 +54,66 @@ pub struct Proposal {
     /// p of the single-start greedy construction on the same problem ([`greedy_baseline`]): what the multi-start
     /// search is measured against, reported as `proposal.greedy_baseline_p`.
     pub baseline_p: usize,
+    /// Ids of the locked units, in label order (labels `0..locked.len()` of every candidate's unrenumbered plan).
+    pub locked: Vec<String>,
+}
+
+/// A plan given to propose: a `block_id,unit_id` CSV (read against the blocks, errors naming its rows) or the
+/// pairs themselves (from `bmu serve`).
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// An assignment table.
+    Csv(std::path::PathBuf),
+    /// `(block_id, unit_id)` pairs; blocks not listed are in no unit.
+    Pairs(Vec<(String, String)>),
+}
+
+impl Plan {
+    /// Each block's unit (None where none), in block order.
+    fn resolve(&self, ids: &[String]) -> Result<Vec<Option<String>>> {
+        match self {
+            Plan::Csv(path) => crate::edit::assignment::read(path, ids),
+            Plan::Pairs(pairs) => {
+                let index: std::collections::HashMap<&str, usize> =
+                    ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+                let mut out = vec![None; ids.len()];
+                for (block, unit) in pairs {
+                    let &b = index
+                        .get(block.as_str())
+                        .ok_or_else(|| Error::input("plan", format!("no such block: {block}")))?;
+                    out[b] = Some(unit.clone());
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Plans that constrain a proposal.
+#[derive(Clone, Debug, Default)]
+pub struct Constraints {
+    /// Units kept exactly as listed (their blocks neither given away nor joined by others); the rest is proposed.
+    pub lock: Option<Plan>,
+    /// A plan the search starts from.
+    pub initial: Option<Plan>,
+}
+
+/// Unit names to label indices: each name numbered in order of its first block.
+fn labels_of(units: &[Option<String>]) -> (Vec<Option<u32>>, Vec<String>) {
+    let mut names: Vec<String> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let labels = units
+        .iter()
+        .map(|u| {
+            u.as_ref().map(|name| {
+                *index.entry(name.clone()).or_insert_with(|| {
+                    names.push(name.clone());
+                    names.len() as u32 - 1
+                })
+            })
+        })
+        .collect();
+    (labels, names)
 }
 
 /// One unit of one candidate partition.
@@ -160,7 +220,28 @@ pub fn prepare_blocks(area: &StudyArea, population: Option<&PopulationFn>) -> Re
 
 /// Runs the whole proposal.
 pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Proposal> {
-    let blocks = prepare_blocks(area, population)?;
+    propose_with(area, population, &Constraints::default())
+}
+
+/// Runs the whole proposal around locked units and from an initial plan.
+pub fn propose_with(
+    area: &StudyArea,
+    population: Option<&PopulationFn>,
+    constraints: &Constraints,
+) -> Result<Proposal> {
+    propose_over(area, prepare_blocks(area, population)?, constraints)
+}
+
+/// The proposal over blocks already prepared (by [`prepare_blocks`]; `bmu serve` holds them).
+pub fn propose_over(area: &StudyArea, blocks: Blocks, constraints: &Constraints) -> Result<Proposal> {
+    let (locked, locked_names) = match &constraints.lock {
+        Some(plan) => labels_of(&plan.resolve(&blocks.ids)?),
+        None => (vec![None; blocks.ids.len()], Vec::new()),
+    };
+    let initial = match &constraints.initial {
+        Some(plan) => Some(labels_of(&plan.resolve(&blocks.ids)?).0),
+        None => None,
+    };
     let t = &area.config.thresholds;
     let p = &area.config.propose;
     let barrier_classes = &t.barrier_classes;
@@ -198,10 +279,14 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
     };
     let settings = Settings::from(p);
     let started = std::time::Instant::now();
-    let solution = solve(&problem, &settings)?;
+    let solution = solve_locked(&problem, &settings, &locked, initial.as_deref())?;
     let solve_seconds = started.elapsed().as_secs_f64();
     let baseline_p = greedy_baseline(&problem, p.seed)?.p;
-    let units = solution.candidates.iter().map(|c| units_of(&blocks, c)).collect();
+    let units = solution
+        .candidates
+        .iter()
+        .map(|c| units_of(&blocks, c, &locked, &locked_names))
+        .collect();
     Ok(Proposal {
         blocks,
         adjacency: graph,
@@ -209,24 +294,45 @@ pub fn propose(area: &StudyArea, population: Option<&PopulationFn>) -> Result<Pr
         units,
         solve_seconds,
         baseline_p,
+        locked: locked_names,
     })
 }
 
-/// Dissolves the blocks of each unit of a partition (in parallel; order is the label order).
-fn units_of(blocks: &Blocks, partition: &Partition) -> Vec<ProposedUnit> {
+/// Dissolves the blocks of each unit of a partition (in parallel; order is the label order). A locked unit keeps its
+/// id; the others are numbered `U01`, `U02`, … skipping the locked ids.
+fn units_of(
+    blocks: &Blocks,
+    partition: &Partition,
+    locked: &[Option<u32>],
+    names: &[String],
+) -> Vec<ProposedUnit> {
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partition.p];
     for (b, label) in partition.labels.iter().enumerate() {
         if let Some(l) = label {
             members[*l as usize].push(b);
         }
     }
+    let taken: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut fresh = (1..)
+        .map(|i| format!("U{i:02}"))
+        .filter(|id| !taken.contains(id.as_str()));
+    let ids: Vec<String> = members
+        .iter()
+        .map(|m| {
+            let name = m.first().and_then(|&b| locked.get(b).copied().flatten());
+            match name.and_then(|l| names.get(l as usize)) {
+                Some(n) => n.clone(),
+                None => fresh.next().unwrap_or_default(),
+            }
+        })
+        .collect();
     members
         .into_par_iter()
-        .enumerate()
-        .map(|(i, m)| {
+        .zip(ids)
+        .map(|(m, id)| {
             let parts: Vec<&MultiPolygon<f64>> = m.iter().map(|&b| &blocks.geometry[b]).collect();
             ProposedUnit {
-                id: format!("U{:02}", i + 1),
+                id,
                 geometry: dissolve(&parts),
                 population: m.iter().map(|&b| blocks.population[b]).sum(),
                 area: m.iter().map(|&b| blocks.area[b]).sum(),

@@ -409,3 +409,41 @@ proptest! {
         prop_assert!((assigned + unassigned - lattice.population.iter().sum::<f64>()).abs() < 1e-6);
     }
 }
+
+#[test]
+fn locked_blocks_keep_their_unit_and_no_free_block_joins_it() {
+    // 6 × 6 lattice, one person per cell, units of 4: the left two columns locked as one odd unit of 12.
+    let lattice = Lattice::new(6, 6, vec![1.0; 36]);
+    let problem = lattice.problem(4.0, 0.0);
+    let locked: Vec<Option<u32>> = (0..36).map(|b| (b % 6 < 2).then_some(0)).collect();
+    let solution = solve_locked(&problem, &Settings::default(), &locked, None).unwrap();
+    let best = &solution.candidates[0];
+    let unit = best.labels[0].unwrap();
+    for b in 0..36 {
+        assert_eq!(
+            best.labels[b] == Some(unit),
+            b % 6 < 2,
+            "block {b}: {:?}",
+            best.labels
+        );
+    }
+    // The 24 free cells hold 6 units of 4 at most; max-p finds them.
+    assert_eq!(best.p, 7);
+}
+
+#[test]
+fn a_seeded_start_keeps_the_initial_plans_units() {
+    // A 1 × 8 strip, units of 2: the plan's four pairs are optimal, and one start without improvement must not
+    // lose any of them.
+    let lattice = Lattice::new(1, 8, vec![1.0; 8]);
+    let problem = lattice.problem(2.0, 0.0);
+    let initial: Vec<Option<u32>> = (0..8).map(|b| Some(b / 2)).collect();
+    let settings = Settings {
+        starts: 1,
+        improve_iterations: 0,
+        ..Settings::default()
+    };
+    let solution = solve_from(&problem, &settings, Some(&initial)).unwrap();
+    assert_eq!(solution.candidates[0].p, 4);
+    check(&problem, &solution, &solution.candidates[0]);
+}

@@ -28,6 +28,7 @@ pub(crate) mod svg;
 pub(crate) mod synthetic;
 pub(crate) mod unit_page;
 
+pub use html::dossier;
 pub use i18n::Lang;
 pub use json::Report;
 

@@ -43,6 +43,7 @@ pub(crate) mod units;
 
 pub use block_counts::BlockCounts;
 pub use check::{Check, Context, Registry};
+pub use output::problem_features;
 pub use reason::Reason;
 pub use units::read_units;
 

@@ -11,6 +11,7 @@ mod dossier;
 mod formats;
 mod foundation;
 mod network;
+mod lock;
 mod osm;
 mod outputs;
 mod population;

@@ -570,3 +570,92 @@ fn serve_page_in_chromium_moves_a_block_on_click_and_undo_restores_it() {
     std::fs::write(super::root().join("data/screenshots/serve.png"), &bytes).unwrap();
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Each unit's blocks in a plan answer.
+fn members(plan: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in plan["blocks"]["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        if let Some(u) = p["unit_id"].as_str() {
+            m.entry(u.to_string())
+                .or_default()
+                .push(p["block_id"].as_str().unwrap().to_string());
+        }
+    }
+    m
+}
+
+#[test]
+fn serve_reoptimise_keeps_locked_units_and_is_one_undoable_step() {
+    let server = Server::start(&[]);
+    // Edit the plan first: a block of U02 moved into U01, then U01 locked, so it must keep that block.
+    let start = server.plan();
+    let before = members(&start);
+    let u02 = &before["U02"];
+    let moves: Vec<String> = u02
+        .iter()
+        .take(1)
+        .map(|b| format!(r#"{{"block_id": "{b}", "unit_id": "U01"}}"#))
+        .collect();
+    let body = format!(r#"{{"moves": [{}]}}"#, moves.join(","));
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let edited = server.plan();
+    let locked_blocks = members(&edited)["U01"].clone();
+    let (status, answer) = server.call("POST", "/api/lock", r#"{"unit_id": "U01", "locked": true}"#);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.call("POST", "/api/reoptimise", "");
+    assert_eq!(status, 200, "{answer}");
+    let after = server.plan();
+    assert_eq!(
+        members(&after)["U01"],
+        locked_blocks,
+        "the locked unit kept exactly its blocks"
+    );
+    assert_eq!(
+        after["history"]["undo"], 2,
+        "re-optimising is one step: {}",
+        after["history"]
+    );
+    assert!(
+        after["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["unit_id"] == "U01" && u["locked"] == true),
+        "U01 still locked"
+    );
+    assert_eq!(server.call("POST", "/api/undo", "").0, 200);
+    assert_eq!(
+        members(&server.plan()),
+        members(&edited),
+        "one undo restores the plan"
+    );
+}
+
+#[test]
+fn serve_dossier_and_outlines_describe_the_current_plan() {
+    let server = Server::start(&["--lang", "en"]);
+    let plan = server.plan();
+    let (status, page) = server.call("GET", "/api/dossier", "");
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_string();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    let some_unit = members(&plan).into_keys().next().unwrap();
+    assert!(page.contains(&some_unit), "the dossier names the plan's units");
+    let (status, o) = server.call("GET", "/api/outlines", "");
+    assert_eq!(status, 200, "{o}");
+    let outlines = o["units"]["features"].as_array().unwrap();
+    assert_eq!(
+        outlines.len(),
+        members(&plan).len(),
+        "one outline per unit holding blocks"
+    );
+    assert!(outlines
+        .iter()
+        .all(|f| f["geometry"]["type"] == "MultiLineString"));
+    assert!(o["problems"]["features"].is_array());
+}

@@ -101,6 +101,12 @@ enum Command {
         /// site.json next to --out; the exit code judges the units with the proposed sites.
         #[arg(long)]
         site: bool,
+        /// Keep the units of this `block_id,unit_id` plan exactly as listed and propose the other blocks.
+        #[arg(long, value_name = "A.csv")]
+        lock: Option<PathBuf>,
+        /// Start the search from this `block_id,unit_id` plan (its units meeting the bounds are kept as a start).
+        #[arg(long, value_name = "A.csv")]
+        initial: Option<PathBuf>,
         #[command(flatten)]
         reports: ReportArgs,
     },
@@ -597,6 +603,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report,
             problems,
             site,
+            lock,
+            initial,
             reports,
         } => {
             reports.check()?;
@@ -634,7 +642,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 problems: Some(problems.unwrap_or_else(|| sibling("problems.geojson"))),
             };
             // Every output is checked against the inputs and the other outputs before the expensive work.
-            let mut staging = Staging::new(&run_inputs(&study, &area, None));
+            let mut inputs = run_inputs(&study, &area, None);
+            inputs.extend(lock.iter().chain(&initial).cloned());
+            let mut staging = Staging::new(&inputs);
             outputs.claim(&mut staging, config.propose.candidates)?;
             reports.claim(&mut staging)?;
             let site_out = site.then(|| (sibling("sites.geojson"), sibling("site.json")));
@@ -643,7 +653,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 staging.claim(r, "the site report")?;
             }
             let mut outcome = bmu::progress::observe(progress.clone(), || {
-                bmu::run::propose(&study, &outputs, &mut staging)
+                let constraints = bmu::propose::pipeline::Constraints {
+                    lock: lock.map(bmu::propose::pipeline::Plan::Csv),
+                    initial: initial.map(bmu::propose::pipeline::Plan::Csv),
+                };
+                bmu::run::propose_with(&study, &constraints, &outputs, &mut staging)
             })?;
             let mut text = summary::propose(&outcome, &outputs.units);
             if let Some((s, r)) = &site_out {

@@ -182,6 +182,9 @@ async fn serve(mut app: App, args: &ServeArgs) -> anyhow::Result<()> {
         .route("/api/units", post(post_new_unit))
         .route("/api/export", get(get_export))
         .route("/api/save", post(post_save))
+        .route("/api/reoptimise", post(post_reoptimise))
+        .route("/api/dossier", get(get_dossier))
+        .route("/api/outlines", get(get_outlines))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(app.clone(), host_check))
@@ -390,6 +393,149 @@ async fn get_export(State(app): State<Arc<App>>, Query(q): Query<ExportQuery>) -
             StatusCode::BAD_REQUEST,
             &format!("unknown export format {other:?} (csv or geojson)"),
         ),
+    }
+}
+
+async fn post_reoptimise(State(app): State<Arc<App>>) -> Response {
+    // Minutes of max-p on a large town must not stall the runtime's two workers.
+    match tokio::task::spawn_blocking(move || reoptimise(&app)).await {
+        Ok(Ok(change)) => ok(change),
+        Ok(Err(r)) => r,
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Proposes the blocks outside locked units with the locked units fixed, and applies the result as one step (one
+/// undo restores the plan). Proposed units take the ids of the plan's unlocked units first, so a re-optimised plan
+/// keeps familiar names, then new ids.
+fn reoptimise(app: &App) -> Result<Value, Response> {
+    let mut plan = locked(app)?;
+    let ids = &app.session.blocks.ids;
+    let members = plan.members();
+    let mut pairs = Vec::new();
+    let mut reusable = Vec::new();
+    for (unit, locked) in plan.unit_ids() {
+        match members.get(unit.as_str()) {
+            Some(blocks) if locked => pairs.extend(blocks.iter().map(|&b| (ids[b].clone(), unit.clone()))),
+            _ if !locked => reusable.push(unit),
+            _ => {}
+        }
+    }
+    let constraints = bmu::propose::pipeline::Constraints {
+        lock: Some(bmu::propose::pipeline::Plan::Pairs(pairs.clone())),
+        initial: None,
+    };
+    let proposal =
+        bmu::propose::pipeline::propose_over(&app.session.area, app.session.blocks.clone(), &constraints)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("re-optimise: {e}")))?;
+    let Some(best) = proposal.units.first() else {
+        return Err(error(StatusCode::BAD_REQUEST, "re-optimise: no plan found"));
+    };
+    let locked_ids: BTreeSet<&str> = pairs.iter().map(|(_, u)| u.as_str()).collect();
+    let mut reusable = reusable.into_iter();
+    let mut unit_of: Vec<Option<String>> = vec![None; ids.len()];
+    for unit in best {
+        let id = if locked_ids.contains(unit.id.as_str()) {
+            unit.id.clone()
+        } else {
+            reusable.next().unwrap_or_else(|| plan.new_unit())
+        };
+        for &b in &unit.members {
+            unit_of[b] = Some(id.clone());
+        }
+    }
+    let locked_blocks: BTreeSet<&str> = pairs.iter().map(|(b, _)| b.as_str()).collect();
+    let moves: Vec<Move> = ids
+        .iter()
+        .zip(unit_of)
+        .filter(|(b, _)| !locked_blocks.contains(b.as_str()))
+        .map(|(b, u)| Move {
+            block_id: b.clone(),
+            unit_id: u,
+        })
+        .collect();
+    plan.apply(&moves).map(|c| json!(c)).map_err(refused)
+}
+
+/// `GET /api/dossier`: the dossier of the current plan, written by the same report writer as `--html`.
+async fn get_dossier(State(app): State<Arc<App>>) -> Response {
+    let html = (|| -> anyhow::Result<String> {
+        let lang: bmu::report::Lang = app.lang.parse().map_err(anyhow::Error::msg)?;
+        let outcome = {
+            let plan = locked(&app).map_err(|_| anyhow::anyhow!("the plan's lock is poisoned"))?;
+            outcome(&plan)?
+        };
+        Ok(bmu::report::dossier(&app.session.area, &outcome, lang)?)
+    })();
+    match html {
+        Ok(text) => {
+            let mut r = text.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+    }
+}
+
+/// The plan as a validate run's outcome, for the report writer.
+fn outcome(plan: &Plan) -> anyhow::Result<bmu::run::Outcome> {
+    let validation = plan
+        .validation()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no unit holds a block: nothing to report"))?;
+    let report = serde_json::to_value(&validation)?;
+    let unassigned = plan.assignment().iter().filter(|u| u.is_none()).count();
+    Ok(bmu::run::Outcome {
+        all_pass: validation.pass() && unassigned == 0,
+        report,
+        units: plan.units(),
+        validation: Some(validation),
+        proposal: None,
+        notes: Vec::new(),
+        problem_files: Vec::new(),
+        other_candidates: Vec::new(),
+        unassigned_blocks: unassigned,
+        population_source: plan.session().source.as_ref().map(|s| s.describe()),
+    })
+}
+
+/// `GET /api/outlines`: the dissolved units as lines (the page draws them bold over the blocks) and the current
+/// problem geometries, in lon/lat.
+async fn get_outlines(State(app): State<Arc<App>>) -> Response {
+    let (units, problems) = {
+        let plan = match locked(&app) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let units: Vec<OutFeature> = plan
+            .units()
+            .into_iter()
+            .map(|u| OutFeature {
+                geometry: Some(Geometry::MultiLineString(geo::MultiLineString(
+                    u.geometry
+                        .0
+                        .iter()
+                        .flat_map(|p| {
+                            std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
+                        })
+                        .collect(),
+                ))),
+                properties: [("unit_id".to_string(), json!(u.id))].into_iter().collect(),
+            })
+            .collect();
+        let problems = plan
+            .validation()
+            .map(bmu::validate::problem_features)
+            .unwrap_or_default();
+        (units, problems)
+    };
+    let crs = &app.session.area.working_crs;
+    match (lonlat(crs, &units), lonlat(crs, &problems)) {
+        (Ok(u), Ok(p)) => ok(json!({ "units": u, "problems": p })),
+        (Err(e), _) | (_, Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
     }
 }
 

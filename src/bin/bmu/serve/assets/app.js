@@ -5,10 +5,12 @@
 const T = {
   zh: { newUnit: "新建单元", unassigned: "缩放至未分配", failing: "缩放至未通过单元", save: "保存", unit: "单元",
         people: "人口", area: "km²", pass: "通过", lock: "锁定", saved: "已保存：", select: "先在表中选择一个单元",
+        reoptimise: "重新优化未锁定街坊", dossier: "档案", working: "正在优化……",
         summary: (s, u) => `${s.passing} / ${s.units} 个单元通过；未分配街坊 ${u}` },
   en: { newUnit: "New unit", unassigned: "Zoom to unassigned", failing: "Zoom to failing unit", save: "Save",
         unit: "Unit", people: "People", area: "km²", pass: "Pass", lock: "Lock", saved: "Saved: ",
-        select: "Select a unit in the table first", summary: (s, u) => `${s.passing} of ${s.units} units pass; ${u} blocks unassigned` },
+        select: "Select a unit in the table first", reoptimise: "Re-optimise unlocked blocks", dossier: "Dossier",
+        working: "Optimising…", summary: (s, u) => `${s.passing} of ${s.units} units pass; ${u} blocks unassigned` },
 };
 let plan = null, selected = null, t = T.zh;
 
@@ -96,7 +98,24 @@ function escape(s) {
 
 async function reload() {
   const p = await api("GET", "/api/plan");
-  if (p) { plan = p; draw(); }
+  if (p) { plan = p; draw(); await drawOutlines(); }
+}
+
+// Unit borders are the dissolved units' outlines (a block's own edges stay thin); problems are drawn over them.
+async function drawOutlines() {
+  const o = await api("GET", "/api/outlines");
+  if (!o) return;
+  if (map.getSource("outlines")) {
+    map.getSource("outlines").setData(o.units);
+    map.getSource("problems").setData(o.problems);
+    return;
+  }
+  map.addSource("outlines", { type: "geojson", data: o.units });
+  map.addLayer({ id: "outlines", type: "line", source: "outlines", paint: { "line-color": "#222", "line-width": 2.5 } });
+  map.addSource("problems", { type: "geojson", data: o.problems });
+  map.addLayer({ id: "problem-areas", type: "fill", source: "problems", filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
+                 paint: { "fill-color": "#d62728", "fill-opacity": 0.45 } });
+  map.addLayer({ id: "problem-lines", type: "line", source: "problems", paint: { "line-color": "#d62728", "line-width": 3 } });
 }
 
 async function moveBlock(blockId) {
@@ -120,6 +139,11 @@ document.getElementById("zoom-failing").onclick = () => {
   const failing = plan.units.find((u) => u.pass === false);
   if (failing) { selected = failing.unit_id; draw(); zoomTo(plan.blocks.features.filter((f) => f.properties.unit_id === failing.unit_id)); }
 };
+document.getElementById("reoptimise").onclick = async () => {
+  status(t.working);
+  if (await api("POST", "/api/reoptimise")) { status(""); await reload(); }
+};
+document.getElementById("dossier").onclick = () => window.open("/api/dossier", "_blank");
 document.getElementById("save").onclick = async () => {
   const r = await api("POST", "/api/save");
   if (r) status(t.saved + r.written.join(", "));
@@ -150,6 +174,8 @@ map.on("load", async () => {
   document.getElementById("zoom-unassigned").textContent = t.unassigned;
   document.getElementById("zoom-failing").textContent = t.failing;
   document.getElementById("save").textContent = t.save;
+  document.getElementById("reoptimise").textContent = t.reoptimise;
+  document.getElementById("dossier").textContent = t.dossier;
   drawTable();
   await layers();
   document.body.dataset.ready = "1";
