@@ -18,9 +18,9 @@
 pub(crate) mod candidates;
 pub(crate) mod html;
 pub(crate) mod i18n;
+pub mod json;
 pub mod labels;
 pub(crate) mod palette;
-pub mod json;
 pub(crate) mod pdf;
 pub(crate) mod png;
 pub(crate) mod sizhi;

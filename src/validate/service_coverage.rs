@@ -370,7 +370,9 @@ mod network_tests {
         let CheckResult::Evaluated(e) = &r else { panic!() };
         assert_eq!(e.detail["distance"], "network");
         assert!(
-            e.reasons[0].text(crate::report::Lang::English).contains("along the walking network"),
+            e.reasons[0]
+                .text(crate::report::Lang::English)
+                .contains("along the walking network"),
             "{:?}",
             e.reasons
         );

@@ -486,8 +486,10 @@ fn outcome(plan: &Plan) -> anyhow::Result<bmu::run::Outcome> {
         .validation()
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no unit holds a block: nothing to report"))?;
-    let report = serde_json::to_value(&validation)?;
     let unassigned = plan.assignment().iter().filter(|u| u.is_none()).count();
+    let mut report =
+        bmu::report::Report::of_validation(&validation, plan.session().source.as_ref().map(|s| s.describe()));
+    report.plan_unassigned_blocks = Some(unassigned);
     Ok(bmu::run::Outcome {
         all_pass: validation.pass() && unassigned == 0,
         report,
