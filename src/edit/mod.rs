@@ -19,9 +19,7 @@ use crate::model::{FeatureClass, LineFeature, StudyArea};
 use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, Blocks};
 use crate::validate::check::{Evaluation, LayerResult, LayerState, Subject};
-use crate::validate::{
-    CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation,
-};
+use crate::validate::{CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation};
 use crate::{Error, Result};
 use geo::{Area, MultiLineString, MultiPolygon};
 use indexmap::IndexMap;
@@ -534,27 +532,8 @@ impl<'s> Plan<'s> {
                 checks,
             });
         }
-        let mut by_kind = BTreeMap::new();
-        for p in &problems {
-            *by_kind.entry(p.kind).or_insert(0) += 1;
-        }
-        let mut not_evaluated: IndexMap<CheckName, crate::validate::Reason> = IndexMap::new();
-        for c in registry.iter() {
-            let first = reports.iter().find_map(|r| match r.checks.get(&c.name()) {
-                Some(CheckResult::NotEvaluated(n)) => Some(n.reason.clone()),
-                _ => None,
-            });
-            if let Some(reason) = first {
-                not_evaluated.insert(c.name(), reason);
-            }
-        }
         Validation {
-            summary: Summary {
-                units: reports.len(),
-                passing: reports.iter().filter(|r| r.pass).count(),
-                problems: by_kind,
-                not_evaluated,
-            },
+            summary: Summary::of(registry, &reports, &problems),
             units: reports,
             thresholds: self.ctx.thresholds.clone(),
             problems,

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::Block;
 use crate::validate::testing::{area, line, rect};
-use crate::validate::validate_with;
+use crate::validate::{validate_with, CheckName};
 use rand::{Rng, SeedableRng};
 
 /// A 4 × 3 km town of 1 km² blocks, 9,000 people each, cut by a road at x = 2 km; two units either side of it.

@@ -402,6 +402,33 @@ pub struct Summary {
     pub not_evaluated: IndexMap<CheckName, Reason>,
 }
 
+impl Summary {
+    /// Counts over the unit reports and problems of one validation: units, those passing, problems by kind, and the
+    /// first reason each check was not evaluated (in registry order). `validate` and the editor both build it here.
+    pub(crate) fn of(registry: &Registry, reports: &[UnitReport], problems: &[Problem]) -> Summary {
+        let mut by_kind = BTreeMap::new();
+        for p in problems {
+            *by_kind.entry(p.kind).or_insert(0) += 1;
+        }
+        let mut not_evaluated = IndexMap::new();
+        for c in registry.iter() {
+            let first = reports.iter().find_map(|r| match r.checks.get(&c.name()) {
+                Some(CheckResult::NotEvaluated(n)) => Some(n.reason.clone()),
+                _ => None,
+            });
+            if let Some(reason) = first {
+                not_evaluated.insert(c.name(), reason);
+            }
+        }
+        Summary {
+            units: reports.len(),
+            passing: reports.iter().filter(|r| r.pass).count(),
+            problems: by_kind,
+            not_evaluated,
+        }
+    }
+}
+
 fn english_reasons<S: serde::Serializer>(
     m: &IndexMap<CheckName, Reason>,
     s: S,
@@ -572,27 +599,8 @@ pub fn validate_with(ctx: &Context, registry: &Registry, units: &[Unit]) -> Resu
         });
     }
 
-    let mut by_kind = BTreeMap::new();
-    for p in &problems {
-        *by_kind.entry(p.kind).or_insert(0) += 1;
-    }
-    let mut not_evaluated = IndexMap::new();
-    for c in registry.iter() {
-        let first = reports.iter().find_map(|r| match r.checks.get(&c.name()) {
-            Some(CheckResult::NotEvaluated(n)) => Some(n.reason.clone()),
-            _ => None,
-        });
-        if let Some(reason) = first {
-            not_evaluated.insert(c.name(), reason);
-        }
-    }
     Ok(Validation {
-        summary: Summary {
-            units: reports.len(),
-            passing: reports.iter().filter(|r| r.pass).count(),
-            problems: by_kind,
-            not_evaluated,
-        },
+        summary: Summary::of(registry, &reports, &problems),
         units: reports,
         thresholds: t.clone(),
         problems,

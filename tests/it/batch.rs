@@ -3,12 +3,12 @@
 //! the district summary, failing towns, exit codes, determinism, shards and merge, crossings of given units, and
 //! the index page in headless Chromium.
 
-use crate::{assert_error, bmu, bmu_threads, root, skip};
+use crate::{assert_error, bmu, bmu_threads, chromium, headless, root, skip};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 /// The grid's lon/lat box, holding every town of 嘉定区.
@@ -452,16 +452,6 @@ fn input_inside_a_town_folder_is_refused() {
     assert!(copy.is_file(), "the input is still there");
 }
 
-/// The browser, when installed.
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
 #[test]
 fn district_index_loads_in_chromium_with_every_dossier_linked() {
     let run = district();
@@ -477,18 +467,7 @@ fn district_index_loads_in_chromium_with_every_dossier_linked() {
         return;
     };
     let profile = tempfile::tempdir().unwrap();
-    let o = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let o = headless(browser, profile.path())
         .arg("--dump-dom")
         .arg(format!("file://{}", index.display()))
         .output()

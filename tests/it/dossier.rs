@@ -3,13 +3,12 @@
 //! the whole thing printed on A4 by headless Chromium. Run on the demo and on the OSM example (real streets of
 //! 黄浦区, a second town).
 
-use crate::{bmu, demo, root, skip};
+use crate::{bmu, chromium, demo, headless, root, skip};
 use bmu::io::{read_layer, ReadOptions};
 use bmu::report::labels::LabelBox;
 use geo::{Geometry, Intersects, MultiPolygon};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 struct Run {
@@ -236,33 +235,6 @@ fn report_table_puts_author_date_and_title_on_the_cover() {
     assert!(html.contains("class=\"synthetic-banner\""));
 }
 
-/// The browser, when installed.
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-fn headless(browser: &str, profile: &Path) -> Command {
-    let mut c = Command::new(browser);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--hide-scrollbars",
-        "--no-pdf-header-footer",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
 /// The dossier's head and banner with one of its sections: a page that shows that section as printed.
 fn one_section(html: &str, start: &str) -> String {
     let head = &html[..html.find("<body>").unwrap() + "<body>".len()];
@@ -284,6 +256,7 @@ fn dossier_prints_on_a4_in_chromium_with_a_page_per_unit() {
     let profile = tempfile::tempdir().unwrap();
     let pdf = run.dir.path().join("dossier.pdf");
     let out = headless(browser, profile.path())
+        .arg("--no-pdf-header-footer")
         .arg(format!("--print-to-pdf={}", pdf.display()))
         .arg(format!("file://{}", run.dir.path().join("out.html").display()))
         .output()
@@ -318,6 +291,7 @@ fn dossier_prints_on_a4_in_chromium_with_a_page_per_unit() {
         std::fs::write(&page, one_section(&run.html, start)).unwrap();
         let shot = run.dir.path().join(format!("{name}.png"));
         let out = headless(browser, profile.path())
+            .arg("--no-pdf-header-footer")
             .arg(format!("--screenshot={}", shot.display()))
             .arg("--window-size=1100,1900")
             .arg(format!("file://{}", page.display()))

@@ -113,3 +113,31 @@ pub fn assert_error(out: &Output, needles: &[&str]) {
         assert!(err.contains(n), "`{n}` not in: {err}");
     }
 }
+
+/// The system's Chromium, when installed (tests that need it call [`skip`] without it).
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Headless Chromium with its own throwaway profile and nothing fetched in the background.
+pub fn headless(browser: &str, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}

@@ -1,7 +1,7 @@
 //! Issue "Reports planners hand in and analysts map": the HTML dossier rendered in a real browser, the map as SVG
 //! and PNG, progress and the terminal summary, and propose's outputs as Shapefiles with Chinese attributes.
 
-use crate::{assert_error, bmu, demo, skip};
+use crate::{assert_error, bmu, chromium, demo, headless, skip};
 use bmu::io::{read_layer, write_layer, OutFeature, ReadOptions};
 use geo::{BooleanOps, BoundingRect, Geometry, MultiPolygon, Rect};
 use resvg::tiny_skia::Pixmap;
@@ -54,33 +54,6 @@ fn unit_ids(report: &Path) -> Vec<String> {
         .iter()
         .map(|u| u["unit_id"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// The browser, when installed.
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-fn headless(browser: &str, profile: &Path) -> Command {
-    let mut c = Command::new(browser);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
 }
 
 fn run_ok(mut c: Command) -> Output {
