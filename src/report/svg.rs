@@ -1311,27 +1311,36 @@ fn draw_legend(
 
 /// Width of a coverage map in SVG units: two sit side by side on a page.
 const SMALL_WIDTH: f64 = 480.0;
+/// Margin of a small map, SVG units.
+const SMALL_PAD: f64 = 8.0;
+/// Height of a small map's title line, SVG units.
+const SMALL_TITLE_H: f64 = 26.0;
 
-/// One small map for one service type: the units (outlined, lightly filled), that type's facilities with their
-/// service radius, and the parts of units outside every radius hatched. One per type replaces the radii and hatching
-/// that, all on the main map at once, buried the partition.
-pub fn coverage_map(data: &MapData, kind: FacilityType, lang: Lang) -> String {
-    let mut s = String::new();
-    let Some(extent) = data.extent() else {
-        return s;
-    };
+/// The view of a small map (coverage, candidates): the study area fitted under a title line, and the map's height.
+fn small_view(data: &MapData) -> Option<(View, f64)> {
+    let extent = data.extent()?;
     let (w, h) = (extent.width().max(1.0), extent.height().max(1.0));
-    let pad = 8.0;
-    let title_h = 26.0;
+    let (pad, title_h) = (SMALL_PAD, SMALL_TITLE_H);
     let scale = ((SMALL_WIDTH - 2.0 * pad) / w).min(420.0 / h);
-    let total_h = title_h + h * scale + 2.0 * pad;
-    let v = View {
+    let view = View {
         x0: extent.min().x,
         y1: extent.max().y,
         scale,
         ox: (SMALL_WIDTH - w * scale) / 2.0,
         oy: title_h + pad,
     };
+    Some((view, title_h + h * scale + 2.0 * pad))
+}
+
+/// One small map for one service type: the units (outlined, lightly filled), that type's facilities with their
+/// service radius, and the parts of units outside every radius hatched. One per type replaces the radii and hatching
+/// that, all on the main map at once, buried the partition.
+pub fn coverage_map(data: &MapData, kind: FacilityType, lang: Lang) -> String {
+    let mut s = String::new();
+    let Some((v, total_h)) = small_view(data) else {
+        return s;
+    };
+    let (pad, scale) = (SMALL_PAD, v.scale);
     let c = facility_colour(kind);
     let id = format!("bmu-hatch-{}", kind.name());
     let _ = writeln!(
@@ -1409,21 +1418,10 @@ pub fn coverage_map(data: &MapData, kind: FacilityType, lang: Lang) -> String {
 /// (stable) ids, placed without overlap.
 pub fn candidate_map(data: &MapData, title: &str) -> String {
     let mut s = String::new();
-    let Some(extent) = data.extent() else {
+    let Some((v, total_h)) = small_view(data) else {
         return s;
     };
-    let (w, h) = (extent.width().max(1.0), extent.height().max(1.0));
-    let pad = 8.0;
-    let title_h = 26.0;
-    let scale = ((SMALL_WIDTH - 2.0 * pad) / w).min(420.0 / h);
-    let total_h = title_h + h * scale + 2.0 * pad;
-    let v = View {
-        x0: extent.min().x,
-        y1: extent.max().y,
-        scale,
-        ox: (SMALL_WIDTH - w * scale) / 2.0,
-        oy: title_h + pad,
-    };
+    let (pad, title_h) = (SMALL_PAD, SMALL_TITLE_H);
     let _ = writeln!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"candidate-map\" viewBox=\"0 0 {SMALL_WIDTH} \

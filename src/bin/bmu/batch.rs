@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use bmu::batch::{self, BatchProgress, Mode, Shard};
-use bmu::config::{Config, FacilitiesConfig, FeatureLayerConfig, PopulationConfig};
+use bmu::config::{Config, PopulationConfig};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -101,22 +101,7 @@ impl BatchArgs {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        if !self.features.is_empty() {
-            c.features = self
-                .features
-                .iter()
-                .map(|p| FeatureLayerConfig {
-                    path: p.clone(),
-                    ..Default::default()
-                })
-                .collect();
-        }
-        if let Some(p) = &self.facilities {
-            c.facilities = Some(FacilitiesConfig {
-                path: p.clone(),
-                ..Default::default()
-            });
-        }
+        crate::layer_flags(&mut c, &self.features, self.facilities.as_ref());
         if let Some(p) = &self.population {
             c.population.get_or_insert_with(PopulationConfig::default).grid = Some(p.clone());
         }

@@ -500,22 +500,7 @@ impl AreaArgs {
                 b.population_field = self.population_field.clone();
             }
         }
-        if !self.features.is_empty() {
-            c.features = self
-                .features
-                .iter()
-                .map(|p| FeatureLayerConfig {
-                    path: p.clone(),
-                    ..Default::default()
-                })
-                .collect();
-        }
-        if let Some(p) = &self.facilities {
-            c.facilities = Some(FacilitiesConfig {
-                path: p.clone(),
-                ..Default::default()
-            });
-        }
+        layer_flags(&mut c, &self.features, self.facilities.as_ref());
         if let Some(p) = &self.population {
             c.population.get_or_insert_with(PopulationConfig::default).grid = Some(p.clone());
         } else if self.population_field.is_some() {
@@ -871,5 +856,25 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "bmu: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--features` and `--facilities` as they replace the layers of a `bmu.toml`: every verb that reads a study area
+/// (and `batch`, for its city-wide layers) takes them the same way.
+pub(crate) fn layer_flags(c: &mut Config, features: &[PathBuf], facilities: Option<&PathBuf>) {
+    if !features.is_empty() {
+        c.features = features
+            .iter()
+            .map(|p| FeatureLayerConfig {
+                path: p.clone(),
+                ..Default::default()
+            })
+            .collect();
+    }
+    if let Some(p) = facilities {
+        c.facilities = Some(FacilitiesConfig {
+            path: p.clone(),
+            ..Default::default()
+        });
     }
 }

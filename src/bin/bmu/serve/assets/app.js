@@ -113,9 +113,14 @@ async function drawOutlines() {
   map.addSource("outlines", { type: "geojson", data: o.units });
   map.addLayer({ id: "outlines", type: "line", source: "outlines", paint: { "line-color": "#222", "line-width": 2.5 } });
   map.addSource("problems", { type: "geojson", data: o.problems });
-  map.addLayer({ id: "problem-areas", type: "fill", source: "problems", filter: ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]],
-                 paint: { "fill-color": "#d62728", "fill-opacity": 0.45 } });
-  map.addLayer({ id: "problem-lines", type: "line", source: "problems", paint: { "line-color": "#d62728", "line-width": 3 } });
+  // Areas outside a service radius cover most of a town that lacks facilities: filled, they buried the partition (as
+  // on the dossier's first map), so they stay off the editing map; the table's coverage column reports them.
+  const areas = ["all", ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]], ["!=", ["get", "kind"], "uncovered"]];
+  map.addLayer({ id: "problem-areas", type: "fill", source: "problems", filter: areas,
+                 paint: { "fill-color": "#d62728", "fill-opacity": 0.45, "fill-outline-color": "#d62728" } });
+  map.addLayer({ id: "problem-lines", type: "line", source: "problems",
+                 filter: ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]],
+                 paint: { "line-color": "#d62728", "line-width": 3 } });
 }
 
 async function moveBlock(blockId) {
