@@ -38,13 +38,13 @@ impl Outputs {
     /// Reserves every file `propose` may write (with `candidates` ranked candidates), before the work, so that an
     /// output that is an input or another output is refused before anything is computed.
     pub fn claim(&self, staging: &mut Staging, candidates: usize) -> Result<()> {
-        staging.claim(&self.units, "the units output (--out)")?;
+        claim_layer(&self.units, "the units output (--out)", staging)?;
         for k in 2..=candidates {
             let role = format!("the units of candidate {k} (beside --out)");
             staging.claim(&candidate_path(&self.units, k), &role)?;
         }
         if let Some(p) = &self.blocks {
-            staging.claim(p, "the blocks output (--blocks-out)")?;
+            claim_layer(p, "the blocks output (--blocks-out)", staging)?;
         }
         if let Some(p) = &self.report {
             staging.claim(p, "the report (--report)")?;
@@ -57,9 +57,16 @@ impl Outputs {
     }
 }
 
+/// Claims a layer output after checking that its extension names a format `bmu` writes, so that a misnamed `--out`
+/// is refused before the work, not after it.
+fn claim_layer(path: &Path, role: &str, staging: &mut Staging) -> Result<()> {
+    io::Format::of(path)?;
+    staging.claim(path, role)
+}
+
 fn claim_problems(problems: Option<&Path>, staging: &mut Staging) -> Result<()> {
     if let Some(p) = problems {
-        staging.claim(p, "the problems output (--problems)")?;
+        claim_layer(p, "the problems output (--problems)", staging)?;
         if io::Format::of(p)? == io::Format::Shapefile {
             staging.claim(
                 &vout::problem_lines_path(p),
@@ -154,7 +161,7 @@ impl ValidateOutputs {
     /// Reserves every file `validate` may write, before the work (see [`Outputs::claim`]).
     pub fn claim(&self, staging: &mut Staging) -> Result<()> {
         if let Some(p) = &self.units {
-            staging.claim(p, "the units output (--out)")?;
+            claim_layer(p, "the units output (--out)", staging)?;
         }
         claim_problems(self.problems.as_deref(), staging)?;
         if let Some(p) = &self.report {

@@ -227,6 +227,10 @@ impl Format {
             "kml" => Ok(Format::Kml),
             "csv" => Ok(Format::Csv),
             "xlsx" => Ok(Format::Xlsx),
+            "" => Err(Error::format(
+                path,
+                format!("no file extension to name the format (read .geojson, .json, .shp, .osm or .osm.pbf; write {WRITABLE})"),
+            )),
             _ => Err(Error::format(
                 path,
                 format!("unsupported vector format `.{ext}` (read .geojson, .json, .shp, .osm or .osm.pbf; write {WRITABLE})"),

@@ -10,7 +10,7 @@ with --min-population 20000 a unit holds about 31 blocks. Prints n, the total po
 
   python3 tests/compare/lattice.py 350 /tmp/L350.geojson
   /usr/bin/time -v target/release/bmu propose --blocks /tmp/L350.geojson --population-field POP --id-field id \\
-      --min-population 20000 --min-area-km2 0 --set propose.min_shared_boundary_m=0.1 --out /tmp/L350-out
+      --min-population 20000 --min-area-km2 0 --set propose.min_shared_boundary_m=0.1 --out /tmp/L350-units.geojson
 """
 import json
 import random

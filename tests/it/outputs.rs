@@ -337,3 +337,14 @@ fn full_stderr_fails_the_run_with_nothing_written() {
     assert_eq!(status.code(), Some(2));
     assert!(!area.join("out").exists());
 }
+
+#[test]
+fn an_out_path_without_a_format_extension_is_refused_before_the_work() {
+    // Seen at 160,000 blocks: `--out DIR` was refused only when the units were written, after all the work.
+    let (dir, _area) = demo_copy();
+    let before = snapshot(dir.path());
+    let out = bmu(&["propose", "a", "-v", "--out", "plan"], dir.path());
+    // With -v every stage that ran prints a line, so the single line shows that none did.
+    assert_error(&out, &["plan", "no file extension", ".geojson"]);
+    assert_eq!(snapshot(dir.path()), before);
+}
