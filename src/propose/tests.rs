@@ -236,7 +236,7 @@ fn merge_infeasible_joins_the_unit_with_the_nearest_centroid() {
         let merged = solve(
             &problem,
             &Settings {
-                merge_infeasible: true,
+                exclaves: Exclaves::Merge,
                 ..one.clone()
             },
         )
@@ -275,7 +275,7 @@ fn merge_infeasible_without_any_unit_leaves_blocks_unassigned() {
     let solution = solve(
         &problem,
         &Settings {
-            merge_infeasible: true,
+            exclaves: Exclaves::Merge,
             ..Settings::default()
         },
     )
@@ -390,7 +390,7 @@ proptest! {
         let n = rows * cols;
         let lattice = Lattice::new(rows, cols, seeded_population(n, seed));
         let problem = lattice.problem(550.0 * bound_blocks, 10_000.0 * area_blocks as f64);
-        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2, merge_infeasible: false };
+        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2, exclaves: Exclaves::Unassigned };
         let solution = solve(&problem, &settings).unwrap();
         for candidate in &solution.candidates {
             check(&problem, &solution, candidate);

@@ -233,8 +233,9 @@ impl Check for GeometryCheck {
     fn value_text(&self, e: &super::Evaluated) -> String {
         format!("{:.0}", e.value)
     }
-    fn evaluate(&self, unit: &Subject, _ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
-        Ok(geometry(unit.unit).into())
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        let result = geometry(unit.unit);
+        Ok(super::exclave::accept_joined(result, &unit.unit.geometry, &ctx.area.lines, ctx.thresholds).into())
     }
 }
 

@@ -98,6 +98,12 @@ pub enum Reason {
         /// How many parts.
         parts: usize,
     },
+    /// The unit is in several parts, and every detached part is joined to the main part by road
+    /// (`thresholds.accept_exclaves_by_road`): the geometry check passes and says why.
+    ExclaveJoinedByRoad {
+        /// The roads, by name (by id where nameless), in part order.
+        roads: Vec<String>,
+    },
     /// An OGC validity violation.
     InvalidGeometry {
         /// The violation, in geo's words (English only).
@@ -144,6 +150,7 @@ impl Reason {
             BarrierInside { .. } => "barrier_inside",
             MissingFacilities { .. } => "missing_facilities",
             SeparateParts { .. } => "separate_parts",
+            ExclaveJoinedByRoad { .. } => "exclave_joined_by_road",
             InvalidGeometry { .. } => "invalid_geometry",
             ServiceBelow { .. } => "service_below",
             NoResidents => "no_residents",
@@ -207,6 +214,7 @@ impl Reason {
             SeparateParts { parts } => {
                 format!("{parts} separate parts; a unit must be one contiguous territory")
             }
+            ExclaveJoinedByRoad { roads } => format!("exclave joined to the main part by {}", roads.join(", ")),
             InvalidGeometry { detail } => format!("invalid geometry: {detail}"),
             ServiceBelow {
                 service,
@@ -278,6 +286,7 @@ impl Reason {
                 format!("缺少：{}", names.join("、"))
             }
             SeparateParts { parts } => format!("由 {parts} 块互不相连的部分组成；单元应为一块连续的区域"),
+            ExclaveJoinedByRoad { roads } => format!("飞地经由{}与主体相连", roads.join("、")),
             // geo states the violation in English; its place in the ring is of no use to a reviewer, who redraws.
             InvalidGeometry { .. } => "几何图形无效（边界自相交或环无面积等），需重新绘制".into(),
             ServiceBelow {
@@ -393,6 +402,9 @@ mod tests {
                 types: vec![FacilityType::Affairs, FacilityType::Police],
             },
             SeparateParts { parts: 2 },
+            ExclaveJoinedByRoad {
+                roads: vec!["华翔路".into()],
+            },
             InvalidGeometry {
                 detail: "exterior ring is not closed".into(),
             },
