@@ -403,7 +403,11 @@ impl ProposeConfig {
         let Some(merge) = self.merge_infeasible.take() else {
             return Ok(());
         };
-        let alias = if merge { Exclaves::Merge } else { Exclaves::Unassigned };
+        let alias = if merge {
+            Exclaves::Merge
+        } else {
+            Exclaves::Unassigned
+        };
         if self.exclaves != Exclaves::default() && self.exclaves != alias {
             return Err(Error::config(
                 source,
@@ -794,7 +798,11 @@ pub fn set(config: Config, assignment: &str) -> Result<Config> {
     // The last word wins between the flag and the file: the alias is folded at once, into whatever `exclaves` the
     // file gave.
     if let Some(merge) = config.propose.merge_infeasible.take() {
-        config.propose.exclaves = if merge { Exclaves::Merge } else { Exclaves::Unassigned };
+        config.propose.exclaves = if merge {
+            Exclaves::Merge
+        } else {
+            Exclaves::Unassigned
+        };
     }
     Ok(config)
 }
@@ -1016,22 +1024,33 @@ mod tests {
     fn merge_infeasible_is_a_deprecated_alias_of_exclaves_merge() {
         let file = Path::new("bmu.toml");
         let c = Config::parse("[propose]\nmerge_infeasible = true\n", file).unwrap();
-        assert_eq!((c.propose.exclaves, c.propose.merge_infeasible), (Exclaves::Merge, None));
+        assert_eq!(
+            (c.propose.exclaves, c.propose.merge_infeasible),
+            (Exclaves::Merge, None)
+        );
         let c = Config::parse("[propose]\nmerge_infeasible = false\n", file).unwrap();
         assert_eq!(c.propose.exclaves, Exclaves::Unassigned);
         let c = Config::parse("[propose]\nexclaves = \"merge\"\nmerge_infeasible = true\n", file).unwrap();
         assert_eq!(c.propose.exclaves, Exclaves::Merge);
-        let e = Config::parse("[propose]\nexclaves = \"merge\"\nmerge_infeasible = false\n", file)
+        let e = Config::parse(
+            "[propose]\nexclaves = \"merge\"\nmerge_infeasible = false\n",
+            file,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("contradicts propose.exclaves"), "{e}");
+        let e = Config::parse("[propose]\nexclaves = \"island\"\n", file)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("contradicts propose.exclaves"), "{e}");
-        let e = Config::parse("[propose]\nexclaves = \"island\"\n", file).unwrap_err().to_string();
         assert!(e.contains("unassigned") && e.contains("merge"), "{e}");
         // On the command line the last word wins, the alias included.
         let c = set(Config::default(), "propose.exclaves=merge").unwrap();
         assert_eq!(c.propose.exclaves, Exclaves::Merge);
         let c = set(c, "propose.merge_infeasible=false").unwrap();
-        assert_eq!((c.propose.exclaves, c.propose.merge_infeasible), (Exclaves::Unassigned, None));
+        assert_eq!(
+            (c.propose.exclaves, c.propose.merge_infeasible),
+            (Exclaves::Unassigned, None)
+        );
         let c = set(c, "thresholds.accept_exclaves_by_road=true").unwrap();
         assert!(c.thresholds.accept_exclaves_by_road);
     }

@@ -370,9 +370,11 @@ impl Prepared {
             ));
         }
         if area < bounds.min_area {
+            // km² with two decimals, as every area a reader sees; rounded down, so that 1.999 km² never reads as
+            // the 2.00 km² it falls short of.
             reasons.push(format!(
-                "area {:.3} km² is below the minimum {:.3} km²",
-                area / 1e6,
+                "area {:.2} km² is below the minimum {:.2} km²",
+                (area / 1e4).floor() / 100.0,
                 bounds.min_area / 1e6
             ));
         }

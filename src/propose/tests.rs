@@ -447,3 +447,15 @@ fn a_seeded_start_keeps_the_initial_plans_units() {
     assert_eq!(solution.candidates[0].p, 4);
     check(&problem, &solution, &solution.candidates[0]);
 }
+
+#[test]
+fn infeasible_component_area_reads_in_km2_with_two_decimals_rounded_down() {
+    // Regression: "area 0.040 km² is below the minimum 2.000 km²", three decimals where every other area has two.
+    let mut lattice = Lattice::new(2, 2, vec![1.0; 4]);
+    lattice.area = vec![499_998.0; 4]; // 1.999992 km² in all: two decimals would round it up to the bound itself
+    let solution = solve(&lattice.problem(1.0, 2e6), &Settings::default()).unwrap();
+    assert_eq!(
+        solution.components[0].reason.as_deref(),
+        Some("area 1.99 km² is below the minimum 2.00 km²")
+    );
+}

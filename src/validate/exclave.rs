@@ -26,7 +26,10 @@ pub(crate) fn accept_joined(
     let CheckResult::Evaluated(mut e) = result else {
         return result;
     };
-    let only_parts = !e.pass && e.reasons.iter().all(|r| matches!(r, Reason::SeparateParts { .. }));
+    let only_parts = !e.pass
+        && e.reasons
+            .iter()
+            .all(|r| matches!(r, Reason::SeparateParts { .. }));
     if t.accept_exclaves_by_road && only_parts {
         if let Some(roads) = joining_roads(geometry, lines, t) {
             e.pass = true;
@@ -38,7 +41,11 @@ pub(crate) fn accept_joined(
 
 /// The road joining each detached part of `geometry` to its main part, by name (by id where nameless), in part
 /// order without repeats; None when some detached part has no road within reach, or the unit is in one part.
-pub(crate) fn joining_roads(geometry: &MultiPolygon<f64>, lines: &[LineFeature], t: &Thresholds) -> Option<Vec<String>> {
+pub(crate) fn joining_roads(
+    geometry: &MultiPolygon<f64>,
+    lines: &[LineFeature],
+    t: &Thresholds,
+) -> Option<Vec<String>> {
     if geometry.0.len() < 2 {
         return None;
     }
@@ -73,7 +80,9 @@ pub(crate) fn joining_roads(geometry: &MultiPolygon<f64>, lines: &[LineFeature],
         if i == main {
             continue;
         }
-        let (_, road) = near(part).into_iter().find(|n| at_main.binary_search(n).is_ok())?;
+        let (_, road) = near(part)
+            .into_iter()
+            .find(|n| at_main.binary_search(n).is_ok())?;
         if !joined.contains(&road) {
             joined.push(road);
         }
@@ -92,10 +101,7 @@ fn road_key(l: &LineFeature) -> (String, String) {
 
 /// `r` grown by `d` on every side.
 fn grow(r: Rect<f64>, d: f64) -> Rect<f64> {
-    Rect::new(
-        (r.min().x - d, r.min().y - d),
-        (r.max().x + d, r.max().y + d),
-    )
+    Rect::new((r.min().x - d, r.min().y - d), (r.max().x + d, r.max().y + d))
 }
 
 #[cfg(test)]
@@ -131,11 +137,24 @@ mod tests {
 
     #[test]
     fn a_unit_in_two_parts_joined_by_road_passes_only_with_the_setting() {
-        let road = line("r1", Some("华翔路"), FeatureClass::Road, &[(1020.0, 500.0), (1290.0, 500.0)]);
+        let road = line(
+            "r1",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1020.0, 500.0), (1290.0, 500.0)],
+        );
         let unit = crate::validate::Unit::new("u", two_parts());
         let failed = crate::validate::geometry::geometry(&unit);
-        let off = accept_joined(failed.clone(), &unit.geometry, &[road.clone()], &Thresholds::default());
-        assert_eq!(off, failed, "without the setting a unit in two parts fails as before");
+        let off = accept_joined(
+            failed.clone(),
+            &unit.geometry,
+            &[road.clone()],
+            &Thresholds::default(),
+        );
+        assert_eq!(
+            off, failed,
+            "without the setting a unit in two parts fails as before"
+        );
         let CheckResult::Evaluated(e) = accept_joined(failed, &unit.geometry, &[road], &on()) else {
             panic!("evaluated")
         };
@@ -147,7 +166,10 @@ mod tests {
                 roads: vec!["华翔路".into()]
             }]
         );
-        assert_eq!(e.reasons[0].text(crate::report::Lang::Zh), "飞地经由华翔路与主体相连");
+        assert_eq!(
+            e.reasons[0].text(crate::report::Lang::Zh),
+            "飞地经由华翔路与主体相连"
+        );
         assert_eq!(
             e.reasons[0].text(crate::report::Lang::English),
             "exclave joined to the main part by 华翔路"
@@ -159,18 +181,39 @@ mod tests {
         let mut g = two_parts();
         // A bow tie as the detached part: invalid, so the road does not make the unit pass.
         g.0[1] = geo::Polygon::new(
-            LineString::from(vec![(1300.0, 450.0), (1400.0, 550.0), (1400.0, 450.0), (1300.0, 550.0), (1300.0, 450.0)]),
+            LineString::from(vec![
+                (1300.0, 450.0),
+                (1400.0, 550.0),
+                (1400.0, 450.0),
+                (1300.0, 550.0),
+                (1300.0, 450.0),
+            ]),
             vec![],
         );
-        let road = line("r1", Some("华翔路"), FeatureClass::Road, &[(1020.0, 500.0), (1290.0, 500.0)]);
+        let road = line(
+            "r1",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1020.0, 500.0), (1290.0, 500.0)],
+        );
         let unit = crate::validate::Unit::new("u", g);
-        let r = accept_joined(crate::validate::geometry::geometry(&unit), &unit.geometry, &[road], &on());
+        let r = accept_joined(
+            crate::validate::geometry::geometry(&unit),
+            &unit.geometry,
+            &[road],
+            &on(),
+        );
         assert_eq!(r.pass(), Some(false));
     }
 
     #[test]
     fn a_road_reaching_both_parts_joins_them_by_name() {
-        let road = line("r1", Some("华翔路"), FeatureClass::Road, &[(1020.0, 500.0), (1290.0, 500.0)]);
+        let road = line(
+            "r1",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1020.0, 500.0), (1290.0, 500.0)],
+        );
         assert_eq!(
             joining_roads(&two_parts(), &[road], &on()),
             Some(vec!["华翔路".to_string()])
@@ -180,7 +223,12 @@ mod tests {
     #[test]
     fn a_road_short_of_either_part_joins_nothing() {
         // 60 m short of the main part: beyond the default 50 m.
-        let road = line("r1", Some("华翔路"), FeatureClass::Road, &[(1060.0, 500.0), (1290.0, 500.0)]);
+        let road = line(
+            "r1",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1060.0, 500.0), (1290.0, 500.0)],
+        );
         assert_eq!(joining_roads(&two_parts(), &[road.clone()], &on()), None);
         let wider = Thresholds {
             exclave_road_m: 70.0,
@@ -191,17 +239,37 @@ mod tests {
 
     #[test]
     fn only_walkable_drawn_lines_join() {
-        let river = line("w1", Some("蕰藻浜"), FeatureClass::River, &[(1000.0, 500.0), (1300.0, 500.0)]);
+        let river = line(
+            "w1",
+            Some("蕰藻浜"),
+            FeatureClass::River,
+            &[(1000.0, 500.0), (1300.0, 500.0)],
+        );
         assert_eq!(joining_roads(&two_parts(), &[river], &on()), None);
-        let mut inferred = line("i1", None, FeatureClass::Road, &[(1000.0, 500.0), (1300.0, 500.0)]);
+        let mut inferred = line(
+            "i1",
+            None,
+            FeatureClass::Road,
+            &[(1000.0, 500.0), (1300.0, 500.0)],
+        );
         inferred.inferred = true;
         assert_eq!(joining_roads(&two_parts(), &[inferred], &on()), None);
     }
 
     #[test]
     fn stretches_of_one_named_road_join_but_nameless_ones_do_not() {
-        let a = line("a", Some("华翔路"), FeatureClass::Road, &[(1000.0, 500.0), (1150.0, 500.0)]);
-        let b = line("b", Some("华翔路"), FeatureClass::Road, &[(1150.0, 500.0), (1300.0, 500.0)]);
+        let a = line(
+            "a",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1000.0, 500.0), (1150.0, 500.0)],
+        );
+        let b = line(
+            "b",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1150.0, 500.0), (1300.0, 500.0)],
+        );
         assert_eq!(
             joining_roads(&two_parts(), &[a.clone(), b.clone()], &on()),
             Some(vec!["华翔路".to_string()])
@@ -216,7 +284,12 @@ mod tests {
     fn every_detached_part_needs_its_own_road() {
         let mut g = two_parts();
         g.0.extend(rect(-400.0, 450.0, -300.0, 550.0).0);
-        let east = line("e", Some("华翔路"), FeatureClass::Road, &[(1000.0, 500.0), (1300.0, 500.0)]);
+        let east = line(
+            "e",
+            Some("华翔路"),
+            FeatureClass::Road,
+            &[(1000.0, 500.0), (1300.0, 500.0)],
+        );
         assert_eq!(joining_roads(&g, &[east.clone()], &on()), None);
         let west = line("w", None, FeatureClass::Path, &[(-300.0, 500.0), (0.0, 500.0)]);
         assert_eq!(

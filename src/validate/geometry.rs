@@ -235,7 +235,10 @@ impl Check for GeometryCheck {
     }
     fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
         let result = geometry(unit.unit);
-        Ok(super::exclave::accept_joined(result, &unit.unit.geometry, &ctx.area.lines, ctx.thresholds).into())
+        Ok(
+            super::exclave::accept_joined(result, &unit.unit.geometry, &ctx.area.lines, ctx.thresholds)
+                .into(),
+        )
     }
 }
 

@@ -190,9 +190,9 @@ impl Reason {
                 needs * 100.0,
             ),
             NoTownBoundary => "gaps and spill not evaluated: no town boundary and no blocks".into(),
-            Overlaps { area_m2 } => format!("overlaps other units: {area_m2:.0} m²"),
-            BordersGaps { area_m2 } => format!("borders gaps: {area_m2:.0} m²"),
-            OutsideTown { area_m2 } => format!("lies outside the town: {area_m2:.0} m²"),
+            Overlaps { area_m2 } => format!("overlaps other units: {}", area(*area_m2)),
+            BordersGaps { area_m2 } => format!("borders gaps: {}", area(*area_m2)),
+            OutsideTown { area_m2 } => format!("lies outside the town: {}", area(*area_m2)),
             SplitsBlocks { blocks, share } => format!(
                 "splits {} block(s) (no unit holds {:.0} % of them): {}",
                 blocks.len(),
@@ -417,6 +417,45 @@ mod tests {
             },
             NoResidents,
         ]
+    }
+
+    #[test]
+    fn gap_overlap_and_spill_areas_read_in_km2_from_a_hundredth_of_a_km2_not_raw_m2() {
+        // Regression: "borders gaps: 2000000 m²" in the English dossier and the report JSON's sentences.
+        assert_eq!(
+            Reason::BordersGaps { area_m2: 2e6 }.text(Lang::English),
+            "borders gaps: 2.00 km²"
+        );
+        assert_eq!(
+            Reason::OutsideTown { area_m2: 1_234_567.0 }.text(Lang::English),
+            "lies outside the town: 1.23 km²"
+        );
+        assert_eq!(
+            Reason::Overlaps { area_m2: 150.0 }.text(Lang::English),
+            "overlaps other units: 150 m²"
+        );
+        assert_eq!(
+            Reason::Overlaps { area_m2: 150.0 }.text(Lang::Zh),
+            "与其他单元重叠 150 m²"
+        );
+    }
+
+    #[test]
+    fn partition_value_column_reads_in_km2_for_large_pieces() {
+        // Regression: the dossier's partition column printed "2,000,000 m²" for a unit spilling 2 km² outside town.
+        use crate::validate::check::Check;
+        let value = |v: f64| {
+            crate::validate::partition_check::PartitionCheck.value_text(&crate::validate::Evaluated {
+                pass: false,
+                value: v,
+                threshold: Some(100.0),
+                reasons: Vec::new(),
+                detail: Default::default(),
+            })
+        };
+        assert_eq!(value(2e6), "2.00 km²");
+        assert_eq!(value(0.0), "0 m²");
+        assert_eq!(value(450.0), "450 m²");
     }
 
     #[test]
