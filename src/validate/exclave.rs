@@ -148,7 +148,7 @@ mod tests {
         let off = accept_joined(
             failed.clone(),
             &unit.geometry,
-            &[road.clone()],
+            std::slice::from_ref(&road),
             &Thresholds::default(),
         );
         assert_eq!(
@@ -229,7 +229,10 @@ mod tests {
             FeatureClass::Road,
             &[(1060.0, 500.0), (1290.0, 500.0)],
         );
-        assert_eq!(joining_roads(&two_parts(), &[road.clone()], &on()), None);
+        assert_eq!(
+            joining_roads(&two_parts(), std::slice::from_ref(&road), &on()),
+            None
+        );
         let wider = Thresholds {
             exclave_road_m: 70.0,
             ..on()
@@ -290,7 +293,7 @@ mod tests {
             FeatureClass::Road,
             &[(1000.0, 500.0), (1300.0, 500.0)],
         );
-        assert_eq!(joining_roads(&g, &[east.clone()], &on()), None);
+        assert_eq!(joining_roads(&g, std::slice::from_ref(&east), &on()), None);
         let west = line("w", None, FeatureClass::Path, &[(-300.0, 500.0), (0.0, 500.0)]);
         assert_eq!(
             joining_roads(&g, &[east, west], &on()),

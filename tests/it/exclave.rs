@@ -181,6 +181,8 @@ fn an_exclave_joined_by_road_passes_with_accept_exclaves_by_road_and_the_report_
             ".",
             "--units",
             "U.geojson",
+            "--id-field",
+            "unit_id",
             "--report",
             "V.json",
             "--set",
@@ -197,7 +199,16 @@ fn an_exclave_joined_by_road_passes_with_accept_exclaves_by_road_and_the_report_
         serde_json::from_slice(&std::fs::read(dir.path().join("V.json")).unwrap()).unwrap();
     assert_eq!(geometry_check(&validated, &unit)["pass"], json!(true));
     let out = bmu(
-        &["validate", ".", "--units", "U.geojson", "--report", "W.json"],
+        &[
+            "validate",
+            ".",
+            "--units",
+            "U.geojson",
+            "--id-field",
+            "unit_id",
+            "--report",
+            "W.json",
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1));
