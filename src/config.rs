@@ -217,6 +217,11 @@ pub struct Thresholds {
     /// Network distance: side of the squares whose centres are measured (coverage is the union of the squares
     /// within reach).
     pub network_cell_m: f64,
+    /// Accept a unit in several parts (a 飞地) when every detached part is joined to the main part by a walkable
+    /// line (`walkable_classes`) that comes within `exclave_road_m` of both.
+    pub accept_exclaves_by_road: bool,
+    /// How near both parts the joining line must come, m.
+    pub exclave_road_m: f64,
 }
 
 /// How `service_radius_m` is measured.
@@ -280,6 +285,8 @@ impl Default for Thresholds {
             max_access_m: 300.0,
             walkable_classes: vec![Road, Arterial, Path],
             network_cell_m: 50.0,
+            accept_exclaves_by_road: false,
+            exclave_road_m: 50.0,
         }
     }
 }
@@ -340,8 +347,34 @@ pub struct ProposeConfig {
     pub min_shared_boundary_m: f64,
     /// Whether expressways/railways separate blocks (no adjacency across them).
     pub barriers_separate: bool,
-    /// Merge a component that cannot reach the bounds into a neighbouring unit.
-    pub merge_infeasible: bool,
+    /// What becomes of a component that cannot form a unit on its own (an island, a 飞地).
+    pub exclaves: Exclaves,
+    /// Deprecated alias of `exclaves`: `true` is `exclaves = "merge"`, `false` is `"unassigned"`. Folded into
+    /// `exclaves` at load ([`Config::parse`], [`set`]), so nothing else reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_infeasible: Option<bool>,
+}
+
+/// `[propose] exclaves`: what becomes of a connected component of the block graph too small to form a unit.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Exclaves {
+    /// Its blocks stay in no unit (`unassigned_blocks`; the run exits 1).
+    #[default]
+    Unassigned,
+    /// It joins the unit whose centroid is nearest its own: that unit is then in several parts, which the
+    /// geometry check accepts only with `thresholds.accept_exclaves_by_road`.
+    Merge,
+}
+
+impl Exclaves {
+    /// The word used in `bmu.toml` and `--set`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exclaves::Unassigned => "unassigned",
+            Exclaves::Merge => "merge",
+        }
+    }
 }
 
 impl Default for ProposeConfig {
@@ -357,8 +390,36 @@ impl Default for ProposeConfig {
             max_extension_m: 300.0,
             min_shared_boundary_m: 10.0,
             barriers_separate: true,
-            merge_infeasible: false,
+            exclaves: Exclaves::Unassigned,
+            merge_infeasible: None,
         }
+    }
+}
+
+impl ProposeConfig {
+    /// Moves the deprecated `merge_infeasible` into `exclaves`. A file that sets both must agree with itself:
+    /// `merge_infeasible = true` beside `exclaves = "unassigned"` names the contradiction rather than picking one.
+    fn fold_alias(&mut self, source: &Path) -> Result<()> {
+        let Some(merge) = self.merge_infeasible.take() else {
+            return Ok(());
+        };
+        let alias = if merge {
+            Exclaves::Merge
+        } else {
+            Exclaves::Unassigned
+        };
+        if self.exclaves != Exclaves::default() && self.exclaves != alias {
+            return Err(Error::config(
+                source,
+                format!(
+                    "propose.merge_infeasible = {merge} (deprecated) contradicts propose.exclaves = \"{}\": \
+                     keep exclaves only",
+                    self.exclaves.name()
+                ),
+            ));
+        }
+        self.exclaves = alias;
+        Ok(())
     }
 }
 
@@ -398,6 +459,7 @@ impl Config {
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths(&base);
+        config.propose.fold_alias(file)?;
         config.check(file)?;
         Ok(config)
     }
@@ -565,6 +627,14 @@ pub const RANGES: &[Range] = &[
         get: |c| c.thresholds.community_share,
     },
     Range {
+        key: "thresholds.exclave_road_m",
+        min: 0.0,
+        above: false,
+        max: 1_000.0,
+        why: "metres from each part of a unit to the road joining them",
+        get: |c| c.thresholds.exclave_road_m,
+    },
+    Range {
         key: "propose.candidates",
         min: 1.0,
         above: false,
@@ -722,8 +792,19 @@ pub fn set(config: Config, assignment: &str) -> Result<Config> {
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     }
-    root.try_into()
-        .map_err(|e: toml::de::Error| Error::config(flags, format!("--set {key}: {}", e.message())))
+    let mut config: Config = root
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::config(flags, format!("--set {key}: {}", e.message())))?;
+    // The last word wins between the flag and the file: the alias is folded at once, into whatever `exclaves` the
+    // file gave.
+    if let Some(merge) = config.propose.merge_infeasible.take() {
+        config.propose.exclaves = if merge {
+            Exclaves::Merge
+        } else {
+            Exclaves::Unassigned
+        };
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -929,26 +1010,49 @@ mod tests {
         // Regression: the library defaulted to seed 0 / 32 starts / 3 candidates, bmu.toml to 2018 / 64 / 1.
         let s = crate::propose::Settings::default();
         assert_eq!(
-            (
-                s.seed,
-                s.starts,
-                s.candidates,
-                s.improve_iterations,
-                s.merge_infeasible
-            ),
-            (2018, 64, 1, 2, false)
+            (s.seed, s.starts, s.candidates, s.improve_iterations, s.exclaves),
+            (2018, 64, 1, 2, Exclaves::Unassigned)
         );
         let p = ProposeConfig::default();
         assert_eq!(
-            (
-                p.seed,
-                p.starts,
-                p.candidates,
-                p.improve_iterations,
-                p.merge_infeasible
-            ),
-            (2018, 64, 1, 2, false)
+            (p.seed, p.starts, p.candidates, p.improve_iterations, p.exclaves),
+            (2018, 64, 1, 2, Exclaves::Unassigned)
         );
+    }
+
+    #[test]
+    fn merge_infeasible_is_a_deprecated_alias_of_exclaves_merge() {
+        let file = Path::new("bmu.toml");
+        let c = Config::parse("[propose]\nmerge_infeasible = true\n", file).unwrap();
+        assert_eq!(
+            (c.propose.exclaves, c.propose.merge_infeasible),
+            (Exclaves::Merge, None)
+        );
+        let c = Config::parse("[propose]\nmerge_infeasible = false\n", file).unwrap();
+        assert_eq!(c.propose.exclaves, Exclaves::Unassigned);
+        let c = Config::parse("[propose]\nexclaves = \"merge\"\nmerge_infeasible = true\n", file).unwrap();
+        assert_eq!(c.propose.exclaves, Exclaves::Merge);
+        let e = Config::parse(
+            "[propose]\nexclaves = \"merge\"\nmerge_infeasible = false\n",
+            file,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("contradicts propose.exclaves"), "{e}");
+        let e = Config::parse("[propose]\nexclaves = \"island\"\n", file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unassigned") && e.contains("merge"), "{e}");
+        // On the command line the last word wins, the alias included.
+        let c = set(Config::default(), "propose.exclaves=merge").unwrap();
+        assert_eq!(c.propose.exclaves, Exclaves::Merge);
+        let c = set(c, "propose.merge_infeasible=false").unwrap();
+        assert_eq!(
+            (c.propose.exclaves, c.propose.merge_infeasible),
+            (Exclaves::Unassigned, None)
+        );
+        let c = set(c, "thresholds.accept_exclaves_by_road=true").unwrap();
+        assert!(c.thresholds.accept_exclaves_by_road);
     }
 
     #[test]

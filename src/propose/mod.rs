@@ -8,7 +8,7 @@
 //! Compared with spopt's `MaxPHeuristic` this engine keeps memory O(blocks + adjacencies) (no n×n distance matrix),
 //! enforces both bounds together, and solves each connected component on its own: a component that cannot reach the
 //! bounds (an island too small) is reported with a reason and its blocks left unassigned instead of failing the run
-//! — or, with [`Settings::merge_infeasible`], merged into the unit with the nearest centroid.
+//! — or, with [`Settings::exclaves`] = [`Exclaves::Merge`], merged into the unit with the nearest centroid.
 //!
 //! [`solve`] runs `starts` randomised constructions in parallel (rayon), improves the best of them (increase-p by
 //! regrowing neighbourhoods, then compactness by simulated annealing; see `maxp`) and returns the `candidates` best
@@ -31,6 +31,7 @@ use crate::{Error, Result};
 use graph::{Acc, Bounds, Graph};
 use maxp::{grow, improve, Growth, Layout, Scratch};
 
+pub use crate::config::Exclaves;
 pub use fixed::solve_locked;
 
 /// A max-p instance: per-block attributes, the adjacency graph and the bounds every unit must meet.
@@ -64,9 +65,9 @@ pub struct Settings {
     pub improve_iterations: usize,
     /// Number of best distinct partitions to return; at least 1.
     pub candidates: usize,
-    /// Merge each component that cannot form a unit into the unit with the nearest centroid (even if not adjacent)
-    /// instead of leaving its blocks unassigned.
-    pub merge_infeasible: bool,
+    /// What becomes of a component that cannot form a unit: its blocks left unassigned, or merged into the unit
+    /// with the nearest centroid (even if not adjacent).
+    pub exclaves: Exclaves,
 }
 
 /// The defaults of `bmu.toml`'s `[propose]`: one source for the library and every command.
@@ -83,7 +84,11 @@ impl From<&crate::config::ProposeConfig> for Settings {
             starts: p.starts,
             improve_iterations: p.improve_iterations,
             candidates: p.candidates,
-            merge_infeasible: p.merge_infeasible,
+            // `merge_infeasible` is folded into `exclaves` at load; a config built in code may still hold it.
+            exclaves: match p.merge_infeasible {
+                Some(true) => Exclaves::Merge,
+                _ => p.exclaves,
+            },
         }
     }
 }
@@ -137,7 +142,7 @@ pub struct ComponentReport {
     pub units: usize,
     /// Why it is infeasible.
     pub reason: Option<String>,
-    /// With [`Settings::merge_infeasible`], the unit (label in the best candidate) its blocks were merged into.
+    /// With [`Exclaves::Merge`], the unit (label in the best candidate) its blocks were merged into.
     pub merged_into: Option<u32>,
 }
 
@@ -209,7 +214,8 @@ pub fn solve_from(
         };
         per_component.push(ranked);
     }
-    Ok(prepared.assemble(problem, per_component, keep, settings.merge_infeasible))
+    let merge = settings.exclaves == Exclaves::Merge;
+    Ok(prepared.assemble(problem, per_component, keep, merge))
 }
 
 /// The classic single-start greedy max-p (random seeds, growth towards the centroid, enclave assignment, no
@@ -364,9 +370,11 @@ impl Prepared {
             ));
         }
         if area < bounds.min_area {
+            // km² with two decimals, as every area a reader sees; rounded down, so that 1.999 km² never reads as
+            // the 2.00 km² it falls short of.
             reasons.push(format!(
-                "area {:.3} km² is below the minimum {:.3} km²",
-                area / 1e6,
+                "area {:.2} km² is below the minimum {:.2} km²",
+                (area / 1e4).floor() / 100.0,
                 bounds.min_area / 1e6
             ));
         }

@@ -236,7 +236,7 @@ fn merge_infeasible_joins_the_unit_with_the_nearest_centroid() {
         let merged = solve(
             &problem,
             &Settings {
-                merge_infeasible: true,
+                exclaves: Exclaves::Merge,
                 ..one.clone()
             },
         )
@@ -275,7 +275,7 @@ fn merge_infeasible_without_any_unit_leaves_blocks_unassigned() {
     let solution = solve(
         &problem,
         &Settings {
-            merge_infeasible: true,
+            exclaves: Exclaves::Merge,
             ..Settings::default()
         },
     )
@@ -390,7 +390,7 @@ proptest! {
         let n = rows * cols;
         let lattice = Lattice::new(rows, cols, seeded_population(n, seed));
         let problem = lattice.problem(550.0 * bound_blocks, 10_000.0 * area_blocks as f64);
-        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2, merge_infeasible: false };
+        let settings = Settings { seed, starts: 4, improve_iterations: 2, candidates: 2, exclaves: Exclaves::Unassigned };
         let solution = solve(&problem, &settings).unwrap();
         for candidate in &solution.candidates {
             check(&problem, &solution, candidate);
@@ -446,4 +446,16 @@ fn a_seeded_start_keeps_the_initial_plans_units() {
     let solution = solve_from(&problem, &settings, Some(&initial)).unwrap();
     assert_eq!(solution.candidates[0].p, 4);
     check(&problem, &solution, &solution.candidates[0]);
+}
+
+#[test]
+fn infeasible_component_area_reads_in_km2_with_two_decimals_rounded_down() {
+    // Regression: "area 0.040 km² is below the minimum 2.000 km²", three decimals where every other area has two.
+    let mut lattice = Lattice::new(2, 2, vec![1.0; 4]);
+    lattice.area = vec![499_998.0; 4]; // 1.999992 km² in all: two decimals would round it up to the bound itself
+    let solution = solve(&lattice.problem(1.0, 2e6), &Settings::default()).unwrap();
+    assert_eq!(
+        solution.components[0].reason.as_deref(),
+        Some("area 1.99 km² is below the minimum 2.00 km²")
+    );
 }

@@ -505,10 +505,15 @@ fn cell(h: &mut String, c: &dyn Check, u: &UnitReport, lang: Lang) {
                 (true, false) => ("fail", "✗"),
             };
             let value = c.value_text(e);
-            let title = match e.threshold {
+            let mut title = match e.threshold {
                 Some(t) if c.required() => format!("{value} / {t}"),
                 _ => value.clone(),
             };
+            // A pass with a reason is a pass by an accepted exception: the cell says which.
+            if e.pass && c.required() && !e.reasons.is_empty() {
+                let why: Vec<String> = e.reasons.iter().map(|r| r.text(lang)).collect();
+                title = format!("{title} · {}", why.join("; "));
+            }
             let _ = write!(
                 h,
                 "<td class=\"{class}\" title=\"{}\"><span class=\"mark\">{mark}</span><span class=\"val\">{}\
@@ -605,6 +610,36 @@ pub(super) fn unit_findings(h: &mut String, v: &Validation, u: &UnitReport, lang
             );
         }
         h.push_str("</ul>\n");
+    }
+}
+
+/// What the checks accepted on the unit's behalf (a unit in several parts whose exclave a road joins to its main
+/// part), as a list after its findings; nothing when there is none.
+pub(super) fn unit_accepted(h: &mut String, v: &Validation, u: &UnitReport, lang: Lang) {
+    let mut items = String::new();
+    for (c, r) in &u.checks {
+        let CheckResult::Evaluated(e) = r else { continue };
+        let Some(check) = v.registry.get(*c) else { continue };
+        let accepted: Vec<String> = e
+            .reasons
+            .iter()
+            .filter(|r| e.pass && matches!(r, crate::validate::Reason::ExclaveJoinedByRoad { .. }))
+            .map(|r| r.text(lang))
+            .collect();
+        if accepted.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            items,
+            "<li><a href=\"#rule-{}\"><b>{}</b></a>{}{}</li>",
+            c.name(),
+            i18n::check(lang, check),
+            if lang == Lang::Zh { "：" } else { ": " },
+            esc(&accepted.join(if lang == Lang::Zh { "；" } else { "; " }))
+        );
+    }
+    if !items.is_empty() {
+        let _ = writeln!(h, "<ul class=\"accepted\">{items}</ul>");
     }
 }
 

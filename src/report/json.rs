@@ -158,7 +158,7 @@ pub struct ComponentRow {
     pub units: usize,
     /// Why it holds none, when it holds none.
     pub reason: Option<String>,
-    /// The unit an infeasible component was merged into (`merge_infeasible`).
+    /// The unit an infeasible component was merged into (`exclaves = "merge"`).
     pub merged_into: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub(crate) mod html;
 pub(crate) mod i18n;
 pub mod json;
 pub mod labels;
-pub(crate) mod palette;
+pub mod palette;
 pub(crate) mod pdf;
 pub(crate) mod png;
 pub(crate) mod sizhi;

@@ -246,6 +246,7 @@ pub fn unit_pages(h: &mut String, area: &StudyArea, outcome: &Outcome, data: &Ma
             } else {
                 super::html::unit_findings(h, v, r, lang);
             }
+            super::html::unit_accepted(h, v, r, lang);
         }
         h.push_str("</section>\n");
     }

@@ -208,8 +208,12 @@ impl Check for GeometryCheck {
     fn column(&self) -> Option<&'static str> {
         Some("geo")
     }
-    fn legend(&self, _t: &crate::config::Thresholds) -> String {
-        "valid, one part".into()
+    fn legend(&self, t: &crate::config::Thresholds) -> String {
+        if t.accept_exclaves_by_road {
+            format!("valid, one part or joined by road within {} m", t.exclave_road_m)
+        } else {
+            "valid, one part".into()
+        }
     }
     fn basis(&self) -> Basis {
         Basis {
@@ -224,8 +228,18 @@ impl Check for GeometryCheck {
         source: ("ISO 19125《地理信息 简单要素访问》", "OGC Simple Features"),
         }
     }
-    fn threshold(&self, _t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
-        lang.pick("单一有效面", "one valid part").into()
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        if t.accept_exclaves_by_road {
+            let m = crate::report::fmt_int(t.exclave_road_m);
+            match lang {
+                crate::report::Lang::Zh => format!("单一有效面；飞地经 {m} m 内的道路与主体相连者亦可"),
+                crate::report::Lang::English => {
+                    format!("one valid part, or parts joined by a road within {m} m")
+                }
+            }
+        } else {
+            lang.pick("单一有效面", "one valid part").into()
+        }
     }
     fn short_threshold(&self, _t: &crate::config::Thresholds) -> String {
         "= 1".into()
@@ -233,8 +247,12 @@ impl Check for GeometryCheck {
     fn value_text(&self, e: &super::Evaluated) -> String {
         format!("{:.0}", e.value)
     }
-    fn evaluate(&self, unit: &Subject, _ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
-        Ok(geometry(unit.unit).into())
+    fn evaluate(&self, unit: &Subject, ctx: &Context, _layer: Option<&LayerResult>) -> Result<Evaluation> {
+        let result = geometry(unit.unit);
+        Ok(
+            super::exclave::accept_joined(result, &unit.unit.geometry, &ctx.area.lines, ctx.thresholds)
+                .into(),
+        )
     }
 }
 

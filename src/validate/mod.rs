@@ -9,7 +9,7 @@
 //!
 //! | check | clause | file |
 //! |---|---|---|
-//! | `geometry` | (precondition) valid polygon, one part | `geometry` |
+//! | `geometry` | (precondition) valid polygon, one part (or joined by road) | `geometry`, `exclave` |
 //! | `partition` | 一(一) units lie inside the town, no gaps or overlaps | `partition` |
 //! | `min_population` | 一(一) 常住人口在2万人以上 | `min_population` |
 //! | `min_area` | 一(一) 地域面积在2平方公里以上 | `min_area` |
@@ -29,6 +29,7 @@ pub(crate) mod boundary_clarity;
 pub mod check;
 pub(crate) mod community_integrity;
 pub(crate) mod compactness;
+pub(crate) mod exclave;
 pub(crate) mod facilities;
 pub(crate) mod geometry;
 pub(crate) mod min_area;

@@ -51,7 +51,9 @@ impl Check for PartitionCheck {
         format!("< {} m²", crate::report::fmt_int(t.partition_tolerance_m2))
     }
     fn value_text(&self, e: &super::Evaluated) -> String {
-        format!("{} m²", crate::report::fmt_int(e.value))
+        // Pieces under a hundredth of a km² in m² (the column's unit, where "0.00 km²" would hide them), larger
+        // ones in km² with two decimals, as the dossier states every area.
+        super::reason::area(e.value)
     }
     fn prepare(&self, units: &[Unit], ctx: &Context) -> Result<Option<LayerResult>> {
         let p = partition::partition(units, ctx.town.as_ref(), ctx.thresholds.partition_tolerance_m2);

@@ -98,6 +98,12 @@ pub enum Reason {
         /// How many parts.
         parts: usize,
     },
+    /// The unit is in several parts, and every detached part is joined to the main part by road
+    /// (`thresholds.accept_exclaves_by_road`): the geometry check passes and says why.
+    ExclaveJoinedByRoad {
+        /// The roads, by name (by id where nameless), in part order.
+        roads: Vec<String>,
+    },
     /// An OGC validity violation.
     InvalidGeometry {
         /// The violation, in geo's words (English only).
@@ -144,6 +150,7 @@ impl Reason {
             BarrierInside { .. } => "barrier_inside",
             MissingFacilities { .. } => "missing_facilities",
             SeparateParts { .. } => "separate_parts",
+            ExclaveJoinedByRoad { .. } => "exclave_joined_by_road",
             InvalidGeometry { .. } => "invalid_geometry",
             ServiceBelow { .. } => "service_below",
             NoResidents => "no_residents",
@@ -183,9 +190,9 @@ impl Reason {
                 needs * 100.0,
             ),
             NoTownBoundary => "gaps and spill not evaluated: no town boundary and no blocks".into(),
-            Overlaps { area_m2 } => format!("overlaps other units: {area_m2:.0} m²"),
-            BordersGaps { area_m2 } => format!("borders gaps: {area_m2:.0} m²"),
-            OutsideTown { area_m2 } => format!("lies outside the town: {area_m2:.0} m²"),
+            Overlaps { area_m2 } => format!("overlaps other units: {}", area(*area_m2)),
+            BordersGaps { area_m2 } => format!("borders gaps: {}", area(*area_m2)),
+            OutsideTown { area_m2 } => format!("lies outside the town: {}", area(*area_m2)),
             SplitsBlocks { blocks, share } => format!(
                 "splits {} block(s) (no unit holds {:.0} % of them): {}",
                 blocks.len(),
@@ -207,6 +214,7 @@ impl Reason {
             SeparateParts { parts } => {
                 format!("{parts} separate parts; a unit must be one contiguous territory")
             }
+            ExclaveJoinedByRoad { roads } => format!("exclave joined to the main part by {}", roads.join(", ")),
             InvalidGeometry { detail } => format!("invalid geometry: {detail}"),
             ServiceBelow {
                 service,
@@ -278,6 +286,7 @@ impl Reason {
                 format!("缺少：{}", names.join("、"))
             }
             SeparateParts { parts } => format!("由 {parts} 块互不相连的部分组成；单元应为一块连续的区域"),
+            ExclaveJoinedByRoad { roads } => format!("飞地经由{}与主体相连", roads.join("、")),
             // geo states the violation in English; its place in the ring is of no use to a reviewer, who redraws.
             InvalidGeometry { .. } => "几何图形无效（边界自相交或环无面积等），需重新绘制".into(),
             ServiceBelow {
@@ -393,6 +402,9 @@ mod tests {
                 types: vec![FacilityType::Affairs, FacilityType::Police],
             },
             SeparateParts { parts: 2 },
+            ExclaveJoinedByRoad {
+                roads: vec!["华翔路".into()],
+            },
             InvalidGeometry {
                 detail: "exterior ring is not closed".into(),
             },
@@ -405,6 +417,45 @@ mod tests {
             },
             NoResidents,
         ]
+    }
+
+    #[test]
+    fn gap_overlap_and_spill_areas_read_in_km2_from_a_hundredth_of_a_km2_not_raw_m2() {
+        // Regression: "borders gaps: 2000000 m²" in the English dossier and the report JSON's sentences.
+        assert_eq!(
+            Reason::BordersGaps { area_m2: 2e6 }.text(Lang::English),
+            "borders gaps: 2.00 km²"
+        );
+        assert_eq!(
+            Reason::OutsideTown { area_m2: 1_234_567.0 }.text(Lang::English),
+            "lies outside the town: 1.23 km²"
+        );
+        assert_eq!(
+            Reason::Overlaps { area_m2: 150.0 }.text(Lang::English),
+            "overlaps other units: 150 m²"
+        );
+        assert_eq!(
+            Reason::Overlaps { area_m2: 150.0 }.text(Lang::Zh),
+            "与其他单元重叠 150 m²"
+        );
+    }
+
+    #[test]
+    fn partition_value_column_reads_in_km2_for_large_pieces() {
+        // Regression: the dossier's partition column printed "2,000,000 m²" for a unit spilling 2 km² outside town.
+        use crate::validate::check::Check;
+        let value = |v: f64| {
+            crate::validate::partition_check::PartitionCheck.value_text(&crate::validate::Evaluated {
+                pass: false,
+                value: v,
+                threshold: Some(100.0),
+                reasons: Vec::new(),
+                detail: Default::default(),
+            })
+        };
+        assert_eq!(value(2e6), "2.00 km²");
+        assert_eq!(value(0.0), "0 m²");
+        assert_eq!(value(450.0), "450 m²");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod demo_figures;
 mod determinism;
 mod dirty_realdata;
 mod dossier;
+mod exclave;
 mod formats;
 mod foundation;
 mod lock;

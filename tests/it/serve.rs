@@ -88,14 +88,14 @@ fn validate_with_both_units_and_assignment_is_refused() {
 }
 
 /// A running `bmu serve` on a free port, killed when dropped (a failing test leaves no server behind).
-struct Server {
+pub(crate) struct Server {
     child: std::process::Child,
     addr: String,
     dir: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         use std::io::BufRead;
         let dir = demo_copy();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bmu"))
@@ -120,7 +120,7 @@ impl Server {
     }
 
     /// One request with the right Host header.
-    fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+    pub(crate) fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
         let (status, text) = self.raw(method, path, &self.addr, body.as_bytes());
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
@@ -152,7 +152,7 @@ impl Server {
         (status, body)
     }
 
-    fn plan(&self) -> Value {
+    pub(crate) fn plan(&self) -> Value {
         let (status, plan) = self.call("GET", "/api/plan", "");
         assert_eq!(status, 200);
         plan

@@ -368,7 +368,17 @@ def batch_cases():
                                                                   {"name": "线镇"}))})
 
 
+def exclave_cases():
+    """The exclave policy (issue 14): `exclaves` takes two words, and the deprecated alias may not contradict it."""
+    case("toml-exclaves-contradicts-merge-infeasible",
+         {"town.geojson": GOOD_TOWN,
+          "bmu.toml": TOWN_TOML + '\n[propose]\nexclaves = "merge"\nmerge_infeasible = false\n'})
+    case("toml-exclaves-unknown-word",
+         {"town.geojson": GOOD_TOWN, "bmu.toml": TOWN_TOML + '\n[propose]\nexclaves = "road"\n'})
+
+
 if __name__ == "__main__":
     main()
     osm_cases()
     batch_cases()
+    exclave_cases()

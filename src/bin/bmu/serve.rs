@@ -20,6 +20,7 @@ use axum::Router;
 use bmu::edit::{assignment, EditError, Move, Plan, Session};
 use bmu::io::atomic::Staging;
 use bmu::io::OutFeature;
+use bmu::report::palette;
 use bmu::validate::Registry;
 use clap::Args;
 use geo::{Contains, Geometry, InteriorPoint};
@@ -38,12 +39,6 @@ const MAPLIBRE_LICENSE: &str = include_str!("serve/assets/maplibre-gl.LICENSE.tx
 
 /// Requests larger than this are refused: a plan's moves are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
-
-/// Categorical palette (Tableau 10): adjacent units get different entries by greedy colouring.
-const PALETTE: [&str; 10] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-    "#bab0ac",
-];
 
 /// `bmu serve`'s flags.
 #[derive(Args, Clone, Debug)]
@@ -78,8 +73,6 @@ struct App {
     block_geometry: Vec<Value>,
     /// Town, features and facilities in lon/lat, built once.
     layers: Value,
-    /// Which blocks touch (for colouring units so that neighbours differ).
-    neighbours: Vec<Vec<usize>>,
     /// `Host` header values accepted.
     hosts: Vec<String>,
     out_dir: PathBuf,
@@ -118,7 +111,6 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         session,
         block_geometry: block_geometry(session)?,
         layers: static_layers(&study)?,
-        neighbours: bmu::blocks::adjacency(&session.blocks.geometry, 1.0, &[], 0.0).neighbours,
         hosts: Vec::new(),
         out_dir: base.join("out"),
         inputs,
@@ -635,7 +627,7 @@ fn blocks_json(app: &App, plan: &Plan) -> Value {
 
 /// `GET /api/plan`: blocks, units with every check result and their colour, summary, history, check labels.
 fn plan_json(app: &App, plan: &Plan) -> Value {
-    let colours = colour_units(app, plan);
+    let colours = colour_units(plan);
     let reports: BTreeMap<&str, &bmu::validate::UnitReport> = plan
         .validation()
         .map(|v| v.units.iter().map(|u| (u.unit_id.as_str(), u)).collect())
@@ -649,7 +641,7 @@ fn plan_json(app: &App, plan: &Plan) -> Value {
                 None => json!({ "unit_id": id, "pass": Value::Null, "checks": {} }),
             };
             v["locked"] = json!(locked);
-            v["colour"] = json!(colours.get(&id).copied().unwrap_or(PALETTE[0]));
+            v["colour"] = json!(colours.get(&id).copied().unwrap_or(palette::PALETTE[0]));
             v
         })
         .collect();
@@ -673,33 +665,12 @@ fn plan_json(app: &App, plan: &Plan) -> Value {
     })
 }
 
-/// Greedy colouring of units in id order over their adjacency: each takes the first palette entry none of its
-/// already-coloured neighbours has (a planar map rarely needs more than five).
-fn colour_units(app: &App, plan: &Plan) -> BTreeMap<String, &'static str> {
-    let units = plan.assignment();
-    let mut touching: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (b, near) in app.neighbours.iter().enumerate() {
-        for &n in near {
-            if let (Some(a), Some(o)) = (units[b], units.get(n).copied().flatten()) {
-                if a != o {
-                    touching.entry(a).or_default().insert(o);
-                }
-            }
-        }
-    }
-    let mut colour: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, _) in plan.unit_ids() {
-        let used: BTreeSet<usize> = touching
-            .get(id.as_str())
-            .map(|n| n.iter().filter_map(|o| colour.get(*o).copied()).collect())
-            .unwrap_or_default();
-        let c = (0..).find(|c| !used.contains(c)).unwrap_or(0);
-        colour.insert(id, c);
-    }
-    colour
-        .into_iter()
-        .map(|(id, c)| (id, PALETTE[c % PALETTE.len()]))
-        .collect()
+/// The dossier's colours (DSatur over the dissolved units in plan order, `bmu::report::palette`), so that a unit
+/// has the same colour on the page as in the dossier of the same plan; an empty unit has none to show.
+fn colour_units(plan: &Plan) -> BTreeMap<String, &'static str> {
+    let units = plan.units();
+    let fills = palette::unit_fills(&units.iter().map(|u| &u.geometry).collect::<Vec<_>>());
+    units.into_iter().map(|u| u.id).zip(fills).collect()
 }
 
 /// Each block's geometry as lon/lat GeoJSON, through the library's GeoJSON writer (the crate's [`Transformer`]).

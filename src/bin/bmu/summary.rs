@@ -165,7 +165,8 @@ pub(crate) fn next_steps(v: &Validation, verb: Verb, proposal: Option<&Proposal>
             "splits_blocks" => format!("{u}: split blocks {}: put each block wholly in one unit", words(what)),
             "separate_parts" => format!(
                 "{u}: more than one part (an exclave): join each part to the unit it touches, or make it a unit of \
-                 its own"
+                 its own; a detached part reached by road passes with `--set thresholds.accept_exclaves_by_road=true` \
+                 (a road within thresholds.exclave_road_m of both parts)"
             ),
             "invalid_geometry" => format!("{u}: invalid geometry: redraw it, or run with --repair"),
             "overlaps" => format!("{u}: overlap other units: see the overlap pieces in the problems layer"),
@@ -176,9 +177,35 @@ pub(crate) fn next_steps(v: &Validation, verb: Verb, proposal: Option<&Proposal>
         out.push(line);
     }
     if let Some(p) = proposal {
+        out.extend(exclaves_left(p));
         out.extend(under_split(v, p));
     }
     out
+}
+
+/// Components of `propose` too small for a unit whose blocks were left in no unit (`exclaves = "unassigned"`):
+/// name them, and the settings that would place them.
+fn exclaves_left(p: &Proposal) -> Option<String> {
+    let left: Vec<&str> = p
+        .solution
+        .components
+        .iter()
+        .filter(|c| !c.feasible && c.merged_into.is_none())
+        .filter_map(|c| c.blocks.first().map(|&b| p.blocks.ids[b].as_str()))
+        .collect();
+    if left.is_empty() {
+        return None;
+    }
+    let mut blocks = left.iter().take(6).copied().collect::<Vec<_>>().join(", ");
+    if left.len() > 6 {
+        let _ = write!(blocks, " and {} more", left.len() - 6);
+    }
+    Some(format!(
+        "{} piece(s) of the area too small for a unit left unassigned (holding block(s) {blocks}): \
+         `--set propose.exclaves=merge` joins each to the nearest unit, and \
+         `--set thresholds.accept_exclaves_by_road=true` accepts the unit in two parts where a road joins them",
+        left.len()
+    ))
 }
 
 /// Units of `propose` big enough for two units whose largest block alone is: no line of the layers crosses that
