@@ -13,19 +13,21 @@
 //! The engine prints nothing and knows nothing of HTTP: `bmu serve` drives it behind one lock.
 
 pub mod assignment;
+mod tiling;
 
 use crate::blocks::dissolve;
 use crate::model::{FeatureClass, LineFeature, StudyArea};
 use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, Blocks};
 use crate::validate::check::{Evaluation, LayerResult, LayerState, Subject};
-use crate::validate::{CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation};
+use crate::validate::{CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation};
 use crate::{Error, Result};
 use geo::{Area, MultiLineString, MultiPolygon};
 use indexmap::IndexMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 /// What a plan is edited over: the study area (with the lines block derivation inferred, as `propose` checks it),
 /// its population source and its blocks. Built once; every [`Plan`] of the session borrows it.
@@ -36,6 +38,8 @@ pub struct Session {
     pub source: Option<Box<dyn PopulationSource>>,
     /// The blocks: the study area's, or derived from its town and features as `propose` derives them.
     pub blocks: Blocks,
+    /// The blocks' own gaps, overlaps and spill (m², every piece), measured at the first plan that asks.
+    residue: OnceLock<f64>,
 }
 
 impl Session {
@@ -57,6 +61,7 @@ impl Session {
             area: with_inferred(area, &blocks),
             source,
             blocks,
+            residue: OnceLock::new(),
         })
     }
 
@@ -70,6 +75,7 @@ impl Session {
             area: with_inferred(area, &blocks),
             source,
             blocks,
+            residue: OnceLock::new(),
         }
     }
 
@@ -128,6 +134,8 @@ struct Slot {
     locked: bool,
     /// The dissolved unit; None while it has no block.
     unit: Option<Unit>,
+    /// How far the dissolve moved from the blocks' summed area (m²; see [`tiling`]).
+    drift: f64,
     /// Per check, in registry order, its last evaluation (layer-wide checks are read again on every refresh).
     cache: Vec<Cached>,
 }
@@ -169,6 +177,10 @@ pub struct Plan<'s> {
     /// Per check, in registry order, what a layer-wide check keeps between moves to redo only the changed units'
     /// share (see [`crate::validate::Check::prepare_again`]).
     layer_states: Vec<LayerState>,
+    /// Each block's area (m²), for the dissolve's drift.
+    block_area: Vec<f64>,
+    /// Whether the last refresh read the partition check from the blocks rather than the overlay.
+    partition_from_blocks: bool,
 }
 
 impl<'s> Plan<'s> {
@@ -208,6 +220,8 @@ impl<'s> Plan<'s> {
             undo: Vec::new(),
             redo: Vec::new(),
             validation: None,
+            block_area: session.blocks.geometry.iter().map(|g| g.unsigned_area()).collect(),
+            partition_from_blocks: false,
         };
         let all: BTreeSet<usize> = (0..plan.slots.len()).collect();
         plan.refresh(&all)?;
@@ -440,7 +454,8 @@ impl<'s> Plan<'s> {
     fn refresh(&mut self, touched: &BTreeSet<usize>) -> Result<()> {
         let blocks = &self.session.blocks;
         let has_population = self.ctx.population.is_some();
-        let dissolved: Vec<(usize, Option<Unit>)> = touched
+        let block_area = &self.block_area;
+        let dissolved: Vec<(usize, Option<(Unit, f64)>)> = touched
             .par_iter()
             .map(|&k| {
                 let s = &self.slots[k];
@@ -453,12 +468,15 @@ impl<'s> Plan<'s> {
                     population: has_population.then_some(population),
                     ..Unit::new(s.id.clone(), dissolve(&parts))
                 };
-                (k, Some(unit))
+                let drift = tiling::dissolve_drift(&unit.geometry, s.members.iter().map(|&b| block_area[b]));
+                (k, Some((unit, drift)))
             })
             .collect();
         for (k, unit) in dissolved {
-            self.slots[k].unit = unit;
-            self.slots[k].cache = Vec::new();
+            let slot = &mut self.slots[k];
+            slot.drift = unit.as_ref().map_or(0.0, |u| u.1);
+            slot.unit = unit.map(|u| u.0);
+            slot.cache = Vec::new();
         }
         let order = self.order();
         if order.is_empty() {
@@ -466,13 +484,24 @@ impl<'s> Plan<'s> {
             return Ok(());
         }
         let units: Vec<Unit> = order.iter().filter_map(|&k| self.slots[k].unit.clone()).collect();
+        self.partition_from_blocks = self.partition_from_blocks(&order);
+        let from_blocks = self.partition_from_blocks;
+        let tolerance = self.ctx.thresholds.partition_tolerance_m2;
         let layers: Vec<Option<LayerResult>> = self
             .registry
             .iter()
             .zip(&mut self.layer_states)
-            .map(|(c, state)| c.prepare_again(&units, &self.ctx, state))
+            .map(|(c, state)| {
+                if from_blocks && c.name() == CheckName::Partition {
+                    // The overlay's cache keeps its last pieces: it compares geometry, so it catches up with
+                    // every unit changed meanwhile the next time it runs.
+                    return Ok(Some(tiling::clean(units.len(), tolerance)));
+                }
+                c.prepare_again(&units, &self.ctx, state)
+            })
             .collect::<Result<_>>()?;
-        let (ctx, registry, slots) = (&self.ctx, &self.registry, &self.slots);
+        let (ctx, slots) = (&self.ctx, &self.slots);
+        let checks: Vec<&dyn crate::validate::Check> = self.registry.iter().collect();
         let evaluated: Vec<Vec<Cached>> = order
             .par_iter()
             .zip(&units)
@@ -484,8 +513,10 @@ impl<'s> Plan<'s> {
                     population: unit.population,
                 };
                 let cache = &slots[k].cache;
-                registry
-                    .iter()
+                // The checks of a changed unit in parallel too: a move changes two units, so the units alone
+                // would keep two threads busy while the rest wait.
+                checks
+                    .par_iter()
                     .zip(&layers)
                     .enumerate()
                     .map(|(c, (check, layer))| match (layer, cache.get(c)) {
@@ -505,6 +536,28 @@ impl<'s> Plan<'s> {
         }
         self.validation = Some(self.assemble(&order, &units, layers));
         Ok(())
+    }
+
+    /// Whether the partition check can be read from the block assignment (see [`tiling`]): every block in a unit,
+    /// and the blocks' own residue plus every unit's dissolve drift under the tolerance.
+    fn partition_from_blocks(&self, order: &[usize]) -> bool {
+        let tolerance = self.ctx.thresholds.partition_tolerance_m2;
+        let Some(town) = self.ctx.town.as_ref() else {
+            return false;
+        };
+        if self.assign.iter().any(Option::is_none) {
+            return false;
+        }
+        let drift: f64 = order.iter().map(|&k| self.slots[k].drift).sum();
+        if drift >= tolerance {
+            return false;
+        }
+        let blocks = &self.session.blocks;
+        let residue = self
+            .session
+            .residue
+            .get_or_init(|| tiling::blocks_residue(&blocks.ids, &blocks.geometry, town));
+        residue + drift < tolerance
     }
 
     /// The validation from the cached evaluations, in `validate_with`'s order: layer-wide problems first, in check
@@ -549,6 +602,7 @@ impl Slot {
             members: BTreeSet::new(),
             locked: false,
             unit: None,
+            drift: 0.0,
             cache: Vec::new(),
         }
     }
