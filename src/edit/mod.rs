@@ -20,7 +20,9 @@ use crate::model::{FeatureClass, LineFeature, StudyArea};
 use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, Blocks};
 use crate::validate::check::{Evaluation, LayerResult, LayerState, Subject};
-use crate::validate::{CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation};
+use crate::validate::{
+    CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation,
+};
 use crate::{Error, Result};
 use geo::{Area, MultiLineString, MultiPolygon};
 use indexmap::IndexMap;
@@ -220,7 +222,12 @@ impl<'s> Plan<'s> {
             undo: Vec::new(),
             redo: Vec::new(),
             validation: None,
-            block_area: session.blocks.geometry.iter().map(|g| g.unsigned_area()).collect(),
+            block_area: session
+                .blocks
+                .geometry
+                .iter()
+                .map(|g| g.unsigned_area())
+                .collect(),
             partition_from_blocks: false,
         };
         let all: BTreeSet<usize> = (0..plan.slots.len()).collect();
@@ -310,10 +317,10 @@ impl<'s> Plan<'s> {
             }
         }
         if changes.is_empty() {
-            return self.change(&BTreeSet::new(), None);
+            return self.change(&BTreeSet::new(), Vec::new());
         }
         let step = Step { changes };
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, false);
         let change = self.change(&touched, before)?;
         self.undo.push(step);
@@ -327,7 +334,7 @@ impl<'s> Plan<'s> {
             .undo
             .pop()
             .ok_or_else(|| EditError::Refused("nothing to undo".into()))?;
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, true);
         self.redo.push(step);
         self.change(&touched, before)
@@ -339,7 +346,7 @@ impl<'s> Plan<'s> {
             .redo
             .pop()
             .ok_or_else(|| EditError::Refused("nothing to redo".into()))?;
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, false);
         self.undo.push(step);
         self.change(&touched, before)
@@ -389,19 +396,25 @@ impl<'s> Plan<'s> {
         touched
     }
 
+    /// The units' reports of the current validation: what a change is compared against (the problems, with their
+    /// geometries, are not needed for that, and copying them was a visible share of a move).
+    fn reports(&self) -> Vec<UnitReport> {
+        self.validation
+            .as_ref()
+            .map(|v| v.units.clone())
+            .unwrap_or_default()
+    }
+
     /// Refreshes the touched slots and reports what changed against `before`.
     fn change(
         &mut self,
         touched: &BTreeSet<usize>,
-        before: Option<Validation>,
+        before: Vec<UnitReport>,
     ) -> std::result::Result<Change, EditError> {
         if !touched.is_empty() {
             self.refresh(touched)?;
         }
-        let old: HashMap<&str, &UnitReport> = before
-            .as_ref()
-            .map(|v| v.units.iter().map(|u| (u.unit_id.as_str(), u)).collect())
-            .unwrap_or_default();
+        let old: HashMap<&str, &UnitReport> = before.iter().map(|u| (u.unit_id.as_str(), u)).collect();
         let units = self
             .validation
             .as_ref()

@@ -216,7 +216,10 @@ fn a_move_on_blocks_that_tile_the_town_reads_the_partition_from_the_blocks() {
     assert!(!plan.partition_from_blocks);
     let v = plan.validation().unwrap();
     assert_eq!(v, &fresh(&plan));
-    assert!(v.problems.iter().any(|p| p.kind == crate::validate::ProblemKind::Gap));
+    assert!(v
+        .problems
+        .iter()
+        .any(|p| p.kind == crate::validate::ProblemKind::Gap));
     plan.apply(&[mv("b21", Some("E"))]).unwrap();
     assert!(plan.partition_from_blocks);
     assert_eq!(plan.validation().unwrap(), &fresh(&plan));
@@ -233,7 +236,10 @@ fn blocks_with_a_crack_between_them_keep_the_overlay_for_the_partition_check() {
     let mut blocks = Vec::new();
     for i in 0..4 {
         for j in 0..3 {
-            let (x, y) = (i as f64 * 1000.0 + if i >= 2 { 0.5 } else { 0.0 }, j as f64 * 1000.0);
+            let (x, y) = (
+                i as f64 * 1000.0 + if i >= 2 { 0.5 } else { 0.0 },
+                j as f64 * 1000.0,
+            );
             blocks.push(Block {
                 id: format!("b{i}{j}"),
                 geometry: rect(x, y, x + 1000.0, y + 1000.0),
@@ -248,7 +254,10 @@ fn blocks_with_a_crack_between_them_keep_the_overlay_for_the_partition_check() {
     assert!(!plan.partition_from_blocks);
     let v = plan.validation().unwrap();
     assert_eq!(v, &fresh(&plan));
-    assert!(v.units.iter().all(|u| u.checks[&CheckName::Partition].pass() == Some(false)));
+    assert!(v
+        .units
+        .iter()
+        .all(|u| u.checks[&CheckName::Partition].pass() == Some(false)));
     plan.apply(&[mv("b20", Some("W"))]).unwrap();
     assert!(!plan.partition_from_blocks);
     assert_eq!(plan.validation().unwrap(), &fresh(&plan));
@@ -291,7 +300,11 @@ fn a_dissolve_that_fills_an_enclave_keeps_the_overlay_for_the_partition_check() 
     a.blocks = Some(blocks);
     a.config.thresholds.partition_tolerance_m2 = 50.0;
     let s = Session::open(&a).unwrap();
-    let labels = vec![Some("A".to_string()), Some("B".to_string()), Some("B".to_string())];
+    let labels = vec![
+        Some("A".to_string()),
+        Some("B".to_string()),
+        Some("B".to_string()),
+    ];
     let plan = Plan::new(&s, &labels).unwrap();
     assert!(!plan.partition_from_blocks);
     let v = plan.validation().unwrap();

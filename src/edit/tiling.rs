@@ -17,7 +17,11 @@ use std::collections::BTreeMap;
 
 /// The blocks' own gaps, overlaps and spill within `town`, summed over every piece (m²): the area the units of any
 /// complete assignment can leave open, share or push out beyond what their dissolve changes.
-pub(crate) fn blocks_residue(ids: &[String], geometry: &[MultiPolygon<f64>], town: &MultiPolygon<f64>) -> f64 {
+pub(crate) fn blocks_residue(
+    ids: &[String],
+    geometry: &[MultiPolygon<f64>],
+    town: &MultiPolygon<f64>,
+) -> f64 {
     let blocks: Vec<Unit> = ids
         .iter()
         .zip(geometry)
