@@ -13,19 +13,23 @@
 //! The engine prints nothing and knows nothing of HTTP: `bmu serve` drives it behind one lock.
 
 pub mod assignment;
+mod tiling;
 
 use crate::blocks::dissolve;
 use crate::model::{FeatureClass, LineFeature, StudyArea};
 use crate::population::source::PopulationSource;
 use crate::propose::pipeline::{self, Blocks};
 use crate::validate::check::{Evaluation, LayerResult, LayerState, Subject};
-use crate::validate::{CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation};
+use crate::validate::{
+    CheckName, CheckResult, Context, Problem, Registry, Summary, Unit, UnitReport, Validation,
+};
 use crate::{Error, Result};
 use geo::{Area, MultiLineString, MultiPolygon};
 use indexmap::IndexMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 /// What a plan is edited over: the study area (with the lines block derivation inferred, as `propose` checks it),
 /// its population source and its blocks. Built once; every [`Plan`] of the session borrows it.
@@ -36,6 +40,8 @@ pub struct Session {
     pub source: Option<Box<dyn PopulationSource>>,
     /// The blocks: the study area's, or derived from its town and features as `propose` derives them.
     pub blocks: Blocks,
+    /// The blocks' own gaps, overlaps and spill (m², every piece), measured at the first plan that asks.
+    residue: OnceLock<f64>,
 }
 
 impl Session {
@@ -57,6 +63,7 @@ impl Session {
             area: with_inferred(area, &blocks),
             source,
             blocks,
+            residue: OnceLock::new(),
         })
     }
 
@@ -70,6 +77,7 @@ impl Session {
             area: with_inferred(area, &blocks),
             source,
             blocks,
+            residue: OnceLock::new(),
         }
     }
 
@@ -128,6 +136,8 @@ struct Slot {
     locked: bool,
     /// The dissolved unit; None while it has no block.
     unit: Option<Unit>,
+    /// How far the dissolve moved from the blocks' summed area (m²; see [`tiling`]).
+    drift: f64,
     /// Per check, in registry order, its last evaluation (layer-wide checks are read again on every refresh).
     cache: Vec<Cached>,
 }
@@ -169,6 +179,10 @@ pub struct Plan<'s> {
     /// Per check, in registry order, what a layer-wide check keeps between moves to redo only the changed units'
     /// share (see [`crate::validate::Check::prepare_again`]).
     layer_states: Vec<LayerState>,
+    /// Each block's area (m²), for the dissolve's drift.
+    block_area: Vec<f64>,
+    /// Whether the last refresh read the partition check from the blocks rather than the overlay.
+    partition_from_blocks: bool,
 }
 
 impl<'s> Plan<'s> {
@@ -208,6 +222,13 @@ impl<'s> Plan<'s> {
             undo: Vec::new(),
             redo: Vec::new(),
             validation: None,
+            block_area: session
+                .blocks
+                .geometry
+                .iter()
+                .map(|g| g.unsigned_area())
+                .collect(),
+            partition_from_blocks: false,
         };
         let all: BTreeSet<usize> = (0..plan.slots.len()).collect();
         plan.refresh(&all)?;
@@ -296,10 +317,10 @@ impl<'s> Plan<'s> {
             }
         }
         if changes.is_empty() {
-            return self.change(&BTreeSet::new(), None);
+            return self.change(&BTreeSet::new(), Vec::new());
         }
         let step = Step { changes };
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, false);
         let change = self.change(&touched, before)?;
         self.undo.push(step);
@@ -313,7 +334,7 @@ impl<'s> Plan<'s> {
             .undo
             .pop()
             .ok_or_else(|| EditError::Refused("nothing to undo".into()))?;
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, true);
         self.redo.push(step);
         self.change(&touched, before)
@@ -325,7 +346,7 @@ impl<'s> Plan<'s> {
             .redo
             .pop()
             .ok_or_else(|| EditError::Refused("nothing to redo".into()))?;
-        let before = self.validation.clone();
+        let before = self.reports();
         let touched = self.replay(&step, false);
         self.undo.push(step);
         self.change(&touched, before)
@@ -375,19 +396,25 @@ impl<'s> Plan<'s> {
         touched
     }
 
+    /// The units' reports of the current validation: what a change is compared against (the problems, with their
+    /// geometries, are not needed for that, and copying them was a visible share of a move).
+    fn reports(&self) -> Vec<UnitReport> {
+        self.validation
+            .as_ref()
+            .map(|v| v.units.clone())
+            .unwrap_or_default()
+    }
+
     /// Refreshes the touched slots and reports what changed against `before`.
     fn change(
         &mut self,
         touched: &BTreeSet<usize>,
-        before: Option<Validation>,
+        before: Vec<UnitReport>,
     ) -> std::result::Result<Change, EditError> {
         if !touched.is_empty() {
             self.refresh(touched)?;
         }
-        let old: HashMap<&str, &UnitReport> = before
-            .as_ref()
-            .map(|v| v.units.iter().map(|u| (u.unit_id.as_str(), u)).collect())
-            .unwrap_or_default();
+        let old: HashMap<&str, &UnitReport> = before.iter().map(|u| (u.unit_id.as_str(), u)).collect();
         let units = self
             .validation
             .as_ref()
@@ -440,7 +467,8 @@ impl<'s> Plan<'s> {
     fn refresh(&mut self, touched: &BTreeSet<usize>) -> Result<()> {
         let blocks = &self.session.blocks;
         let has_population = self.ctx.population.is_some();
-        let dissolved: Vec<(usize, Option<Unit>)> = touched
+        let block_area = &self.block_area;
+        let dissolved: Vec<(usize, Option<(Unit, f64)>)> = touched
             .par_iter()
             .map(|&k| {
                 let s = &self.slots[k];
@@ -453,12 +481,15 @@ impl<'s> Plan<'s> {
                     population: has_population.then_some(population),
                     ..Unit::new(s.id.clone(), dissolve(&parts))
                 };
-                (k, Some(unit))
+                let drift = tiling::dissolve_drift(&unit.geometry, s.members.iter().map(|&b| block_area[b]));
+                (k, Some((unit, drift)))
             })
             .collect();
         for (k, unit) in dissolved {
-            self.slots[k].unit = unit;
-            self.slots[k].cache = Vec::new();
+            let slot = &mut self.slots[k];
+            slot.drift = unit.as_ref().map_or(0.0, |u| u.1);
+            slot.unit = unit.map(|u| u.0);
+            slot.cache = Vec::new();
         }
         let order = self.order();
         if order.is_empty() {
@@ -466,13 +497,24 @@ impl<'s> Plan<'s> {
             return Ok(());
         }
         let units: Vec<Unit> = order.iter().filter_map(|&k| self.slots[k].unit.clone()).collect();
+        self.partition_from_blocks = self.partition_from_blocks(&order);
+        let from_blocks = self.partition_from_blocks;
+        let tolerance = self.ctx.thresholds.partition_tolerance_m2;
         let layers: Vec<Option<LayerResult>> = self
             .registry
             .iter()
             .zip(&mut self.layer_states)
-            .map(|(c, state)| c.prepare_again(&units, &self.ctx, state))
+            .map(|(c, state)| {
+                if from_blocks && c.name() == CheckName::Partition {
+                    // The overlay's cache keeps its last pieces: it compares geometry, so it catches up with
+                    // every unit changed meanwhile the next time it runs.
+                    return Ok(Some(tiling::clean(units.len(), tolerance)));
+                }
+                c.prepare_again(&units, &self.ctx, state)
+            })
             .collect::<Result<_>>()?;
-        let (ctx, registry, slots) = (&self.ctx, &self.registry, &self.slots);
+        let (ctx, slots) = (&self.ctx, &self.slots);
+        let checks: Vec<&dyn crate::validate::Check> = self.registry.iter().collect();
         let evaluated: Vec<Vec<Cached>> = order
             .par_iter()
             .zip(&units)
@@ -484,8 +526,10 @@ impl<'s> Plan<'s> {
                     population: unit.population,
                 };
                 let cache = &slots[k].cache;
-                registry
-                    .iter()
+                // The checks of a changed unit in parallel too: a move changes two units, so the units alone
+                // would keep two threads busy while the rest wait.
+                checks
+                    .par_iter()
                     .zip(&layers)
                     .enumerate()
                     .map(|(c, (check, layer))| match (layer, cache.get(c)) {
@@ -505,6 +549,28 @@ impl<'s> Plan<'s> {
         }
         self.validation = Some(self.assemble(&order, &units, layers));
         Ok(())
+    }
+
+    /// Whether the partition check can be read from the block assignment (see [`tiling`]): every block in a unit,
+    /// and the blocks' own residue plus every unit's dissolve drift under the tolerance.
+    fn partition_from_blocks(&self, order: &[usize]) -> bool {
+        let tolerance = self.ctx.thresholds.partition_tolerance_m2;
+        let Some(town) = self.ctx.town.as_ref() else {
+            return false;
+        };
+        if self.assign.iter().any(Option::is_none) {
+            return false;
+        }
+        let drift: f64 = order.iter().map(|&k| self.slots[k].drift).sum();
+        if drift >= tolerance {
+            return false;
+        }
+        let blocks = &self.session.blocks;
+        let residue = self
+            .session
+            .residue
+            .get_or_init(|| tiling::blocks_residue(&blocks.ids, &blocks.geometry, town));
+        residue + drift < tolerance
     }
 
     /// The validation from the cached evaluations, in `validate_with`'s order: layer-wide problems first, in check
@@ -549,6 +615,7 @@ impl Slot {
             members: BTreeSet::new(),
             locked: false,
             unit: None,
+            drift: 0.0,
             cache: Vec::new(),
         }
     }

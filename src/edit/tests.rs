@@ -199,3 +199,115 @@ fn after_random_moves_on_a_town_of_several_gap_tiles_results_equal_validate() {
         }
     }
 }
+
+/// Issue #16: on blocks that tile their town, a move reads the partition check from the assignment (no overlay of
+/// whole units), a block left in no unit sends it back to the overlay (the gap is measured and reported), and
+/// assigning the block again returns to the blocks — each step equal to `validate` from scratch.
+#[test]
+fn a_move_on_blocks_that_tile_the_town_reads_the_partition_from_the_blocks() {
+    let s = session();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    assert!(plan.partition_from_blocks);
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+    plan.apply(&[mv("b20", Some("W"))]).unwrap();
+    assert!(plan.partition_from_blocks);
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+    plan.apply(&[mv("b21", None)]).unwrap();
+    assert!(!plan.partition_from_blocks);
+    let v = plan.validation().unwrap();
+    assert_eq!(v, &fresh(&plan));
+    assert!(v
+        .problems
+        .iter()
+        .any(|p| p.kind == crate::validate::ProblemKind::Gap));
+    plan.apply(&[mv("b21", Some("E"))]).unwrap();
+    assert!(plan.partition_from_blocks);
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+    plan.undo().unwrap();
+    assert!(!plan.partition_from_blocks);
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+}
+
+/// Blocks with a crack between them (the east half shifted 0.5 m: a 1,500 m² gap along the road and as much spill)
+/// do not tile the town: the partition check keeps the overlay, and finds both.
+#[test]
+fn blocks_with_a_crack_between_them_keep_the_overlay_for_the_partition_check() {
+    let mut a = area(Some(rect(0.0, 0.0, 4000.0, 3000.0)));
+    let mut blocks = Vec::new();
+    for i in 0..4 {
+        for j in 0..3 {
+            let (x, y) = (
+                i as f64 * 1000.0 + if i >= 2 { 0.5 } else { 0.0 },
+                j as f64 * 1000.0,
+            );
+            blocks.push(Block {
+                id: format!("b{i}{j}"),
+                geometry: rect(x, y, x + 1000.0, y + 1000.0),
+                population: Some(9_000.0),
+                source: None,
+            });
+        }
+    }
+    a.blocks = Some(blocks);
+    let s = Session::open(&a).unwrap();
+    let mut plan = Plan::new(&s, &halves(&s)).unwrap();
+    assert!(!plan.partition_from_blocks);
+    let v = plan.validation().unwrap();
+    assert_eq!(v, &fresh(&plan));
+    assert!(v
+        .units
+        .iter()
+        .all(|u| u.checks[&CheckName::Partition].pass() == Some(false)));
+    plan.apply(&[mv("b20", Some("W"))]).unwrap();
+    assert!(!plan.partition_from_blocks);
+    assert_eq!(plan.validation().unwrap(), &fresh(&plan));
+}
+
+/// A unit whose dissolve fills an enclave (a 5 m block of another unit, under the 100 m² hole size the dissolve
+/// fills) overlaps that unit by more than its blocks do: the drift sends the partition check back to the overlay.
+#[test]
+fn a_dissolve_that_fills_an_enclave_keeps_the_overlay_for_the_partition_check() {
+    let mut a = area(Some(rect(0.0, 0.0, 100.0, 100.0)));
+    let poly = |outer: &[(f64, f64)], hole: &[(f64, f64)]| {
+        MultiPolygon(vec![geo::Polygon::new(
+            outer.to_vec().into(),
+            vec![hole.to_vec().into()],
+        )])
+    };
+    let blocks = vec![
+        Block {
+            id: "ring".into(),
+            geometry: poly(
+                &[(0.0, 0.0), (50.0, 0.0), (50.0, 100.0), (0.0, 100.0)],
+                &[(20.0, 20.0), (29.0, 20.0), (29.0, 29.0), (20.0, 29.0)],
+            ),
+            population: Some(100.0),
+            source: None,
+        },
+        Block {
+            id: "enclave".into(),
+            geometry: rect(20.0, 20.0, 29.0, 29.0),
+            population: Some(10.0),
+            source: None,
+        },
+        Block {
+            id: "east".into(),
+            geometry: rect(50.0, 0.0, 100.0, 100.0),
+            population: Some(100.0),
+            source: None,
+        },
+    ];
+    a.blocks = Some(blocks);
+    a.config.thresholds.partition_tolerance_m2 = 50.0;
+    let s = Session::open(&a).unwrap();
+    let labels = vec![
+        Some("A".to_string()),
+        Some("B".to_string()),
+        Some("B".to_string()),
+    ];
+    let plan = Plan::new(&s, &labels).unwrap();
+    assert!(!plan.partition_from_blocks);
+    let v = plan.validation().unwrap();
+    assert_eq!(v, &fresh(&plan));
+    assert_eq!(v.units[0].checks[&CheckName::Partition].pass(), Some(false));
+}

@@ -19,6 +19,7 @@ use crate::network::{reached_cells, Cells, ServiceAreas};
 use crate::Result;
 use geo::algorithm::buffer::{BufferStyle, LineCap};
 use geo::{Area, BooleanOps, BoundingRect, Buffer, MultiPolygon};
+use rayon::prelude::*;
 
 /// Sides of the polygon standing for a service disc.
 const DISC_SIDES: f64 = 128.0;
@@ -47,8 +48,6 @@ pub fn service_coverage(
     };
     let types = &t.service_types;
     let radius = t.service_radius_m;
-    let mut covered = Vec::with_capacity(types.len());
-    let mut problems = Vec::new();
     let built;
     let walk = match (t.service_distance, network) {
         (ServiceDistance::Euclidean, _) => None,
@@ -59,58 +58,69 @@ pub fn service_coverage(
         }
     };
     let cells = walk.map(|w| Cells::new(&w.network, &unit.geometry, t));
-    for kind in types {
-        if let (Some(w), Some(cells)) = (walk, &cells) {
-            let reached = match w.reach(*kind) {
-                Some(r) => reached_cells(&w.network, cells, r, &unit.geometry, radius),
-                None => MultiPolygon(Vec::new()),
+    // The service types one by one are independent overlays of the unit: measured in parallel (the plan editor
+    // waits on them after each move), collected in type order so the output does not depend on the thread count.
+    let per_type: Vec<(MultiPolygon<f64>, Vec<Problem>, f64)> = types
+        .par_iter()
+        .map(|kind| {
+            let mut problems = Vec::new();
+            let covered = if let (Some(w), Some(cells)) = (walk, &cells) {
+                let reached = match w.reach(*kind) {
+                    Some(r) => reached_cells(&w.network, cells, r, &unit.geometry, radius),
+                    None => MultiPolygon(Vec::new()),
+                };
+                for piece in significant_parts(unit.geometry.difference(&reached), t.partition_tolerance_m2) {
+                    problems.push(
+                        Problem::area(ProblemKind::Uncovered, &unit.id, piece)
+                            .with("service", kind.name())
+                            .with("distance", ServiceDistance::Network.name()),
+                    );
+                }
+                reached
+            } else {
+                let discs: Vec<MultiPolygon<f64>> = area
+                    .facilities
+                    .iter()
+                    .filter(|f| f.kind == *kind)
+                    .filter(|f| {
+                        let p = f.location;
+                        p.x() >= unit_box.min().x - radius
+                            && p.x() <= unit_box.max().x + radius
+                            && p.y() >= unit_box.min().y - radius
+                            && p.y() <= unit_box.max().y + radius
+                    })
+                    .map(|f| {
+                        let style = BufferStyle::new(radius)
+                            .line_cap(LineCap::Round(2.0 * std::f64::consts::PI / DISC_SIDES));
+                        f.location.buffer_with_style(style)
+                    })
+                    .collect();
+                let reach = geo::unary_union(discs.iter());
+                for piece in significant_parts(unit.geometry.difference(&reach), t.partition_tolerance_m2) {
+                    problems.push(
+                        Problem::area(ProblemKind::Uncovered, &unit.id, piece).with("service", kind.name()),
+                    );
+                }
+                unit.geometry.intersection(&reach)
             };
-            for piece in significant_parts(unit.geometry.difference(&reached), t.partition_tolerance_m2) {
-                problems.push(
-                    Problem::area(ProblemKind::Uncovered, &unit.id, piece)
-                        .with("service", kind.name())
-                        .with("distance", ServiceDistance::Network.name()),
-                );
-            }
-            covered.push(reached);
-            continue;
-        }
-        let discs: Vec<MultiPolygon<f64>> = area
-            .facilities
-            .iter()
-            .filter(|f| f.kind == *kind)
-            .filter(|f| {
-                let p = f.location;
-                p.x() >= unit_box.min().x - radius
-                    && p.x() <= unit_box.max().x + radius
-                    && p.y() >= unit_box.min().y - radius
-                    && p.y() <= unit_box.max().y + radius
-            })
-            .map(|f| {
-                let style = BufferStyle::new(radius)
-                    .line_cap(LineCap::Round(2.0 * std::f64::consts::PI / DISC_SIDES));
-                f.location.buffer_with_style(style)
-            })
-            .collect();
-        let reach = geo::unary_union(discs.iter());
-        covered.push(unit.geometry.intersection(&reach));
-        for piece in significant_parts(unit.geometry.difference(&reach), t.partition_tolerance_m2) {
-            problems
-                .push(Problem::area(ProblemKind::Uncovered, &unit.id, piece).with("service", kind.name()));
-        }
-    }
-    // One call per type: the reaches of different types overlap, and a point source counts each resident in one
-    // polygon of a call only (it is built for partitions).
-    let reached = covered
-        .iter()
-        .map(|c| {
-            Ok(source
-                .population(std::slice::from_ref(c))?
+            // One call per type: the reaches of different types overlap, and a point source counts each resident
+            // in one polygon of a call only (it is built for partitions).
+            let pop = source
+                .population(std::slice::from_ref(&covered))?
                 .first()
                 .copied()
-                .unwrap_or(0.0))
+                .unwrap_or(0.0);
+            Ok((covered, problems, pop))
         })
-        .collect::<Result<Vec<f64>>>()?;
+        .collect::<Result<_>>()?;
+    let mut covered = Vec::with_capacity(types.len());
+    let mut problems = Vec::new();
+    let mut reached = Vec::with_capacity(types.len());
+    for (c, p, pop) in per_type {
+        covered.push(c);
+        problems.extend(p);
+        reached.push(pop);
+    }
     let mut worst = 1.0_f64;
     let mut r_detail = Vec::new();
     let mut reasons = Vec::new();

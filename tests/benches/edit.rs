@@ -5,7 +5,8 @@
 //! - `synthetic_2000_blocks`: a synthetic town (no file: built here) of 50 × 40 square blocks of 200 m, 1,000
 //!   residents each, cut by a road every kilometre, in 80 units of 5 × 5 blocks.
 //!
-//! `cargo bench --bench edit`
+//! `cargo bench --bench edit` (the `_cpu_time` variants report the CPU time of all threads per move: the figure to
+//! read on a shared machine, where wall time is mostly queueing).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bmu::config::Config;
@@ -105,17 +106,37 @@ fn bench_move(c: &mut Criterion, name: &str, (session, labels): (Session, Vec<Op
     let mut plan = Plan::new(&session, &labels).unwrap();
     let (block, home, other) = border_block(&session, &labels);
     let mut there = false;
-    c.bench_function(&format!("move_one_block_{name}"), |b| {
-        b.iter(|| {
-            let to = if there { &home } else { &other };
-            there = !there;
-            plan.apply(&[Move {
-                block_id: block.clone(),
-                unit_id: Some(to.clone()),
-            }])
-            .unwrap()
+    let mut step = move || {
+        let to = if there { &home } else { &other };
+        there = !there;
+        plan.apply(&[Move {
+            block_id: block.clone(),
+            unit_id: Some(to.clone()),
+        }])
+        .unwrap()
+    };
+    c.bench_function(&format!("move_one_block_{name}"), |b| b.iter(&mut step));
+    // The same move timed in CPU time (every thread of the process): on a shared machine the wall time above is
+    // mostly time spent queueing for a core.
+    c.bench_function(&format!("move_one_block_{name}_cpu_time"), |b| {
+        b.iter_custom(|iters| {
+            let start = cpu_time();
+            for _ in 0..iters {
+                criterion::black_box(step());
+            }
+            cpu_time().saturating_sub(start)
         })
     });
+}
+
+/// The CPU time of every thread of this process so far (Linux `schedstat`: nanoseconds on a CPU).
+fn cpu_time() -> std::time::Duration {
+    let ns: u64 = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    std::time::Duration::from_nanos(ns)
 }
 
 /// The whole plan validated from scratch: what every move cost before the layer-wide checks kept their pieces

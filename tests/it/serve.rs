@@ -338,6 +338,47 @@ fn serve_save_then_validate_assignment_gives_the_results_the_page_showed() {
     assert!(dir.join("out/plan.units.geojson").is_file());
 }
 
+/// The editor reads the partition check from the block assignment while every block is in a unit; a block left in
+/// no unit opens a gap, measured by the overlay: after moves that do both, saving and `validate --assignment` still
+/// give the results the page showed, gap included.
+#[test]
+fn serve_a_block_left_in_no_unit_is_a_gap_as_validate_assignment_finds_it() {
+    let server = Server::start(&[]);
+    let moved = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{moved}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let left = first_block_of(&server.plan(), "U03");
+    let body = format!(r#"{{"moves": [{{"block_id": "{left}", "unit_id": null}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let shown = checked_units(&server.plan());
+    assert!(
+        shown.iter().any(|u| u["checks"]["partition"]["pass"] == false),
+        "no unit borders the gap: {shown:?}"
+    );
+    let (status, saved) = server.call("POST", "/api/save", "");
+    assert_eq!(status, 200, "{saved}");
+    let dir = server.dir.path();
+    let out = bmu(
+        &[
+            "validate",
+            ".",
+            "--assignment",
+            "out/plan.csv",
+            "--report",
+            "va.json",
+        ],
+        dir,
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&dir.join("va.json"));
+    assert_eq!(report["units"], Value::Array(shown));
+    assert!(report["summary"]["problems"]["gap"].as_u64().unwrap() > 0);
+}
+
 #[test]
 fn serve_reopens_a_saved_plan_and_sigterm_saves_it() {
     let first = Server::start(&[]);
