@@ -277,14 +277,11 @@ impl Reduced {
             for &j in &out {
                 taken[j] = true;
             }
-            for j in 0..self.inside.len() {
-                if out.len() >= k {
-                    break;
-                }
-                if !taken[j] {
-                    out.push(j);
-                }
-            }
+            let fill: Vec<usize> = (0..self.inside.len())
+                .filter(|&j| !taken[j])
+                .take(k.saturating_sub(out.len()))
+                .collect();
+            out.extend(fill);
         }
         out.sort_unstable();
         out
@@ -478,16 +475,18 @@ fn search(p: &Problem, k: usize) -> Vec<usize> {
     // The best few local optima, each improved further by moving two sites at once (then single swaps again).
     let mut optima: Vec<(f64, Vec<usize>)> = seen.into_iter().map(|c| (State::of(p, &c).total, c)).collect();
     optima.sort_by(|a, b| b.0.total_cmp(&a.0));
-    // Two-site moves cost about pairs × candidates × (points per site × sites per point + candidates); past
-    // PAIR_WORK the search stands on single swaps.
+    // A pass of two-site moves costs about pairs × candidates × (points per site × sites per point + candidates);
+    // past PAIR_WORK in all the search stands on single swaps.
     let nonzeros: usize = p.covers.iter().map(Vec::len).sum();
     let per_pair =
         n as f64 * (nonzeros as f64 / n as f64 * nonzeros as f64 / p.weight.len().max(1) as f64 + n as f64);
     let pairs = (k * k.saturating_sub(1) / 2) as f64;
-    let moves = if pairs * per_pair <= PAIR_WORK { 50 } else { 0 };
+    // The passes allowed are counted from the model's size, not the clock, so the same problem gives the same sites.
+    let mut passes = (PAIR_WORK / (pairs * per_pair).max(1.0)).min(200.0) as usize;
     let mut best: Option<(f64, Vec<usize>)> = None;
     for (_, mut chosen) in optima.into_iter().take(PAIR_STARTS) {
-        for _ in 0..moves {
+        while passes > 0 {
+            passes -= 1;
             if !pair_move(p, &reach, &mut chosen, eps) {
                 break;
             }
@@ -505,8 +504,8 @@ fn search(p: &Problem, k: usize) -> Vec<usize> {
 /// How many of the best local optima get the (costlier) two-site moves.
 const PAIR_STARTS: usize = 4;
 
-/// The most work (see [`search`]) one pass of two-site moves may cost.
-const PAIR_WORK: f64 = 4e8;
+/// The most work (see [`search`]) all passes of two-site moves together may cost, about a second.
+const PAIR_WORK: f64 = 1.5e9;
 
 /// The best move of two chosen sites at once, made if it adds more than `eps` residents; returns whether it did.
 /// Single swaps miss it where two sites share residents and each alone would lose by moving. The first new site is
@@ -658,8 +657,7 @@ fn improve(p: &Problem, reach: &[Vec<usize>], chosen: &mut [usize], eps: f64) {
             .collect();
         let inside = chosen.iter().filter(|&&j| p.inside[j]).count();
         let mut best: Option<(f64, usize, usize)> = None;
-        for slot in 0..chosen.len() {
-            let out = chosen[slot];
+        for (slot, &out) in chosen.iter().enumerate() {
             let mut alone = 0.0;
             for &i in p.covers[out].iter().filter(|&&i| hits[i] == 1) {
                 alone += p.weight[i];
