@@ -246,6 +246,8 @@ pub fn run(options: &Options, progress: &dyn BatchProgress) -> Result<Outcome> {
     // The city-wide layers, read and projected once; no town, so nothing is cut here.
     let city = StudyArea::load(&config)?;
     let towns = read_towns(&towns_layer, options, &city.working_crs)?;
+    // The towns are held as their polygons from here on: a national layer's records need not be.
+    drop(towns_layer);
 
     let mut selected: Vec<&TownInput> = if options.select.is_empty() {
         towns.iter().collect()

@@ -72,10 +72,7 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         staging.claim(&out.join(f), "the district summary (--out)")?;
     }
 
-    let rows: Vec<OutFeature> = towns.iter().map(|(_, r)| row(r)).collect();
-    io::table::write_csv(&out.join("summary.csv"), &rows, &mut staging)?;
-    io::table::write_xlsx(&out.join("summary.xlsx"), &rows, &mut staging)?;
-    drop(rows);
+    write_tables(out, &work.path, &towns, &mut staging)?;
 
     let options = ReadOptions::default();
     let read = |dir: &Path, name: &str| -> Result<Vec<io::Feature>> {
@@ -187,6 +184,95 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         std::fs::rename(dir, &dest).map_err(|e| Error::io(&dest, "move into place", e))?;
     }
     staging.commit()
+}
+
+/// `summary.csv` and `summary.xlsx`, row by row: a national table is written as it is made (the workbook in
+/// rust_xlsxwriter's constant-memory mode, its rows spooled in the work folder), never held.
+fn write_tables(
+    out: &Path,
+    work: &Path,
+    towns: &[(PathBuf, TownRecord)],
+    staging: &mut Staging,
+) -> Result<()> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
+    let csv_path = out.join("summary.csv");
+    let xlsx_path = out.join("summary.xlsx");
+    let csv_fail = |e: csv::Error| Error::format(&csv_path, format!("cannot write CSV: {e}"));
+    let fail = |e: XlsxError| Error::format(&xlsx_path, format!("cannot write the workbook: {e}"));
+    // Every row has the same columns (see `row`): a failed town's are empty.
+    let names: Vec<String> = towns
+        .first()
+        .map(|(_, r)| row(r).properties.keys().cloned().collect())
+        .unwrap_or_default();
+
+    let mut file = BufWriter::new(staging.create(&csv_path)?);
+    // The byte-order mark Excel on a Chinese Windows needs (see `io::table`).
+    file.write_all("\u{feff}".as_bytes())
+        .map_err(|e| Error::io(&csv_path, "write", e))?;
+    let mut csv = csv::Writer::from_writer(file);
+    csv.write_record(&names).map_err(csv_fail)?;
+
+    let mut book = Workbook::new();
+    book.set_tempdir(work).map_err(fail)?;
+    // A fixed creation date: otherwise every run writes different bytes for the same inputs.
+    let epoch = ExcelDateTime::from_ymd(2000, 1, 1).map_err(fail)?;
+    book.set_properties(&DocProperties::new().set_creation_datetime(&epoch));
+    let sheet = book.add_worksheet_with_constant_memory();
+    sheet.set_name("summary").map_err(fail)?;
+    sheet.set_freeze_panes(1, 0).map_err(fail)?;
+    let bold = Format::new().set_bold();
+    for (c, name) in names.iter().enumerate() {
+        // A fixed set of columns, far below Excel's 16,384.
+        let col = c as u16;
+        sheet
+            .set_column_width(col, name.chars().count().max(8) as f64 + 2.0)
+            .map_err(fail)?;
+        sheet
+            .write_string_with_format(0, col, name, &bold)
+            .map_err(fail)?;
+    }
+    for (i, (_, r)) in towns.iter().enumerate() {
+        let p = row(r).properties;
+        csv.write_record(
+            names
+                .iter()
+                .map(|n| p.get(n).and_then(io::value_text).unwrap_or_default()),
+        )
+        .map_err(csv_fail)?;
+        let at = u32::try_from(i + 1)
+            .ok()
+            .filter(|&x| x < 1_048_576)
+            .ok_or_else(|| Error::format(&xlsx_path, "more towns than an Excel sheet holds (1,048,575)"))?;
+        for (c, name) in names.iter().enumerate() {
+            let col = c as u16;
+            match p.get(name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+                    sheet
+                        .write_number(at, col, n.as_f64().unwrap_or_default())
+                        .map_err(fail)?;
+                }
+                Some(v) => {
+                    // Town names, ids, errors and crossings: far below a cell's 32,767 characters, except a
+                    // crossing list, cut rather than refused (the CSV holds it whole).
+                    let text: String = io::value_text(v)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(32_767)
+                        .collect();
+                    sheet.write_string(at, col, text).map_err(fail)?;
+                }
+            }
+        }
+    }
+    let file = csv
+        .into_inner()
+        .map_err(|e| Error::io(&csv_path, "write", e.into_error()))?;
+    file.into_inner()
+        .map_err(|e| Error::io(&csv_path, "write", e.into_error()))?;
+    let mut to = BufWriter::new(staging.create(&xlsx_path)?);
+    book.save_to_writer(&mut to).map_err(fail)?;
+    to.flush().map_err(|e| Error::io(&xlsx_path, "write", e))
 }
 
 /// The columns of the all-towns GeoPackage, declared before its first row ([`district_properties`] fills them).
