@@ -50,6 +50,44 @@ pub struct Config {
     #[serde(default)]
     /// What the dossier's cover says about who made it and when.
     pub report: ReportConfig,
+    /// `[batch]`: the flags of `bmu batch` (a study-area run ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchConfig>,
+}
+
+/// `[batch]`: what `bmu batch` runs, so that a district's run is one file. Every key is a flag of `bmu batch` of the
+/// same name (a flag overrides it); the layers every town shares come from the file's own tables (`[population]`,
+/// `[[features]]`, `[facilities]`), the town and blocks tables are ignored. Paths are relative to the file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// The towns layer.
+    pub towns: Option<PathBuf>,
+    /// Field holding each town's name.
+    pub name_field: Option<String>,
+    /// Field holding each town's id.
+    pub town_id_field: Option<String>,
+    /// Only these towns, by id or name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub select: Vec<String>,
+    /// The district's units, validated instead of proposing.
+    pub units: Option<PathBuf>,
+    /// Id field of the units layer.
+    pub id_field: Option<String>,
+    /// Propose units in every town (the default without `units`).
+    #[serde(default)]
+    pub propose: bool,
+    /// Then site the missing "3+3" facilities in every town.
+    #[serde(default)]
+    pub site: bool,
+    /// Output folder.
+    pub out: Option<PathBuf>,
+    /// Only part K of N of the towns, as `K/N`.
+    pub shard: Option<String>,
+    /// Towns run at once.
+    pub jobs: Option<usize>,
+    /// Language of the dossiers and the index page (`zh` or `en`).
+    pub lang: Option<String>,
 }
 
 /// `[report]`: the dossier's cover. Every field is optional; none is invented (no date is taken from the clock, so
@@ -485,6 +523,11 @@ impl Config {
         if let Some(g) = self.population.as_mut().and_then(|p| p.grid.as_mut()) {
             fix(g);
         }
+        if let Some(b) = &mut self.batch {
+            for p in [&mut b.towns, &mut b.units, &mut b.out].into_iter().flatten() {
+                fix(p);
+            }
+        }
     }
 
     /// Range checks a planner can get wrong; `source` names the file (or `<flags>`).
@@ -809,6 +852,24 @@ pub fn set(config: Config, assignment: &str) -> Result<Config> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batch_table_is_read_with_paths_relative_to_the_file() {
+        let c = Config::parse(
+            "[batch]\ntowns = \"towns.geojson\"\nname_field = \"town\"\nselect = [\"江桥镇\"]\nsite = true\n\
+             out = \"batch\"\nshard = \"1/2\"\njobs = 2\nlang = \"en\"\n",
+            Path::new("/d/bmu.toml"),
+        )
+        .unwrap();
+        let b = c.batch.unwrap();
+        assert_eq!(b.towns, Some(PathBuf::from("/d/towns.geojson")));
+        assert_eq!(b.out, Some(PathBuf::from("/d/batch")));
+        assert_eq!(b.select, vec!["江桥镇".to_string()]);
+        assert!(b.site && !b.propose);
+        assert_eq!((b.shard.as_deref(), b.jobs), (Some("1/2"), Some(2)));
+        assert!(Config::parse("[batch]\ntown = \"x\"\n", Path::new("bmu.toml")).is_err());
+        assert_eq!(Config::parse("", Path::new("bmu.toml")).unwrap().batch, None);
+    }
+
     #[test]
     fn report_table_is_read_and_optional() {
         let c = Config::parse(

@@ -114,6 +114,9 @@ pub struct Options {
     pub lang: Lang,
     /// Files the run read besides the layers (`bmu.toml`), never to be written.
     pub extra_inputs: Vec<PathBuf>,
+    /// Then site the missing "3+3" facilities in every town, as `bmu propose --site` does (`sites.geojson` and
+    /// `site.json` in each town folder); the summary then judges the units with their proposed sites.
+    pub site: bool,
 }
 
 /// A unit of the given layer that crosses its town's boundary into other towns.
@@ -150,6 +153,12 @@ pub struct TownRecord {
     pub crossing_units: Vec<Crossing>,
     /// Blocks left out of every unit (`propose`).
     pub unassigned_blocks: usize,
+    /// New facilities proposed by siting (None: siting was not run).
+    #[serde(default)]
+    pub proposed_sites: Option<usize>,
+    /// Units passing every check with the proposed sites added (None: siting was not run).
+    #[serde(default)]
+    pub passing_with_sites: Option<usize>,
     /// Why the town could not be run.
     pub error: Option<String>,
 }
@@ -158,7 +167,7 @@ impl TownRecord {
     /// Whether the town ran and everything in it passes.
     pub fn all_pass(&self) -> bool {
         self.error.is_none()
-            && self.passing == self.units
+            && self.passing_with_sites.unwrap_or(self.passing) == self.units
             && self.unassigned_blocks == 0
             && self.crossing_units.is_empty()
     }
@@ -237,6 +246,8 @@ pub fn run(options: &Options, progress: &dyn BatchProgress) -> Result<Outcome> {
     // The city-wide layers, read and projected once; no town, so nothing is cut here.
     let city = StudyArea::load(&config)?;
     let towns = read_towns(&towns_layer, options, &city.working_crs)?;
+    // The towns are held as their polygons from here on: a national layer's records need not be.
+    drop(towns_layer);
 
     let mut selected: Vec<&TownInput> = if options.select.is_empty() {
         towns.iter().collect()
@@ -271,6 +282,13 @@ pub fn run(options: &Options, progress: &dyn BatchProgress) -> Result<Outcome> {
         }
     };
     refuse_inputs_under(&options.out, &selected, &inputs)?;
+    // Sites are weighed by the residents they reach: refused before any town runs, as `bmu propose --site` does.
+    if options.site && run::population_source(&city)?.is_none() {
+        return Err(Error::input(
+            options.towns.display().to_string(),
+            "--site needs a population source: give --population GRID",
+        ));
+    }
 
     let work = WorkDir::new(&options.out)?;
     let index = CityIndex::new(&city);
@@ -819,6 +837,8 @@ fn run_town(
         failing_checks: IndexMap::new(),
         crossing_units: given.map(|g| g.1.clone()).unwrap_or_default(),
         unassigned_blocks: 0,
+        proposed_sites: None,
+        passing_with_sites: None,
         error: None,
     };
     let dir = work.join(&t.folder);
@@ -843,6 +863,8 @@ fn run_town(
         record.passing = 0;
         record.failing_checks.clear();
         record.population = None;
+        record.proposed_sites = None;
+        record.passing_with_sites = None;
         // A failed town leaves its record only: nothing half-written from its run.
         let _ = std::fs::remove_dir_all(&dir);
         if let Err(e) = write_record(&dir, &record, inputs) {
@@ -870,6 +892,13 @@ fn run_town_outputs(
 ) -> Result<()> {
     let area = town_area(t, geometry, city, index, options)?;
     let mut staging = Staging::new(inputs);
+    let sites = options
+        .site
+        .then(|| (dir.join("sites.geojson"), dir.join("site.json")));
+    if let Some((s, r)) = &sites {
+        staging.claim(s, "the proposed sites")?;
+        staging.claim(r, "the site report")?;
+    }
     let outcome = match mode {
         Mode::Propose => {
             let outputs = Outputs {
@@ -921,7 +950,8 @@ fn run_town_outputs(
         &mut staging,
     )?;
 
-    if let Some(source) = run::population_source(&area)? {
+    let source = run::population_source(&area)?;
+    if let Some(source) = &source {
         let p = source.population(std::slice::from_ref(geometry))?;
         record.population = p.first().map(|x| round(*x, 1));
     }
@@ -939,6 +969,24 @@ fn run_town_outputs(
         }
     }
     record.unassigned_blocks = outcome.unassigned_blocks;
+    if let (Some((s, r)), Some(source)) = (&sites, &source) {
+        if outcome.units.is_empty() {
+            return Err(Error::input(
+                format!("town {}", io::shown(&t.id)),
+                "site: propose found no units to site facilities for",
+            ));
+        }
+        let plan = crate::site::plan(
+            &area,
+            &outcome.units,
+            source.as_ref(),
+            None,
+            &crate::site::SiteOptions::default(),
+        )?;
+        plan.stage(&area, s, Some(r), &mut staging)?;
+        record.proposed_sites = Some(plan.sites.len());
+        record.passing_with_sites = Some(plan.after.summary.passing);
+    }
     stage_record(dir, record, &mut staging)?;
     staging.commit()
 }

@@ -10,9 +10,11 @@ use crate::crs::Crs;
 use crate::io::{self, atomic::Staging, OutFeature, ReadOptions};
 use crate::report::{esc, fmt_int, Lang};
 use crate::{Error, Result};
-use geo::{BoundingRect, Geometry, MultiPolygon, Polygon, Simplify};
+use geo::{BoundingRect, Geometry, MultiPolygon, Polygon, Rect, Simplify};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Each town folder's record of its run.
@@ -58,6 +60,10 @@ pub fn town_folders(dir: &Path) -> Result<Vec<(PathBuf, TownRecord)>> {
 
 /// Writes the summary of the town folders in `work` into `out`, then moves the town folders into `out` and
 /// commits the summary: the last step of a batch run and of a merge.
+///
+/// Memory follows the largest town, not the number of towns: the towns are read one at a time and their units
+/// written straight into the all-towns layers and the page's map (only each town's small record is held), and the
+/// map draws at its own resolution, so a national run's map holds no more than its pixels show.
 pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Result<()> {
     let mut towns = town_folders(&work.path)?;
     towns.sort_by_key(|(_, r)| r.index);
@@ -66,48 +72,105 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         staging.claim(&out.join(f), "the district summary (--out)")?;
     }
 
-    let rows: Vec<OutFeature> = towns.iter().map(|(_, r)| row(r)).collect();
-    io::table::write_csv(&out.join("summary.csv"), &rows, &mut staging)?;
-    io::table::write_xlsx(&out.join("summary.xlsx"), &rows, &mut staging)?;
+    write_tables(out, &work.path, &towns, &mut staging)?;
 
-    let wgs84 = Crs::wgs84();
     let options = ReadOptions::default();
-    let mut units: Vec<OutFeature> = Vec::new();
-    let mut shapes: Vec<MapTown> = Vec::with_capacity(towns.len());
-    for (dir, r) in &towns {
-        let read = |name: &str| -> Result<Vec<io::Feature>> {
-            let p = dir.join(name);
-            if p.is_file() {
-                Ok(io::read_layer(&p, &options)?.features)
-            } else {
-                Ok(Vec::new())
+    let read = |dir: &Path, name: &str| -> Result<Vec<io::Feature>> {
+        let p = dir.join(name);
+        if p.is_file() {
+            Ok(io::read_layer(&p, &options)?.features)
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    // First pass: the map's frame, from the town outlines alone.
+    let mut extent: Option<Rect<f64>> = None;
+    for (dir, _) in &towns {
+        for f in read(dir, "town.geojson")? {
+            if let Some(r) = f.geometry.as_ref().and_then(|g| g.bounding_rect()) {
+                extent = Some(match extent {
+                    None => r,
+                    Some(e) => Rect::new(
+                        (e.min().x.min(r.min().x), e.min().y.min(r.min().y)),
+                        (e.max().x.max(r.max().x), e.max().y.max(r.max().y)),
+                    ),
+                });
             }
-        };
-        let boundary: Vec<MultiPolygon<f64>> = read("town.geojson")?
+        }
+    }
+    let frame = extent.map(Frame::new);
+
+    // Second pass: each town's units into the layers and the map as it is read.
+    let wgs84 = Crs::wgs84();
+    let layer_path = out.join("units.geojson");
+    let gpkg_path = out.join("units.gpkg");
+    let mut layer =
+        io::geojson::Stream::new(&layer_path, &wgs84, BufWriter::new(staging.create(&layer_path)?))?;
+    let gpkg_file = work.path.join(".units.gpkg");
+    let mut gpkg = io::gpkg::Stream::new(
+        &gpkg_file,
+        &gpkg_path,
+        &wgs84,
+        "MULTIPOLYGON",
+        &DISTRICT_COLUMNS.map(|(n, t)| (n.to_string(), t)),
+    )?;
+    let page_path = out.join("index.html");
+    let mut page = Page {
+        path: page_path.clone(),
+        out: BufWriter::new(staging.create(&page_path)?),
+    };
+    // Units are drawn over every town: they wait in a file of their own until the towns are drawn.
+    let mut unit_paths = Page {
+        path: page_path.clone(),
+        out: BufWriter::new(
+            tempfile::tempfile_in(&work.path).map_err(|e| Error::io(&work.path, "create", e))?,
+        ),
+    };
+    page.put(&page_head(towns.iter().map(|(_, r)| r), lang))?;
+    page.put(&svg_open(frame.as_ref()))?;
+    for (dir, r) in &towns {
+        let boundary: Vec<MultiPolygon<f64>> = read(dir, "town.geojson")?
             .into_iter()
             .filter_map(|f| polygons(f.geometry))
-            .map(|mp| mp.simplify(MAP_EPSILON_DEG))
             .collect();
-        let mut town_units = Vec::new();
-        for f in read("units.geojson")? {
+        if let Some(frame) = &frame {
+            page.put(&frame.town(r, &boundary))?;
+        }
+        for f in read(dir, "units.geojson")? {
             let pass = f.properties.get("pass").and_then(Value::as_bool);
             let Some(mp) = polygons(f.geometry) else { continue };
-            town_units.push((mp.simplify(MAP_EPSILON_DEG), pass));
-            units.push(OutFeature {
+            if let Some(frame) = &frame {
+                unit_paths.put(&frame.unit(&mp, pass))?;
+            }
+            let feature = OutFeature {
                 geometry: Some(Geometry::MultiPolygon(mp.simplify(LAYER_EPSILON_DEG))),
                 properties: district_properties(r, f.properties),
-            });
+            };
+            layer.push(&feature)?;
+            gpkg.push(&feature)?;
         }
-        shapes.push(MapTown {
-            record: r.clone(),
-            boundary,
-            units: town_units,
-        });
     }
-    io::stage_layer(&out.join("units.geojson"), &wgs84, &units, &mut staging)?;
-    io::stage_layer(&out.join("units.gpkg"), &wgs84, &units, &mut staging)?;
-    drop(units);
-    staging.write(&out.join("index.html"), index_page(&shapes, lang).as_bytes())?;
+    let mut units_file = unit_paths
+        .out
+        .into_inner()
+        .map_err(|e| Error::io(&page_path, "write", e.into_error()))?;
+    units_file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| std::io::copy(&mut units_file, &mut page.out))
+        .map_err(|e| Error::io(&page_path, "write", e))?;
+    drop(units_file);
+    page.put("</svg>\n")?;
+    page_table(&mut page, towns.iter().map(|(_, r)| r), lang)?;
+    page.out.flush().map_err(|e| Error::io(&page_path, "write", e))?;
+    layer.finish()?;
+    gpkg.finish()?;
+    // The database is complete on disk; copied into the staging (same folder tree, so a copy, not a second
+    // copy in memory).
+    let mut from = File::open(&gpkg_file).map_err(|e| Error::io(&gpkg_file, "read", e))?;
+    let mut to = staging.create(&gpkg_path)?;
+    std::io::copy(&mut from, &mut to).map_err(|e| Error::io(&gpkg_path, "write", e))?;
+    drop(from);
+    let _ = std::fs::remove_file(&gpkg_file);
 
     // The town folders into place, then the summary: a run stopped between the two leaves complete town folders
     // and the previous summary, never a half-written file.
@@ -123,13 +186,126 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
     staging.commit()
 }
 
+/// `summary.csv` and `summary.xlsx`, row by row: a national table is written as it is made (the workbook in
+/// rust_xlsxwriter's constant-memory mode, its rows spooled in the work folder), never held.
+fn write_tables(
+    out: &Path,
+    work: &Path,
+    towns: &[(PathBuf, TownRecord)],
+    staging: &mut Staging,
+) -> Result<()> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
+    let csv_path = out.join("summary.csv");
+    let xlsx_path = out.join("summary.xlsx");
+    let csv_fail = |e: csv::Error| Error::format(&csv_path, format!("cannot write CSV: {e}"));
+    let fail = |e: XlsxError| Error::format(&xlsx_path, format!("cannot write the workbook: {e}"));
+    // Every row has the same columns (see `row`): a failed town's are empty.
+    let names: Vec<String> = towns
+        .first()
+        .map(|(_, r)| row(r).properties.keys().cloned().collect())
+        .unwrap_or_default();
+
+    let mut file = BufWriter::new(staging.create(&csv_path)?);
+    // The byte-order mark Excel on a Chinese Windows needs (see `io::table`).
+    file.write_all("\u{feff}".as_bytes())
+        .map_err(|e| Error::io(&csv_path, "write", e))?;
+    let mut csv = csv::Writer::from_writer(file);
+    csv.write_record(&names).map_err(csv_fail)?;
+
+    let mut book = Workbook::new();
+    book.set_tempdir(work).map_err(fail)?;
+    // A fixed creation date: otherwise every run writes different bytes for the same inputs.
+    let epoch = ExcelDateTime::from_ymd(2000, 1, 1).map_err(fail)?;
+    book.set_properties(&DocProperties::new().set_creation_datetime(&epoch));
+    let sheet = book.add_worksheet_with_constant_memory();
+    sheet.set_name("summary").map_err(fail)?;
+    sheet.set_freeze_panes(1, 0).map_err(fail)?;
+    let bold = Format::new().set_bold();
+    for (c, name) in names.iter().enumerate() {
+        // A fixed set of columns, far below Excel's 16,384.
+        let col = c as u16;
+        sheet
+            .set_column_width(col, name.chars().count().max(8) as f64 + 2.0)
+            .map_err(fail)?;
+        sheet
+            .write_string_with_format(0, col, name, &bold)
+            .map_err(fail)?;
+    }
+    for (i, (_, r)) in towns.iter().enumerate() {
+        let p = row(r).properties;
+        csv.write_record(
+            names
+                .iter()
+                .map(|n| p.get(n).and_then(io::value_text).unwrap_or_default()),
+        )
+        .map_err(csv_fail)?;
+        let at = u32::try_from(i + 1)
+            .ok()
+            .filter(|&x| x < 1_048_576)
+            .ok_or_else(|| Error::format(&xlsx_path, "more towns than an Excel sheet holds (1,048,575)"))?;
+        for (c, name) in names.iter().enumerate() {
+            let col = c as u16;
+            match p.get(name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+                    sheet
+                        .write_number(at, col, n.as_f64().unwrap_or_default())
+                        .map_err(fail)?;
+                }
+                Some(v) => {
+                    // Town names, ids, errors and crossings: far below a cell's 32,767 characters, except a
+                    // crossing list, cut rather than refused (the CSV holds it whole).
+                    let text: String = io::value_text(v)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(32_767)
+                        .collect();
+                    sheet.write_string(at, col, text).map_err(fail)?;
+                }
+            }
+        }
+    }
+    let file = csv
+        .into_inner()
+        .map_err(|e| Error::io(&csv_path, "write", e.into_error()))?;
+    file.into_inner()
+        .map_err(|e| Error::io(&csv_path, "write", e.into_error()))?;
+    let mut to = BufWriter::new(staging.create(&xlsx_path)?);
+    book.save_to_writer(&mut to).map_err(fail)?;
+    to.flush().map_err(|e| Error::io(&xlsx_path, "write", e))
+}
+
+/// The columns of the all-towns GeoPackage, declared before its first row ([`district_properties`] fills them).
+/// Unit ids are text: towns' ids may be numbers in one town and names in the next.
+const DISTRICT_COLUMNS: [(&str, &str); 8] = [
+    ("town", "TEXT"),
+    ("town_id", "TEXT"),
+    ("unit_id", "TEXT"),
+    ("population", "REAL"),
+    ("area_km2", "REAL"),
+    ("pass", "BOOLEAN"),
+    ("failing_checks", "TEXT"),
+    ("reasons", "TEXT"),
+];
+
+/// The index page as it is written.
+struct Page<W: Write> {
+    path: PathBuf,
+    out: BufWriter<W>,
+}
+
+impl<W: Write> Page<W> {
+    fn put(&mut self, s: &str) -> Result<()> {
+        self.out
+            .write_all(s.as_bytes())
+            .map_err(|e| Error::io(&self.path, "write", e))
+    }
+}
+
 /// Vertices the district layer drops: those within 1e-7° of the line through their neighbours, the precision the
 /// GeoJSON writer rounds to. Units are densified (25 m) for their CRS transformation, so their straight edges carry
 /// hundreds of such vertices, and a national layer held them all in memory.
 const LAYER_EPSILON_DEG: f64 = 1e-7;
-
-/// The map draws at under a pixel of 10 m or more, so it keeps 1e-4° (about 10 m).
-const MAP_EPSILON_DEG: f64 = 1e-4;
 
 /// A unit's attributes in the district layer: its town, then the columns a district compares towns by (each
 /// check's value and threshold stay in the town's own `units.geojson`, so a national layer stays small).
@@ -137,7 +313,15 @@ fn district_properties(r: &TownRecord, mut p: Map<String, Value>) -> Map<String,
     let mut out = Map::new();
     out.insert("town".into(), json!(r.name));
     out.insert("town_id".into(), json!(r.id));
-    for k in ["unit_id", "population", "area_km2", "pass"] {
+    let id = p.remove("unit_id").unwrap_or(Value::Null);
+    out.insert(
+        "unit_id".into(),
+        match id {
+            Value::Number(n) => json!(n.to_string()),
+            other => other,
+        },
+    );
+    for k in ["population", "area_km2", "pass"] {
         out.insert(k.into(), p.remove(k).unwrap_or(Value::Null));
     }
     let failing: Vec<&str> = crate::validate::Registry::standard()
@@ -171,6 +355,19 @@ fn row(r: &TownRecord) -> OutFeature {
     p.insert("area_km2".into(), json!(r.area_km2));
     p.insert("units".into(), json!(r.units));
     p.insert("units_passing".into(), json!(r.passing));
+    // "not run" rather than 0: a district must not read an unsited town as one that needs no new facilities.
+    p.insert(
+        "proposed_sites".into(),
+        match (&r.error, r.proposed_sites) {
+            (Some(_), _) => Value::Null,
+            (None, Some(n)) => json!(n),
+            (None, None) => json!(NOT_RUN),
+        },
+    );
+    p.insert(
+        "units_passing_with_sites".into(),
+        json!(r.error.is_none().then_some(r.passing_with_sites).flatten()),
+    );
     // Every check a column, also in a failed town's row, so the columns never depend on which town came first.
     for c in crate::validate::Registry::standard().iter() {
         let name = c.name().0;
@@ -198,27 +395,31 @@ fn row(r: &TownRecord) -> OutFeature {
     }
 }
 
+/// The `proposed_sites` cell of a town whose run did not site facilities.
+pub const NOT_RUN: &str = "not run";
+
 /// The town's dossier, relative to the output folder (None for a town that did not run).
 fn dossier_link(r: &TownRecord) -> Option<String> {
     r.error.is_none().then(|| format!("{}/dossier.html", r.folder))
 }
 
-struct MapTown {
-    record: TownRecord,
-    boundary: Vec<MultiPolygon<f64>>,
-    units: Vec<(MultiPolygon<f64>, Option<bool>)>,
-}
-
 /// Width of the map's frame; the height follows the district's shape.
 const MAP_WIDTH: f64 = 960.0;
 
-/// The district page: the map, then the table with a link to every town's dossier. Plain HTML and inline SVG, no
-/// script and nothing fetched, like the dossiers.
-fn index_page(towns: &[MapTown], lang: Lang) -> String {
+/// Shapes under this many pixels across are not drawn as units: their town's outline and row stand for them. With
+/// outlines simplified to half a pixel, this bounds what the map holds by its pixels, whatever the number of units.
+const MAP_MIN_UNIT_PX: f64 = 1.0;
+
+/// The head of the index page, down to the district line above the map.
+fn page_head<'a>(records: impl Iterator<Item = &'a TownRecord>, lang: Lang) -> String {
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
-    let ran = towns.iter().filter(|t| t.record.error.is_none()).count();
-    let units: usize = towns.iter().map(|t| t.record.units).sum();
-    let passing: usize = towns.iter().map(|t| t.record.passing).sum();
+    let (mut total, mut ran, mut units, mut passing) = (0, 0, 0, 0);
+    for r in records {
+        total += 1;
+        ran += usize::from(r.error.is_none());
+        units += r.units;
+        passing += r.passing;
+    }
     let mut h = String::new();
     let _ = write!(
         h,
@@ -240,27 +441,36 @@ fn index_page(towns: &[MapTown], lang: Lang) -> String {
         l("区级汇总：基本管理单元", "District summary: basic management units"),
         l("已运行的镇", "towns run"),
         ran,
-        towns.len(),
+        total,
         l("单元", "units"),
         units,
         l("通过全部检查", "passing every check"),
         passing
     );
-    h.push_str(&map_svg(towns));
-    let _ = write!(
-        h,
+    h
+}
+
+/// The table of the index page, with a link to every town's dossier, row by row.
+fn page_table<'a, W: Write>(
+    page: &mut Page<W>,
+    records: impl Iterator<Item = &'a TownRecord>,
+    lang: Lang,
+) -> Result<()> {
+    let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
+    page.put(&format!(
         "\n<table id=\"towns\">\n<thead><tr><th class=\"name\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>\
-         <th class=\"name\">{}</th><th class=\"name\">{}</th></tr></thead>\n<tbody>\n",
+         <th>{}</th><th>{}</th><th class=\"name\">{}</th><th class=\"name\">{}</th></tr></thead>\n<tbody>\n",
         l("镇（街道）", "Town"),
         l("人口", "Population"),
         l("面积 (km²)", "Area (km²)"),
         l("单元", "Units"),
         l("通过", "Passing"),
+        l("拟新增设施", "Proposed sites"),
+        l("加设施后通过", "Passing with sites"),
         l("未通过的检查", "Failing checks"),
         l("跨镇界的单元 / 错误", "Units crossing the town boundary / error"),
-    );
-    for t in towns {
-        let r = &t.record;
+    ))?;
+    for r in records {
         let name = match dossier_link(r) {
             Some(link) => format!(
                 "<a class=\"dossier\" href=\"{}\">{}</a>",
@@ -284,10 +494,20 @@ fn index_page(towns: &[MapTown], lang: Lang) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")),
         };
-        let _ = writeln!(
-            h,
+        let (sites, with_sites) = match (&r.error, r.proposed_sites) {
+            (Some(_), _) => (String::new(), String::new()),
+            (None, Some(n)) => (
+                n.to_string(),
+                r.passing_with_sites.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            (None, None) => {
+                let not_run = l("未运行", NOT_RUN).to_string();
+                (not_run.clone(), not_run)
+            }
+        };
+        page.put(&format!(
             "<tr data-town=\"{}\"{}><td class=\"name\">{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td class=\"name\">{}</td><td class=\"name\">{note}</td></tr>",
+             <td class=\"sites\">{sites}</td><td>{with_sites}</td><td class=\"name\">{}</td><td class=\"name\">{note}</td></tr>\n",
             esc(&r.id),
             if r.error.is_some() { " class=\"failed\"" } else { "" },
             r.population.map(fmt_int).unwrap_or_default(),
@@ -295,91 +515,100 @@ fn index_page(towns: &[MapTown], lang: Lang) -> String {
             r.units,
             r.passing,
             failing.join(", "),
-        );
+        ))?;
     }
-    h.push_str("</tbody>\n</table>\n</body>\n</html>\n");
-    h
+    page.put("</tbody>\n</table>\n</body>\n</html>\n")
 }
 
-/// All towns and their units in one SVG, lon/lat drawn equirectangular at the district's mean latitude (a district
-/// or a province is small enough for that to look right); each town links to its dossier.
-fn map_svg(towns: &[MapTown]) -> String {
-    let mut extent: Option<geo::Rect<f64>> = None;
-    for t in towns {
-        for b in &t.boundary {
-            if let Some(r) = b.bounding_rect() {
-                extent = Some(match extent {
-                    None => r,
-                    Some(e) => geo::Rect::new(
-                        (e.min().x.min(r.min().x), e.min().y.min(r.min().y)),
-                        (e.max().x.max(r.max().x), e.max().y.max(r.max().y)),
-                    ),
-                });
-            }
+fn svg_open(frame: Option<&Frame>) -> String {
+    match frame {
+        None => "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 960 40\">".into(),
+        Some(f) => format!(
+            "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {MAP_WIDTH} {h}\" width=\"{MAP_WIDTH}\" height=\"{h}\">\n",
+            h = f.height
+        ),
+    }
+}
+
+/// The map's projection: lon/lat drawn equirectangular at the district's mean latitude (a district or a province
+/// is small enough for that to look right), `MAP_WIDTH` pixels wide.
+struct Frame {
+    extent: Rect<f64>,
+    /// cos(mean latitude).
+    k: f64,
+    /// Pixels per degree of latitude.
+    s: f64,
+    height: f64,
+    /// Half a pixel, in degrees of latitude: what outlines are simplified to.
+    epsilon: f64,
+}
+
+impl Frame {
+    fn new(e: Rect<f64>) -> Frame {
+        let k = ((e.min().y + e.max().y) / 2.0).to_radians().cos();
+        let w = ((e.max().x - e.min().x) * k).max(1e-9);
+        let hgt = (e.max().y - e.min().y).max(1e-9);
+        let s = MAP_WIDTH / w;
+        Frame {
+            extent: e,
+            k,
+            s,
+            height: (hgt * s).ceil().max(1.0),
+            epsilon: 0.5 / s,
         }
     }
-    let Some(e) = extent else {
-        return "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 960 40\"></svg>".into();
-    };
-    let k = ((e.min().y + e.max().y) / 2.0).to_radians().cos();
-    let w = ((e.max().x - e.min().x) * k).max(1e-9);
-    let hgt = (e.max().y - e.min().y).max(1e-9);
-    let s = MAP_WIDTH / w;
-    let height = (hgt * s).ceil().max(1.0);
-    let xy = |x: f64, y: f64| ((x - e.min().x) * k * s, (e.max().y - y) * s);
-    let path = |mp: &MultiPolygon<f64>| {
+
+    fn path(&self, mp: &MultiPolygon<f64>) -> String {
+        let e = self.extent;
+        let xy = |x: f64, y: f64| ((x - e.min().x) * self.k * self.s, (e.max().y - y) * self.s);
         let mut d = String::new();
-        for p in &mp.0 {
+        for p in &mp.simplify(self.epsilon).0 {
             ring_path(&mut d, p, &xy);
         }
         d
-    };
-    let mut svg = format!(
-        "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {MAP_WIDTH} {height}\" width=\"{MAP_WIDTH}\" height=\"{height}\">\n"
-    );
-    for t in towns {
-        let r = &t.record;
+    }
+
+    /// One town: its outline, linked to its dossier.
+    fn town(&self, r: &TownRecord, boundary: &[MultiPolygon<f64>]) -> String {
         let class = if r.error.is_some() { "town failed" } else { "town" };
-        let body: String = t
-            .boundary
+        let body: String = boundary
             .iter()
             .map(|b| {
                 format!(
                     "<path class=\"{class}\" fill-rule=\"evenodd\" d=\"{}\"/>",
-                    path(b)
+                    self.path(b)
                 )
             })
             .collect();
         let title = format!("<title>{}</title>", esc(&r.name));
         match dossier_link(r) {
-            Some(link) => {
-                let _ = writeln!(
-                    svg,
-                    "<a href=\"{}\" data-town=\"{}\">{title}{body}</a>",
-                    esc(&link),
-                    esc(&r.id)
-                );
-            }
-            None => {
-                let _ = writeln!(svg, "<g data-town=\"{}\">{title}{body}</g>", esc(&r.id));
-            }
+            Some(link) => format!(
+                "<a href=\"{}\" data-town=\"{}\">{title}{body}</a>\n",
+                esc(&link),
+                esc(&r.id)
+            ),
+            None => format!("<g data-town=\"{}\">{title}{body}</g>\n", esc(&r.id)),
         }
     }
-    for t in towns {
-        for (u, pass) in &t.units {
-            let class = match pass {
-                Some(true) => "unit pass",
-                _ => "unit fail",
-            };
-            let _ = writeln!(
-                svg,
-                "<path class=\"{class}\" fill-rule=\"evenodd\" d=\"{}\"/>",
-                path(u)
-            );
+
+    /// One unit, coloured by whether it passes; nothing for a unit under `MAP_MIN_UNIT_PX` across.
+    fn unit(&self, u: &MultiPolygon<f64>, pass: Option<bool>) -> String {
+        let Some(r) = u.bounding_rect() else {
+            return String::new();
+        };
+        let across = ((r.max().x - r.min().x) * self.k).max(r.max().y - r.min().y) * self.s;
+        if across < MAP_MIN_UNIT_PX {
+            return String::new();
         }
+        let class = match pass {
+            Some(true) => "unit pass",
+            _ => "unit fail",
+        };
+        format!(
+            "<path class=\"{class}\" fill-rule=\"evenodd\" d=\"{}\"/>\n",
+            self.path(u)
+        )
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 fn ring_path(d: &mut String, p: &Polygon<f64>, xy: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -389,5 +618,109 @@ fn ring_path(d: &mut String, p: &Polygon<f64>, xy: &impl Fn(f64, f64) -> (f64, f
             let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
         }
         d.push('Z');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn square(x: f64, y: f64, side: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![
+            (x: x, y: y),
+            (x: x + side, y: y),
+            (x: x + side, y: y + side),
+            (x: x, y: y + side),
+            (x: x, y: y),
+        ]])
+    }
+
+    fn feature(i: usize) -> OutFeature {
+        OutFeature {
+            geometry: Some(Geometry::MultiPolygon(square(
+                121.0 + i as f64 * 0.01,
+                31.0,
+                0.005,
+            ))),
+            properties: io::geojson::properties([
+                ("town", json!("江桥镇")),
+                ("town_id", json!("T1")),
+                ("unit_id", json!(format!("U{i}"))),
+                ("population", json!(20_000 + i)),
+                ("area_km2", json!(2.5)),
+                ("pass", json!(i % 2 == 0)),
+                ("failing_checks", json!("")),
+                ("reasons", Value::Null),
+            ]),
+        }
+    }
+
+    #[test]
+    fn all_towns_layer_streamed_feature_by_feature_is_the_layer_written_at_once() {
+        let features: Vec<OutFeature> = (0..5).map(feature).collect();
+        let path = Path::new("units.geojson");
+        let whole = io::geojson::to_string(path, &Crs::wgs84(), &features).unwrap();
+        let mut stream = io::geojson::Stream::new(path, &Crs::wgs84(), Vec::new()).unwrap();
+        for f in &features {
+            stream.push(f).unwrap();
+        }
+        assert_eq!(String::from_utf8(stream.finish().unwrap()).unwrap(), whole);
+    }
+
+    #[test]
+    fn all_towns_geopackage_streamed_to_disk_holds_every_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db");
+        let declared = DISTRICT_COLUMNS.map(|(n, t)| (n.to_string(), t));
+        let mut s = io::gpkg::Stream::new(
+            &file,
+            Path::new("units.gpkg"),
+            &Crs::wgs84(),
+            "MULTIPOLYGON",
+            &declared,
+        )
+        .unwrap();
+        for i in 0..5 {
+            s.push(&feature(i)).unwrap();
+        }
+        s.finish().unwrap();
+        let db = rusqlite::Connection::open(&file).unwrap();
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM units", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 5);
+        let id: String = db
+            .query_row("SELECT unit_id FROM units WHERE fid = 5", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, "U4");
+        let (kind, app): (String, i64) = db
+            .query_row(
+                "SELECT geometry_type_name, (SELECT application_id FROM pragma_application_id) \
+                 FROM gpkg_geometry_columns WHERE table_name = 'units'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((kind.as_str(), app), ("MULTIPOLYGON", 0x4750_4B47));
+        let min_x: f64 = db
+            .query_row("SELECT min_x FROM gpkg_contents", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(min_x, 121.0);
+    }
+
+    #[test]
+    fn national_map_draws_no_unit_under_a_pixel() {
+        // A 6° country 960 pixels wide: a pixel is about 0.006°.
+        let frame = Frame::new(Rect::new((100.0, 30.0), (106.0, 33.0)));
+        assert_eq!(frame.unit(&square(101.0, 31.0, 0.002), Some(true)), "");
+        let big = frame.unit(&square(101.0, 31.0, 0.1), Some(true));
+        assert!(big.starts_with("<path class=\"unit pass\""), "{big}");
+        // Half-pixel simplification: a finely densified square keeps its four corners only.
+        let mut ring: Vec<(f64, f64)> = (0..=100).map(|i| (101.0 + i as f64 * 0.001, 31.0)).collect();
+        ring.extend([(101.1, 31.1), (101.0, 31.1), (101.0, 31.0)]);
+        let dense = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
+        let d = frame.path(&dense);
+        assert_eq!(d.matches('L').count(), 4, "{d}");
     }
 }

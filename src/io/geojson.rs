@@ -221,30 +221,89 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atom
 /// Serialises features held in `crs` as an RFC 7946 FeatureCollection, one feature per line.
 pub fn to_string(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<String> {
     let to_wgs84 = Transformer::new(crs, &Crs::wgs84())?;
-    let mut out = String::from("{\"type\":\"FeatureCollection\",\"features\":[\n");
+    let mut out = String::from(HEAD);
     for (i, f) in features.iter().enumerate() {
         if i > 0 {
             out.push_str(",\n");
         }
-        out.push_str("{\"type\":\"Feature\",\"properties\":");
-        out.push_str(
-            &serde_json::to_string(&f.properties).map_err(|e| Error::feature(path, i, e.to_string()))?,
-        );
-        out.push_str(",\"geometry\":");
-        match &f.geometry {
-            None => out.push_str("null"),
-            Some(g) => {
-                let mut g = g.clone();
-                to_wgs84
-                    .transform_geometry(&mut g)
-                    .map_err(|e| Error::feature(path, i, e.to_string()))?;
-                write_geometry(&mut out, &right_hand_rule(g));
-            }
-        }
-        out.push('}');
+        write_feature(&mut out, path, &to_wgs84, i, f)?;
     }
-    out.push_str("\n]}\n");
+    out.push_str(TAIL);
     Ok(out)
+}
+
+const HEAD: &str = "{\"type\":\"FeatureCollection\",\"features\":[\n";
+const TAIL: &str = "\n]}\n";
+
+fn write_feature(
+    out: &mut String,
+    path: &Path,
+    to_wgs84: &Transformer,
+    i: usize,
+    f: &OutFeature,
+) -> Result<()> {
+    out.push_str("{\"type\":\"Feature\",\"properties\":");
+    out.push_str(&serde_json::to_string(&f.properties).map_err(|e| Error::feature(path, i, e.to_string()))?);
+    out.push_str(",\"geometry\":");
+    match &f.geometry {
+        None => out.push_str("null"),
+        Some(g) => {
+            let mut g = g.clone();
+            to_wgs84
+                .transform_geometry(&mut g)
+                .map_err(|e| Error::feature(path, i, e.to_string()))?;
+            write_geometry(out, &right_hand_rule(g));
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// A FeatureCollection written feature by feature into `W`, the same bytes [`to_string`] gives for the same
+/// features: for a layer too large to hold (the all-towns layer of a national `bmu batch`).
+pub struct Stream<W: std::io::Write> {
+    out: W,
+    path: std::path::PathBuf,
+    to_wgs84: Transformer,
+    n: usize,
+    buf: String,
+}
+
+impl<W: std::io::Write> Stream<W> {
+    /// Starts the collection; `path` names the output in messages.
+    pub fn new(path: &Path, crs: &Crs, mut out: W) -> Result<Self> {
+        out.write_all(HEAD.as_bytes())
+            .map_err(|e| Error::io(path, "write", e))?;
+        Ok(Stream {
+            out,
+            path: path.to_path_buf(),
+            to_wgs84: Transformer::new(crs, &Crs::wgs84())?,
+            n: 0,
+            buf: String::new(),
+        })
+    }
+
+    /// Appends one feature.
+    pub fn push(&mut self, f: &OutFeature) -> Result<()> {
+        self.buf.clear();
+        if self.n > 0 {
+            self.buf.push_str(",\n");
+        }
+        write_feature(&mut self.buf, &self.path, &self.to_wgs84, self.n, f)?;
+        self.n += 1;
+        self.out
+            .write_all(self.buf.as_bytes())
+            .map_err(|e| Error::io(&self.path, "write", e))
+    }
+
+    /// Closes the collection and hands the writer back.
+    pub fn finish(mut self) -> Result<W> {
+        self.out
+            .write_all(TAIL.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(|e| Error::io(&self.path, "write", e))?;
+        Ok(self.out)
+    }
 }
 
 /// RFC 7946 winding: exterior rings counter-clockwise, holes clockwise.

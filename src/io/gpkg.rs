@@ -174,7 +174,6 @@ pub fn write(path: &Path, crs: &Crs, features: &[OutFeature], staging: &mut atom
 /// The GeoPackage file, as bytes.
 pub fn to_bytes(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Vec<u8>> {
     let sql = |e: rusqlite::Error| Error::format(path, format!("cannot write the GeoPackage: {e}"));
-    let (srs_id, srs_name, org, org_id, wkt) = srs_row(path, crs)?;
     let table = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -184,48 +183,12 @@ pub fn to_bytes(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Vec<u
     let kind = geometry_type(features);
 
     let mut db = Connection::open_in_memory().map_err(sql)?;
-    db.pragma_update(None, "application_id", APPLICATION_ID)
-        .map_err(sql)?;
-    db.pragma_update(None, "user_version", USER_VERSION)
-        .map_err(sql)?;
     let tx = db.transaction().map_err(sql)?;
-    tx.execute_batch(SCHEMA).map_err(sql)?;
-    tx.execute(
-        "INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326, ?1, 'longitude/latitude \
-         coordinates in decimal degrees on the WGS 84 spheroid')",
-        params![Crs::wgs84().to_wkt().unwrap_or_else(|| "undefined".into())],
-    )
-    .map_err(sql)?;
-    if srs_id != 4326 {
-        tx.execute(
-            "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-            params![srs_name, srs_id, org, org_id, wkt],
-        )
-        .map_err(sql)?;
-    }
-    let mut columns = vec![
-        "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL".to_string(),
-        format!("geom {kind}"),
-    ];
-    // A column called `fid` or `geom` in the attributes would clash with the table's own.
-    let attribute = |n: &str| {
-        if n == "fid" || n == "geom" {
-            format!("{n}_")
-        } else {
-            n.to_string()
-        }
-    };
-    columns.extend(
-        names
-            .iter()
-            .map(|n| format!("{} {}", quoted(&attribute(n)), column_type(features, n))),
-    );
-    tx.execute_batch(&format!(
-        "CREATE TABLE {} ({});",
-        quoted(&table),
-        columns.join(", ")
-    ))
-    .map_err(sql)?;
+    let declared: Vec<(String, &str)> = names
+        .iter()
+        .map(|n| (n.clone(), column_type(features, n)))
+        .collect();
+    let srs_id = create_tables(&tx, path, crs, &table, kind, &declared)?;
 
     let mut bounds: Option<Rect<f64>> = None;
     {
@@ -247,19 +210,7 @@ pub fn to_bytes(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Vec<u
                     let g = promoted(g, kind);
                     let envelope = g.bounding_rect();
                     if let Some(r) = envelope {
-                        bounds = Some(match bounds {
-                            None => r,
-                            Some(b) => Rect::new(
-                                Coord {
-                                    x: b.min().x.min(r.min().x),
-                                    y: b.min().y.min(r.min().y),
-                                },
-                                Coord {
-                                    x: b.max().x.max(r.max().x),
-                                    y: b.max().y.max(r.max().y),
-                                },
-                            ),
-                        });
+                        extend(&mut bounds, r);
                     }
                     Some(geometry_blob(&g, srs_id, envelope).map_err(|e| Error::feature(path, i, e))?)
                 }
@@ -271,6 +222,79 @@ pub fn to_bytes(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Vec<u
                 .map_err(|e| Error::feature(path, i, format!("cannot write the GeoPackage: {e}")))?;
         }
     }
+    close_tables(&tx, path, &table, kind, srs_id, bounds)?;
+    tx.commit().map_err(sql)?;
+    let data = db.serialize(rusqlite::MAIN_DB).map_err(sql)?;
+    Ok(data.to_vec())
+}
+
+/// A column called `fid` or `geom` in the attributes would clash with the table's own.
+fn attribute(n: &str) -> String {
+    if n == "fid" || n == "geom" {
+        format!("{n}_")
+    } else {
+        n.to_string()
+    }
+}
+
+/// The required tables, their rows for `crs`, and the feature table `table` with the declared attribute columns;
+/// returns the srs_id.
+fn create_tables(
+    tx: &Connection,
+    path: &Path,
+    crs: &Crs,
+    table: &str,
+    kind: &str,
+    declared: &[(String, &str)],
+) -> Result<i64> {
+    let sql = |e: rusqlite::Error| Error::format(path, format!("cannot write the GeoPackage: {e}"));
+    let (srs_id, srs_name, org, org_id, wkt) = srs_row(path, crs)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sql)?;
+    tx.pragma_update(None, "user_version", USER_VERSION)
+        .map_err(sql)?;
+    tx.execute_batch(SCHEMA).map_err(sql)?;
+    tx.execute(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326, ?1, 'longitude/latitude \
+         coordinates in decimal degrees on the WGS 84 spheroid')",
+        params![Crs::wgs84().to_wkt().unwrap_or_else(|| "undefined".into())],
+    )
+    .map_err(sql)?;
+    if srs_id != 4326 {
+        tx.execute(
+            "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+            params![srs_name, srs_id, org, org_id, wkt],
+        )
+        .map_err(sql)?;
+    }
+    let mut columns = vec![
+        "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL".to_string(),
+        format!("geom {kind}"),
+    ];
+    columns.extend(
+        declared
+            .iter()
+            .map(|(n, t)| format!("{} {t}", quoted(&attribute(n)))),
+    );
+    tx.execute_batch(&format!(
+        "CREATE TABLE {} ({});",
+        quoted(table),
+        columns.join(", ")
+    ))
+    .map_err(sql)?;
+    Ok(srs_id)
+}
+
+/// The feature table's rows in `gpkg_contents` (with its extent) and `gpkg_geometry_columns`.
+fn close_tables(
+    tx: &Connection,
+    path: &Path,
+    table: &str,
+    kind: &str,
+    srs_id: i64,
+    bounds: Option<Rect<f64>>,
+) -> Result<()> {
+    let sql = |e: rusqlite::Error| Error::format(path, format!("cannot write the GeoPackage: {e}"));
     let (min_x, min_y, max_x, max_y) = match bounds {
         Some(b) => (Some(b.min().x), Some(b.min().y), Some(b.max().x), Some(b.max().y)),
         None => (None, None, None, None),
@@ -285,9 +309,125 @@ pub fn to_bytes(path: &Path, crs: &Crs, features: &[OutFeature]) -> Result<Vec<u
         params![table, kind, srs_id],
     )
     .map_err(sql)?;
-    tx.commit().map_err(sql)?;
-    let data = db.serialize(rusqlite::MAIN_DB).map_err(sql)?;
-    Ok(data.to_vec())
+    Ok(())
+}
+
+fn extend(bounds: &mut Option<Rect<f64>>, r: Rect<f64>) {
+    *bounds = Some(match *bounds {
+        None => r,
+        Some(b) => Rect::new(
+            Coord {
+                x: b.min().x.min(r.min().x),
+                y: b.min().y.min(r.min().y),
+            },
+            Coord {
+                x: b.max().x.max(r.max().x),
+                y: b.max().y.max(r.max().y),
+            },
+        ),
+    });
+}
+
+/// A GeoPackage written feature by feature into a database file on disk, for a layer too large to hold (the
+/// all-towns layer of a national `bmu batch`). The columns and the geometry type are declared up front, since no
+/// pass over the features can find them. The file is the caller's to stage: it is complete after [`Stream::finish`].
+pub struct Stream {
+    db: Connection,
+    path: std::path::PathBuf,
+    table: String,
+    kind: &'static str,
+    columns: Vec<String>,
+    insert: String,
+    srs_id: i64,
+    bounds: Option<Rect<f64>>,
+    n: usize,
+}
+
+impl Stream {
+    /// Creates the database at `file` (which must not exist); `path` is the output it becomes, naming the table
+    /// and the output in messages. `kind` is the geometry type (`MULTIPOLYGON`, …).
+    pub fn new(
+        file: &Path,
+        path: &Path,
+        crs: &Crs,
+        kind: &'static str,
+        declared: &[(String, &str)],
+    ) -> Result<Stream> {
+        let sql = |e: rusqlite::Error| Error::format(path, format!("cannot write the GeoPackage: {e}"));
+        let table = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "features".into());
+        let db = Connection::open(file).map_err(sql)?;
+        // One transaction from the first row to the last: a journal that grows with the layer is the price of
+        // not syncing per row; the file is staged, so a crash leaves no half-written output either way.
+        db.execute_batch("BEGIN").map_err(sql)?;
+        let srs_id = create_tables(&db, path, crs, &table, kind, declared)?;
+        let columns: Vec<String> = declared.iter().map(|(n, _)| n.clone()).collect();
+        let list: Vec<String> = std::iter::once("geom".to_string())
+            .chain(columns.iter().map(|n| quoted(&attribute(n))))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quoted(&table),
+            list.join(", "),
+            vec!["?"; columns.len() + 1].join(", ")
+        );
+        Ok(Stream {
+            db,
+            path: path.to_path_buf(),
+            table,
+            kind,
+            columns,
+            insert,
+            srs_id,
+            bounds: None,
+            n: 0,
+        })
+    }
+
+    /// Appends one feature.
+    pub fn push(&mut self, f: &OutFeature) -> Result<()> {
+        let i = self.n;
+        self.n += 1;
+        let blob = match &f.geometry {
+            None => None,
+            Some(g) => {
+                let g = promoted(g, self.kind);
+                let envelope = g.bounding_rect();
+                if let Some(r) = envelope {
+                    extend(&mut self.bounds, r);
+                }
+                Some(geometry_blob(&g, self.srs_id, envelope).map_err(|e| Error::feature(&self.path, i, e))?)
+            }
+        };
+        let mut values: Vec<rusqlite::types::Value> = vec![blob.into()];
+        values.extend(self.columns.iter().map(|n| sql_value(f.properties.get(n))));
+        let mut insert = self
+            .db
+            .prepare_cached(&self.insert)
+            .map_err(|e| Error::feature(&self.path, i, format!("cannot write the GeoPackage: {e}")))?;
+        insert
+            .execute(rusqlite::params_from_iter(values))
+            .map_err(|e| Error::feature(&self.path, i, format!("cannot write the GeoPackage: {e}")))?;
+        Ok(())
+    }
+
+    /// Writes the extent, commits and closes the database.
+    pub fn finish(self) -> Result<()> {
+        let sql = |e: rusqlite::Error| Error::format(&self.path, format!("cannot write the GeoPackage: {e}"));
+        close_tables(
+            &self.db,
+            &self.path,
+            &self.table,
+            self.kind,
+            self.srs_id,
+            self.bounds,
+        )?;
+        self.db.execute_batch("COMMIT").map_err(sql)?;
+        self.db.close().map_err(|(_, e)| sql(e))
+    }
 }
 
 /// An attribute as an SQLite value (objects and arrays as their JSON text).

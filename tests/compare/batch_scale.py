@@ -3,6 +3,7 @@
 
     python tests/compare/batch_scale.py shanghai [--runs 3]           # 251 real townships, 1 and 2 threads
     python tests/compare/batch_scale.py national [--side 200]         # side x side SYNTHETIC towns, 2 shards + merge
+    python tests/compare/batch_scale.py national --side 100 200       # both sizes: memory flat as towns grow
 
 Needs numpy and rasterio (the peers venv: /work/shared/tools/peers-setup, then /tmp/bmu-peers/bin/python) and the
 release binary ($BMU_BIN, else target/release/bmu; build it with `cargo build --release`). Everything generated goes
@@ -161,7 +162,7 @@ def national(side):
     if code not in (0, 1):
         sys.exit(f"merge failed ({code}): {err[-2000:]}")
     towns_n = side * side
-    print(f"merge: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MB")
+    print(f"merge: {wall:.1f} s wall, {cpu:.1f} s CPU ({cpu / (side * side) * 1e3:.2f} ms a town), peak RSS {rss:.0f} MB")
     print(f"{towns_n} towns: shards {total:.1f} s wall = {total / towns_n * 1e3:.1f} ms a town (2 threads), "
           f"{cpu_total / towns_n * 1e3:.1f} ms CPU a town; "
           f"load {os.getloadavg()[0]:.1f}")
@@ -171,12 +172,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["shanghai", "national"])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--side", type=int, default=200)
+    ap.add_argument("--side", type=int, nargs="+", default=[200])
     a = ap.parse_args()
     if a.mode == "shanghai":
         shanghai(a.runs)
     else:
-        national(a.side)
+        for side in a.side:
+            national(side)
 
 
 if __name__ == "__main__":

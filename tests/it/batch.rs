@@ -208,6 +208,9 @@ fn district_summary_of_every_jiading_town() {
         ] {
             assert!(!r[col].is_empty(), "{col} empty in {r:?}");
         }
+        // Siting was not asked for: the column says so rather than 0.
+        assert_eq!(r["proposed_sites"], "not run", "{r:?}");
+        assert_eq!(r["units_passing_with_sites"], "", "{r:?}");
         let folder = out.join(r["dossier"].split('/').next().unwrap());
         for f in [
             "units.geojson",
@@ -495,4 +498,132 @@ fn district_index_loads_in_chromium_with_every_dossier_linked() {
         let page = std::fs::read_to_string(out.join(l)).unwrap_or_else(|_| panic!("{l} does not resolve"));
         assert!(page.starts_with("<!DOCTYPE html>"), "{l}");
     }
+}
+
+/// Two towns of 嘉定区 that the synthetic layers leave short of facilities (the layers have none at all).
+const SITED: [&str; 2] = ["真新街道", "新成路街道"];
+
+#[test]
+fn batch_site_proposes_sites_in_every_town_and_counts_them_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sited");
+    let mut extra = vec!["--propose", "--site", "--select"];
+    extra.extend(SITED);
+    let o = batch(&towns(), &out, &extra, 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    let rows = csv_rows(&out.join("summary.csv"));
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["status"], "run", "{r:?}");
+        let folder = out.join(r["dossier"].split('/').next().unwrap());
+        // The same plan `bmu propose --site` writes, in the town's folder.
+        let sites: Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("sites.geojson")).unwrap()).unwrap();
+        let n = sites["features"].as_array().unwrap().len();
+        assert_eq!(r["proposed_sites"], n.to_string(), "{r:?}");
+        assert!(n > 0, "a town with no facilities at all needs some: {r:?}");
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("site.json")).unwrap()).unwrap();
+        assert_eq!(
+            r["units_passing_with_sites"],
+            report["passing_after"].to_string(),
+            "{r:?}"
+        );
+        let (before, after): (usize, usize) = (
+            r["units_passing"].parse().unwrap(),
+            r["units_passing_with_sites"].parse().unwrap(),
+        );
+        assert!(after >= before, "{r:?}");
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("拟新增设施") && !html.contains("未运行"),
+        "sited towns show counts"
+    );
+}
+
+#[test]
+fn batch_site_without_population_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let roads = layers().roads();
+    let o = bmu(
+        &[
+            "batch",
+            &towns(),
+            "--name-field",
+            "town",
+            "--features",
+            &roads,
+            "--select",
+            SITED[0],
+            "--site",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_error(&o, &["--site needs a population source"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn batch_table_in_bmu_toml_runs_the_same_as_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = dir.path().join("flags");
+    let mut extra = vec!["--jobs", "1", "--lang", "en", "--select"];
+    extra.extend(SITED);
+    let o = batch(&towns(), &flags, &extra, 2);
+    assert!(matches!(o.status.code(), Some(0 | 1)));
+    // The same run from one file: the layers in their own tables, the rest in [batch] (paths relative to it).
+    let l = layers();
+    let toml = format!(
+        "[population]\ngrid = {:?}\n\n[[features]]\npath = {:?}\n\n[batch]\ntowns = {:?}\nname_field = \"town\"\n\
+         select = [\"{}\", \"{}\"]\npropose = true\nout = \"from-file\"\njobs = 1\nlang = \"en\"\n",
+        l.grid(),
+        l.roads(),
+        towns(),
+        SITED[0],
+        SITED[1],
+    );
+    let file = dir.path().join("district.toml");
+    std::fs::write(&file, toml).unwrap();
+    let o2 = bmu(&["batch", "--config", file.to_str().unwrap(), "-q"], &root());
+    assert_eq!(
+        o.status.code(),
+        o2.status.code(),
+        "{}",
+        String::from_utf8_lossy(&o2.stderr)
+    );
+    assert_same_tree(&flags, &dir.path().join("from-file"));
+    // A flag overrides the file.
+    let o3 = bmu(
+        &[
+            "batch",
+            "--config",
+            file.to_str().unwrap(),
+            "--select",
+            SITED[0],
+            "--out",
+            dir.path().join("one").to_str().unwrap(),
+            "-q",
+        ],
+        &root(),
+    );
+    assert!(matches!(o3.status.code(), Some(0 | 1)));
+    assert_eq!(csv_rows(&dir.path().join("one/summary.csv")).len(), 1);
+}
+
+#[test]
+fn batch_table_with_a_bad_shard_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("district.toml");
+    std::fs::write(
+        &file,
+        format!("[batch]\ntowns = {:?}\nshard = \"3/2\"\n", towns()),
+    )
+    .unwrap();
+    let o = bmu(&["batch", "--config", file.to_str().unwrap()], &root());
+    assert_error(&o, &["district.toml", "[batch] shard", "K/N"]);
 }

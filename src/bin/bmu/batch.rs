@@ -16,8 +16,7 @@ pub struct BatchArgs {
     #[command(subcommand)]
     command: Option<BatchCommand>,
     /// The towns layer (GeoJSON, Shapefile, GeoPackage): one town per feature, or per id when towns are split
-    /// over several features.
-    #[arg(required = true)]
+    /// over several features (default: `towns` in the `[batch]` table of --config).
     towns: Option<PathBuf>,
     /// Field holding each town's name.
     #[arg(long)]
@@ -42,21 +41,26 @@ pub struct BatchArgs {
     #[arg(long, conflicts_with = "propose")]
     units: Option<PathBuf>,
     /// Id field of the units layer.
-    #[arg(long, requires = "units")]
+    #[arg(long)]
     id_field: Option<String>,
     /// Propose units in every town (the default without --units).
     #[arg(long)]
     propose: bool,
-    /// Output folder: one folder per town and the district summary.
-    #[arg(long, default_value = "batch")]
-    out: PathBuf,
+    /// Then site the missing "3+3" facilities in every town (as `bmu propose --site`): `sites.geojson` and
+    /// `site.json` in each town folder, proposed sites and passing units with them in the summary.
+    #[arg(long)]
+    site: bool,
+    /// Output folder: one folder per town and the district summary [default: batch].
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Run only part K of N of the towns (stable by town id), e.g. 3/8; `bmu batch merge` joins the parts.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Towns run at once (default: one per core, or RAYON_NUM_THREADS).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
-    /// A `bmu.toml` whose thresholds, settings and layers every town shares (its town and blocks are ignored).
+    /// A `bmu.toml` whose thresholds, settings and layers every town shares (its town and blocks are ignored);
+    /// its `[batch]` table gives any of these flags (a flag overrides it).
     #[arg(long)]
     config: Option<PathBuf>,
     /// CRS of layers that declare none.
@@ -74,9 +78,9 @@ pub struct BatchArgs {
     /// Any other `bmu.toml` setting as KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Language of the dossiers and the index page.
-    #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
-    lang: String,
+    /// Language of the dossiers and the index page [default: zh].
+    #[arg(long, value_parser = ["zh", "en"])]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -172,29 +176,68 @@ pub fn run(args: BatchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let outcome = batch::merge(dirs, out, lang(l)?)?;
         return report(&outcome, out, quiet);
     }
-    let towns = args.towns.clone().context("bmu batch: give the towns layer")?;
     let config = args.config()?;
-    let mode = match &args.units {
-        Some(u) => Mode::Validate {
-            units: u.clone(),
-            id_field: args.id_field.clone(),
-        },
+    // The `[batch]` table, under the flags.
+    let file = config.batch.clone().unwrap_or_default();
+    let source = args.config.clone().unwrap_or_else(|| PathBuf::from("bmu.toml"));
+    let in_file =
+        |key: &str, problem: String| bmu::Error::config(&source, format!("[batch] {key}: {problem}"));
+    let towns = args
+        .towns
+        .clone()
+        .or(file.towns.clone())
+        .context("bmu batch: give the towns layer (or `towns` in the [batch] table of --config)")?;
+    let units = if args.propose { None } else { args.units.clone() };
+    let mode = match (units, args.propose, &file.units, file.propose) {
+        (Some(u), ..) => Some(u),
+        (None, true, ..) => None,
+        (None, false, Some(_), true) => {
+            return Err(in_file("units", "give `units` or `propose = true`, not both".into()).into())
+        }
+        (None, false, Some(u), false) => Some(u.clone()),
+        (None, false, None, _) => None,
+    };
+    let id_field = args.id_field.clone().or(file.id_field.clone());
+    let mode = match mode {
+        Some(u) => Mode::Validate { units: u, id_field },
+        None if args.id_field.is_some() => anyhow::bail!("--id-field is the units layer's: give --units"),
         None => Mode::Propose,
     };
+    let shard = match (args.shard, &file.shard) {
+        (Some(s), _) => Some(s),
+        (None, Some(s)) => Some(s.parse::<Shard>().map_err(|e| in_file("shard", e))?),
+        (None, None) => None,
+    };
+    let lang_code = args
+        .lang
+        .clone()
+        .or(file.lang.clone())
+        .unwrap_or_else(|| "zh".into());
+    let lang = lang(&lang_code).map_err(|e| in_file("lang", e.to_string()))?;
+    let out = args
+        .out
+        .clone()
+        .or(file.out.clone())
+        .unwrap_or_else(|| PathBuf::from("batch"));
     let options = batch::Options {
         towns,
-        id_field: args.town_id_field.clone(),
-        name_field: args.name_field.clone(),
-        select: args.select.clone(),
+        id_field: args.town_id_field.clone().or(file.town_id_field.clone()),
+        name_field: args.name_field.clone().or(file.name_field.clone()),
+        select: if args.select.is_empty() {
+            file.select.clone()
+        } else {
+            args.select.clone()
+        },
         config,
         mode,
-        out: args.out.clone(),
-        shard: args.shard,
-        lang: lang(&args.lang)?,
+        out: out.clone(),
+        shard,
+        lang,
         extra_inputs: args.config.iter().cloned().collect(),
+        site: args.site || file.site,
     };
     let bar = TownsBar::new(quiet);
-    let outcome = match args.jobs {
+    let outcome = match args.jobs.or(file.jobs) {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -204,7 +247,7 @@ pub fn run(args: BatchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         None => batch::run(&options, &bar)?,
     };
     drop(bar);
-    report(&outcome, &args.out, quiet)
+    report(&outcome, &out, quiet)
 }
 
 /// The summary lines on stderr, and the exit code: 0 every town ran and every unit passes, 1 otherwise.
