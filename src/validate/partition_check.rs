@@ -64,7 +64,7 @@ impl Check for PartitionCheck {
         format!("{} m²", crate::report::fmt_int(e.value))
     }
     fn prepare(&self, units: &[Unit], ctx: &Context) -> Result<Option<LayerResult>> {
-        let p = partition::partition(units, ctx.town.as_ref(), super::Noise::of(&ctx.thresholds));
+        let p = partition::partition(units, ctx.town.as_ref(), super::Noise::of(ctx.thresholds));
         Ok(Some(LayerResult {
             checks: p.checks,
             problems: p.problems,
@@ -77,7 +77,7 @@ impl Check for PartitionCheck {
         state: &mut LayerState,
     ) -> Result<Option<LayerResult>> {
         let mut cache = take_cache::<partition::PartitionCache>(state);
-        let p = cache.partition(units, ctx.town.as_ref(), super::Noise::of(&ctx.thresholds));
+        let p = cache.partition(units, ctx.town.as_ref(), super::Noise::of(ctx.thresholds));
         *state = Some(cache);
         Ok(Some(LayerResult {
             checks: p.checks,
