@@ -227,6 +227,9 @@ pub struct Thresholds {
     pub accept_inferred: bool,
     /// Gaps/overlaps/spills smaller than this are ignored.
     pub partition_tolerance_m2: f64,
+    /// Gaps/overlaps/spills narrower than this on average (2 · area / perimeter) are ignored: slivers of coordinate
+    /// rounding and reprojection, millimetres wide however long.
+    pub partition_sliver_width_m: f64,
     /// Classes a unit may not straddle (2024 draft standard: expressways and railways).
     #[serde(deserialize_with = "barrier_classes")]
     pub barrier_classes: Vec<FeatureClass>,
@@ -305,6 +308,7 @@ impl Default for Thresholds {
             recognisable_classes: vec![Expressway, Arterial, Road, River, Canal, Railway],
             accept_inferred: false,
             partition_tolerance_m2: 100.0,
+            partition_sliver_width_m: 0.1,
             barrier_classes: vec![Expressway, Railway],
             barrier_tolerance_m: 200.0,
             required_facilities: vec![
@@ -620,6 +624,14 @@ pub const RANGES: &[Range] = &[
         max: 1_000_000.0,
         why: "m²; gaps and overlaps up to 1 km² ignored at most",
         get: |c| c.thresholds.partition_tolerance_m2,
+    },
+    Range {
+        key: "thresholds.partition_sliver_width_m",
+        min: 0.0,
+        above: false,
+        max: 10.0,
+        why: "metres of mean width; a 10 m wide gap is a street, not noise",
+        get: |c| c.thresholds.partition_sliver_width_m,
     },
     Range {
         key: "thresholds.barrier_tolerance_m",

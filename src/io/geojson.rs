@@ -9,6 +9,7 @@ use crate::crs::{Crs, Transformer};
 use crate::{Error, Result};
 use geo::orient::{Direction, Orient};
 use geo::{Coord, Geometry, LineString, Polygon};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -81,51 +82,28 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
             ))
         }
     };
+    // Features are decoded in parallel (a city's units: thousands of features, each a geometry and dozens of
+    // properties), then gathered in file order: the first error, the field order and the warnings are those of a
+    // sequential read.
+    let decoded: Vec<Result<(Feature, Option<String>)>> = raw
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, v)| decode(path, index, v, repair))
+        .collect();
     let mut fields: Vec<String> = Vec::new();
-    let mut features = Vec::with_capacity(raw.len());
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut features = Vec::with_capacity(decoded.len());
     let mut warnings = Vec::new();
-    for (index, v) in raw.into_iter().enumerate() {
-        // Name the feature by its id in messages, when it has a readable one.
-        let label = match v.get("id").and_then(super::value_text) {
-            Some(id) => format!("{index} (id {})", super::shown(&id)),
-            None => index.to_string(),
-        };
-        let bad = |problem: String| Error::feature(path, &label, problem);
-        if let Some(g) = v.get("geometry") {
-            let mut open_rings = 0;
-            check_positions(g, repair.then_some(&mut open_rings)).map_err(bad)?;
-            if open_rings > 0 {
-                // geo closes rings on construction; the repair is to accept them, and to say so.
-                warnings.push(format!(
-                    "{}: feature {label}: repaired: closed {open_rings} open polygon ring(s)",
-                    path.display()
-                ));
-            }
-        }
-        let f: geojson::Feature =
-            serde_json::from_value(v).map_err(|e| bad(format!("not a GeoJSON feature: {e}")))?;
-        let properties = f.properties.unwrap_or_default();
-        for k in properties.keys() {
-            if !fields.iter().any(|x| x == k) {
+    for d in decoded {
+        let (feature, warning) = d?;
+        for k in feature.properties.keys() {
+            if !seen.contains(k) {
+                seen.insert(k.clone());
                 fields.push(k.clone());
             }
         }
-        let id = f.id.map(|id| match id {
-            geojson::feature::Id::String(s) => Value::String(s),
-            geojson::feature::Id::Number(n) => Value::Number(n),
-        });
-        let geometry = match f.geometry {
-            None => None,
-            Some(g) => {
-                Some(Geometry::<f64>::try_from(g).map_err(|e| bad(format!("geometry not usable: {e}")))?)
-            }
-        };
-        features.push(Feature {
-            index,
-            id,
-            geometry,
-            properties,
-        });
+        warnings.extend(warning);
+        features.push(feature);
     }
     Ok(Layer {
         path: path.to_path_buf(),
@@ -135,6 +113,48 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
         fields,
         warnings,
     })
+}
+
+/// One feature of a collection, with the warning its repair gave.
+fn decode(path: &Path, index: usize, v: Value, repair: bool) -> Result<(Feature, Option<String>)> {
+    // Name the feature by its id in messages, when it has a readable one.
+    let label = match v.get("id").and_then(super::value_text) {
+        Some(id) => format!("{index} (id {})", super::shown(&id)),
+        None => index.to_string(),
+    };
+    let bad = |problem: String| Error::feature(path, &label, problem);
+    let mut warning = None;
+    if let Some(g) = v.get("geometry") {
+        let mut open_rings = 0;
+        check_positions(g, repair.then_some(&mut open_rings)).map_err(bad)?;
+        if open_rings > 0 {
+            // geo closes rings on construction; the repair is to accept them, and to say so.
+            warning = Some(format!(
+                "{}: feature {label}: repaired: closed {open_rings} open polygon ring(s)",
+                path.display()
+            ));
+        }
+    }
+    let f: geojson::Feature =
+        serde_json::from_value(v).map_err(|e| bad(format!("not a GeoJSON feature: {e}")))?;
+    let properties = f.properties.unwrap_or_default();
+    let id = f.id.map(|id| match id {
+        geojson::feature::Id::String(s) => Value::String(s),
+        geojson::feature::Id::Number(n) => Value::Number(n),
+    });
+    let geometry = match f.geometry {
+        None => None,
+        Some(g) => Some(Geometry::<f64>::try_from(g).map_err(|e| bad(format!("geometry not usable: {e}")))?),
+    };
+    Ok((
+        Feature {
+            index,
+            id,
+            geometry,
+            properties,
+        },
+        warning,
+    ))
 }
 
 /// Checks the raw `coordinates` of a geometry (recursing into collections): every position has at least two

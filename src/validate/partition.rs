@@ -6,13 +6,15 @@
 //! self-join), then the exact intersection (geo `BooleanOps`). Gaps: town − units, tile by tile (see [`gaps`]): no
 //! overlay ever carries the whole city, which both keeps the check linear and keeps it clear of the endless loop
 //! i_overlay 4.5 fell into on the one-shot union of ~3,800 units of a 350 × 350 lattice. Spill: unit − town. Every
-//! piece is reported with its area; pieces under `partition_tolerance_m2` are digitising noise and ignored. A unit's
-//! value is the total area of significant pieces it takes part in (its overlaps, its spill and the gaps along its
-//! boundary), so it passes exactly when that is zero.
+//! piece is reported with its area; pieces under `partition_tolerance_m2`, or narrower on average than
+//! `partition_sliver_width_m` (slivers of coordinate rounding along a long edge: see [`Noise`]), are digitising
+//! noise and ignored. A unit's value is the total area of significant pieces it takes part in (its overlaps, its
+//! spill and the gaps along its boundary), so it passes exactly when that is zero.
 
-use super::{significant_parts, CheckResult, Problem, ProblemKind, Reason, Unit};
+use super::{CheckResult, Noise, Problem, ProblemKind, Reason, Unit};
 use geo::orient::{Direction, Orient};
-use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, MultiPolygon, Polygon, Rect};
+use geo::Winding;
+use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, MultiPolygon, Polygon, Rect, Relate};
 use rayon::prelude::*;
 use rstar::Envelope;
 use std::collections::BTreeMap;
@@ -38,8 +40,25 @@ struct Tally {
 }
 
 /// Overlaps, gaps and spills of `units` within `town` (gaps and spill skipped when there is no town).
-pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, tolerance: f64) -> Partition {
-    PartitionCache::default().partition(units, town, tolerance)
+pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, noise: Noise) -> Partition {
+    // As a fresh cache would, without keeping a copy of every unit for a next call that never comes.
+    let (boxes, tree) = index(units);
+    Last::compute(units, &boxes, &tree, town, noise).assemble(units, &boxes, town)
+}
+
+/// Each unit's box, and an R-tree of them.
+fn index(units: &[Unit]) -> (Boxes, rstar::RTree<super::BoxItem>) {
+    // Each unit's box once: the gap pieces' border candidates are found by box, and measuring a unit's box for
+    // every piece near it was a fifth of a move's time in the editor.
+    let boxes: Boxes = units.par_iter().map(|u| u.geometry.bounding_rect()).collect();
+    let tree = rstar::RTree::bulk_load(
+        boxes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| super::box_item(*r, i))
+            .collect(),
+    );
+    (boxes, tree)
 }
 
 /// The pieces [`partition`] found, kept so that the next call on a layer where only a few units changed redoes only
@@ -58,7 +77,7 @@ struct Last {
     ids: Vec<String>,
     geometry: Vec<MultiPolygon<f64>>,
     town: Option<MultiPolygon<f64>>,
-    tolerance: f64,
+    noise: Noise,
     /// Significant overlap pieces of each pair of units (lower index first); pairs without any are left out.
     overlaps: BTreeMap<(usize, usize), Vec<MultiPolygon<f64>>>,
     /// Significant spill pieces of each unit.
@@ -71,32 +90,22 @@ struct Last {
 impl PartitionCache {
     /// Overlaps, gaps and spills of `units` within `town`, as [`partition`] computes them, reusing the last call's
     /// pieces for what did not change.
-    pub fn partition(
-        &mut self,
-        units: &[Unit],
-        town: Option<&MultiPolygon<f64>>,
-        tolerance: f64,
-    ) -> Partition {
-        // Each unit's box once: the gap pieces' border candidates are found by box, and measuring a unit's box for
-        // every piece near it was a fifth of a move's time in the editor.
-        let boxes: Boxes = units.par_iter().map(|u| u.geometry.bounding_rect()).collect();
-        let tree = rstar::RTree::bulk_load(
-            boxes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| super::box_item(*r, i))
-                .collect(),
-        );
+    pub fn partition(&mut self, units: &[Unit], town: Option<&MultiPolygon<f64>>, noise: Noise) -> Partition {
+        let (boxes, tree) = index(units);
         let last = self.last.take().filter(|l| {
-            l.tolerance == tolerance
+            l.noise == noise
                 && l.town.as_ref() == town
                 && l.ids.len() == units.len()
                 && l.ids.iter().zip(units).all(|(id, u)| *id == u.id)
         });
         let mut last = match last {
             Some(l) => l,
-            None => Last::compute(units, &boxes, &tree, town, tolerance),
-            // (compute fills every piece; the update below then finds nothing changed)
+            None => {
+                // (compute fills every piece; the update below then finds nothing changed)
+                let mut l = Last::compute(units, &boxes, &tree, town, noise);
+                l.geometry = units.iter().map(|u| u.geometry.clone()).collect();
+                l
+            }
         };
         last.update(units, &boxes, &tree, town);
         let p = last.assemble(units, &boxes, town);
@@ -112,7 +121,7 @@ impl Last {
         boxes: &Boxes,
         tree: &rstar::RTree<super::BoxItem>,
         town: Option<&MultiPolygon<f64>>,
-        tolerance: f64,
+        noise: Noise,
     ) -> Last {
         let mut pairs: Vec<(usize, usize)> = tree
             .intersection_candidates_with_other_tree(tree)
@@ -121,22 +130,22 @@ impl Last {
             .collect();
         pairs.sort_unstable();
         pairs.dedup();
-        let overlaps = overlap_pieces(units, &pairs, tolerance);
+        let overlaps = overlap_pieces(units, boxes, &pairs, noise);
         let (tiles, tile_gaps, spills) = match town {
             Some(town) => {
                 let tiles = tile_layout(units.len(), town);
                 let all: Vec<usize> = (0..tiles.len()).collect();
                 let tile_gaps = tile_pieces(units, boxes, tree, town, &tiles, &all);
                 let all: Vec<usize> = (0..units.len()).collect();
-                (tiles, tile_gaps, spill_pieces(units, town, &all, tolerance))
+                (tiles, tile_gaps, spill_pieces(units, town, &all, noise))
             }
             None => (Vec::new(), Vec::new(), vec![Vec::new(); units.len()]),
         };
         Last {
             ids: units.iter().map(|u| u.id.clone()).collect(),
-            geometry: units.iter().map(|u| u.geometry.clone()).collect(),
+            geometry: Vec::new(),
             town: town.cloned(),
-            tolerance,
+            noise,
             overlaps,
             spills,
             tiles,
@@ -173,7 +182,7 @@ impl Last {
         pairs.sort_unstable();
         pairs.dedup();
         self.overlaps
-            .extend(overlap_pieces(units, &pairs, self.tolerance));
+            .extend(overlap_pieces(units, boxes, &pairs, self.noise));
         if let Some(town) = town {
             // A tile's pieces depend on the units whose boxes come near it: those of a changed unit, before or after.
             let moved: Vec<rstar::AABB<[f64; 2]>> = changed
@@ -192,7 +201,7 @@ impl Last {
             for (k, pieces) in dirty.into_iter().zip(fresh) {
                 self.tile_gaps[k] = pieces;
             }
-            let spills = spill_pieces(units, town, &changed, self.tolerance);
+            let spills = spill_pieces(units, town, &changed, self.noise);
             for (&c, pieces) in changed.iter().zip(spills) {
                 self.spills[c] = pieces;
             }
@@ -205,7 +214,7 @@ impl Last {
     /// The per-unit results and problems from the pieces, in the order the one-shot check reports them: overlaps
     /// by pair, gaps by tile, spills by unit.
     fn assemble(&self, units: &[Unit], boxes: &Boxes, town: Option<&MultiPolygon<f64>>) -> Partition {
-        let tolerance = self.tolerance;
+        let noise = self.noise;
         let mut tally = vec![Tally::default(); units.len()];
         let mut problems = Vec::new();
         for (&(a, b), pieces) in &self.overlaps {
@@ -224,10 +233,7 @@ impl Last {
             // under the tolerance, and measuring each against every unit of its tile was most of the check's time.
             let significant: Vec<Gap> = join_touching(pieces, boxes)
                 .into_iter()
-                .filter(|(piece, _)| {
-                    let area = piece.unsigned_area();
-                    area >= tolerance && area > 0.0
-                })
+                .filter(|(piece, _)| noise.counts(piece))
                 .collect();
             let significant: Vec<Gap> = significant
                 .into_par_iter()
@@ -263,7 +269,7 @@ impl Last {
             .iter()
             .map(|t| {
                 let total = t.overlap + t.gap + t.spill;
-                let mut r = CheckResult::evaluated(total == 0.0, total, Some(tolerance));
+                let mut r = CheckResult::evaluated(total == 0.0, total, Some(noise.area_m2));
                 let mut detail = BTreeMap::new();
                 detail.insert("overlap_m2", t.overlap);
                 if town.is_some() {
@@ -294,14 +300,23 @@ impl Last {
 /// The significant overlap pieces of each pair, in parallel; pairs with none are left out.
 fn overlap_pieces(
     units: &[Unit],
+    boxes: &Boxes,
     pairs: &[(usize, usize)],
-    tolerance: f64,
+    noise: Noise,
 ) -> BTreeMap<(usize, usize), Vec<MultiPolygon<f64>>> {
     pairs
         .par_iter()
         .map(|&(a, b)| {
+            // Boxes that only touch (or not at all) hold no overlap with an area: no overlay needed.
+            let common = match (boxes[a], boxes[b]) {
+                (Some(ra), Some(rb)) => common_box(ra, rb),
+                _ => None,
+            };
+            if common.is_none() {
+                return ((a, b), Vec::new());
+            }
             let shared = units[a].geometry.intersection(&units[b].geometry);
-            ((a, b), significant_parts(shared, tolerance))
+            ((a, b), noise.significant(shared))
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -314,17 +329,20 @@ fn spill_pieces(
     units: &[Unit],
     town: &MultiPolygon<f64>,
     which: &[usize],
-    tolerance: f64,
+    noise: Noise,
 ) -> Vec<Vec<MultiPolygon<f64>>> {
+    // A unit whose box lies inside the town cannot spill: a relate against the prepared town (one per worker: it
+    // is not `Sync`) instead of an overlay per unit, most units of a city being nowhere near its edge.
     which
         .par_iter()
-        .map(|&i| match units[i].geometry.bounding_rect() {
-            Some(r) => significant_parts(
-                units[i].geometry.difference(&super::parts_near(town, r)),
-                tolerance,
-            ),
-            None => Vec::new(),
-        })
+        .map_init(
+            || geo::PreparedGeometry::from(town),
+            |prepared, &i| match units[i].geometry.bounding_rect() {
+                Some(r) if prepared.relate(&r.to_polygon()).is_contains() => Vec::new(),
+                Some(r) => noise.significant(units[i].geometry.difference(&super::parts_near(town, r))),
+                None => Vec::new(),
+            },
+        )
         .collect()
 }
 
@@ -395,12 +413,23 @@ fn tile_pieces(
                 .collect();
             near.sort_unstable();
             // unary_union takes its fill rule from the first ring's winding: one orientation for every ring, so a unit
-            // drawn clockwise is not read as a hole.
-            let oriented: Vec<MultiPolygon<f64>> = near
+            // drawn clockwise is not read as a hole. Oriented only when it is not already (as geo's `orient` would
+            // do), sparing a copy of every unit of the tile.
+            let oriented: Vec<std::borrow::Cow<MultiPolygon<f64>>> = near
                 .iter()
-                .map(|&i| units[i].geometry.orient(Direction::Default))
+                .map(|&i| {
+                    let g = &units[i].geometry;
+                    let misoriented =
+                        g.0.iter()
+                            .any(|p| p.exterior().is_cw() || p.interiors().iter().any(|r| r.is_ccw()));
+                    if misoriented {
+                        std::borrow::Cow::Owned(g.orient(Direction::Default))
+                    } else {
+                        std::borrow::Cow::Borrowed(g)
+                    }
+                })
                 .collect();
-            let covered = geo::unary_union(&oriented);
+            let covered = geo::unary_union(oriented.iter().map(|g| &**g));
             inside
                 .difference(&covered)
                 .0
@@ -413,6 +442,13 @@ fn tile_pieces(
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The box two boxes share, when it has an area (boxes that only touch hold no overlap).
+fn common_box(a: Rect<f64>, b: Rect<f64>) -> Option<Rect<f64>> {
+    let (x0, y0) = (a.min().x.max(b.min().x), a.min().y.max(b.min().y));
+    let (x1, y1) = (a.max().x.min(b.max().x), a.max().y.min(b.max().y));
+    (x0 < x1 && y0 < y1).then(|| Rect::new((x0, y0), (x1, y1)))
 }
 
 /// The units of `among` whose boxes come within [`TOUCH_M`] of the box of `piece`: candidates for its border, a
@@ -494,6 +530,12 @@ mod tests {
     use super::*;
     use crate::validate::testing::{rect, unit};
 
+    /// The default tolerances: 100 m², 0.1 m wide.
+    const NOISE: Noise = Noise {
+        area_m2: 100.0,
+        width_m: 0.1,
+    };
+
     #[test]
     fn overlaps_gaps_and_spill_with_their_areas() {
         let town = rect(0.0, 0.0, 300.0, 100.0);
@@ -504,7 +546,7 @@ mod tests {
             // Leaves a 20 × 100 m gap after b and spills 50 × 100 m east of the town.
             unit("c", rect(220.0, 0.0, 350.0, 100.0)),
         ];
-        let p = partition(&units, Some(&town), 100.0);
+        let p = partition(&units, Some(&town), NOISE);
         let find = |k: ProblemKind| p.problems.iter().filter(move |x| x.kind == k).collect::<Vec<_>>();
         let overlap = find(ProblemKind::Overlap);
         assert_eq!(overlap.len(), 1);
@@ -545,7 +587,7 @@ mod tests {
             ),
             unit("e", poly(&[(119.0, 39.0), (120.0, 39.0), (120.0, 40.0)])),
         ];
-        let p = partition(&units, Some(&town), 100.0);
+        let p = partition(&units, Some(&town), NOISE);
         assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
         assert_eq!(p.problems[0].kind, ProblemKind::Gap);
         approx::assert_relative_eq!(p.problems[0].area_m2.unwrap(), 400.0, epsilon = 1e-6);
@@ -562,9 +604,81 @@ mod tests {
             unit("a", rect(0.0, 0.0, 100.5, 100.0)),
             unit("b", rect(100.0, 0.0, 199.5, 100.0)),
         ];
-        let p = partition(&units, Some(&town), 100.0);
+        let p = partition(&units, Some(&town), NOISE);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert!(p.checks.iter().all(|c| c.pass() == Some(true)));
+    }
+
+    #[test]
+    fn slivers_a_centimetre_wide_along_a_long_town_edge_are_not_gaps_or_spill() {
+        // Regression: units read back from lon/lat with 7 decimals sit up to a centimetre off a town edge that is one
+        // long segment; the slivers between them, 12 km long, reach 120 m² and were reported as gaps and spill.
+        let town = rect(0.0, 0.0, 12_000.0, 1_000.0);
+        let poly = |c: &[(f64, f64)]| MultiPolygon(vec![Polygon::new(c.to_vec().into(), vec![])]);
+        let units = [
+            // 1 cm short of the south edge at one end, on it at the other: a 60 m² wedge of gap.
+            unit(
+                "a",
+                poly(&[(0.0, 0.01), (6_000.0, 0.0), (6_000.0, 1_000.0), (0.0, 1_000.0)]),
+            ),
+            // 1 cm over the south edge along its whole length: 60 m² of spill.
+            unit(
+                "b",
+                poly(&[
+                    (6_000.0, 0.0),
+                    (6_000.0, -0.01),
+                    (12_000.0, -0.01),
+                    (12_000.0, 1_000.0),
+                    (6_000.0, 1_000.0),
+                ]),
+            ),
+        ];
+        let p = partition(&units, Some(&town), Noise::new(10.0, 0.1));
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        // The same pieces with the width rule off: the fixture does hold the slivers.
+        let p = partition(&units, Some(&town), Noise::new(10.0, 0.0));
+        let kinds: Vec<_> = p.problems.iter().map(|x| x.kind).collect();
+        assert_eq!(kinds, [ProblemKind::Gap, ProblemKind::Spill], "{:?}", p.problems);
+    }
+
+    #[test]
+    fn a_gap_a_metre_wide_and_200_m_long_is_still_reported() {
+        // 200 m², mean width 2 · 200 / 402 ≈ 1 m: narrow, but wider than any rounding.
+        let town = rect(0.0, 0.0, 201.0, 200.0);
+        let units = [
+            unit("a", rect(0.0, 0.0, 100.0, 200.0)),
+            unit("b", rect(101.0, 0.0, 201.0, 200.0)),
+        ];
+        let p = partition(&units, Some(&town), NOISE);
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+        assert_eq!(p.problems[0].kind, ProblemKind::Gap);
+        approx::assert_relative_eq!(p.problems[0].area_m2.unwrap(), 200.0, epsilon = 1e-6);
+        assert_eq!(p.problems[0].unit_id, "a,b");
+    }
+
+    #[test]
+    fn a_real_gap_joined_to_a_long_sliver_is_still_reported() {
+        // A 1 × 200 m notch in the town's east edge, which the unit misses by 1 cm along its 12 km: one gap piece of
+        // mean width ~3 cm, yet it holds 200 m² of real gap.
+        let town = MultiPolygon(vec![Polygon::new(
+            vec![
+                (0.0, 0.0),
+                (1_000.0, 0.0),
+                (1_000.0, 5_000.0),
+                (1_001.0, 5_000.0),
+                (1_001.0, 5_200.0),
+                (1_000.0, 5_200.0),
+                (1_000.0, 12_000.0),
+                (0.0, 12_000.0),
+            ]
+            .into(),
+            vec![],
+        )]);
+        let units = [unit("a", rect(0.0, 0.0, 999.99, 12_000.0))];
+        let p = partition(&units, Some(&town), NOISE);
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+        assert_eq!(p.problems[0].kind, ProblemKind::Gap);
+        approx::assert_relative_eq!(p.problems[0].area_m2.unwrap(), 320.0, epsilon = 0.5);
     }
 
     #[test]
@@ -579,7 +693,7 @@ mod tests {
                 unit(&i.to_string(), rect(x, y, x + w, y + h))
             })
             .collect();
-        let p = partition(&units, None, 0.0);
+        let p = partition(&units, None, Noise::new(0.0, 0.0));
         let mut brute = 0;
         for a in 0..units.len() {
             for b in a + 1..units.len() {
@@ -620,7 +734,7 @@ mod tests {
         let p = partition(
             &lattice_without_middle(false),
             Some(&rect(0.0, 0.0, 800.0, 800.0)),
-            100.0,
+            NOISE,
         );
         let gaps: Vec<_> = p.problems.iter().filter(|x| x.kind == ProblemKind::Gap).collect();
         assert_eq!(gaps.len(), 1, "{gaps:?}");
@@ -636,7 +750,7 @@ mod tests {
         let p = partition(
             &lattice_without_middle(true),
             Some(&rect(0.0, 0.0, 800.0, 800.0)),
-            100.0,
+            NOISE,
         );
         let gaps: Vec<_> = p.problems.iter().filter(|x| x.kind == ProblemKind::Gap).collect();
         assert_eq!(gaps.len(), 1, "{gaps:?}");
@@ -663,7 +777,7 @@ mod tests {
             .map(|k| unit(&format!("{k:03}"), square(k / 12, k % 12)))
             .collect();
         let mut cache = PartitionCache::default();
-        let first = cache.partition(&units, Some(&town), 100.0);
+        let first = cache.partition(&units, Some(&town), NOISE);
         assert!(first.problems.is_empty(), "{:?}", first.problems);
         for step in 0..60 {
             for _ in 0..rng.random_range(1..3) {
@@ -683,15 +797,15 @@ mod tests {
                     _ => square(r, c),
                 };
             }
-            let cached = cache.partition(&units, Some(&town), 100.0);
-            let fresh = partition(&units, Some(&town), 100.0);
+            let cached = cache.partition(&units, Some(&town), NOISE);
+            let fresh = partition(&units, Some(&town), NOISE);
             assert_eq!(cached.checks, fresh.checks, "step {step}");
             assert_eq!(cached.problems, fresh.problems, "step {step}");
         }
         // Another layer (fewer units: another tile layout) starts over rather than reading stale pieces.
         units.truncate(100);
-        let cached = cache.partition(&units, Some(&town), 100.0);
-        assert_eq!(cached.problems, partition(&units, Some(&town), 100.0).problems);
+        let cached = cache.partition(&units, Some(&town), NOISE);
+        assert_eq!(cached.problems, partition(&units, Some(&town), NOISE).problems);
     }
 
     /// The pieces of a random rectangle cut by random lines (a town of blocks), each with a count.

@@ -24,7 +24,10 @@ impl Check for PartitionCheck {
         Some("par")
     }
     fn legend(&self, t: &crate::config::Thresholds) -> String {
-        format!("no gap, overlap or spill ≥ {} m²", t.partition_tolerance_m2)
+        format!(
+            "no gap, overlap or spill ≥ {} m² and ≥ {} m wide",
+            t.partition_tolerance_m2, t.partition_sliver_width_m
+        )
     }
     fn basis(&self) -> Basis {
         Basis {
@@ -44,8 +47,15 @@ impl Check for PartitionCheck {
         ),
         }
     }
-    fn threshold(&self, t: &crate::config::Thresholds, _lang: crate::report::Lang) -> String {
-        format!("< {} m²", crate::report::fmt_int(t.partition_tolerance_m2))
+    fn threshold(&self, t: &crate::config::Thresholds, lang: crate::report::Lang) -> String {
+        let (area, width) = (
+            crate::report::fmt_int(t.partition_tolerance_m2),
+            t.partition_sliver_width_m,
+        );
+        match lang {
+            crate::report::Lang::Zh => format!("< {area} m² 或平均宽度 < {width} m"),
+            _ => format!("< {area} m² or < {width} m wide"),
+        }
     }
     fn short_threshold(&self, t: &crate::config::Thresholds) -> String {
         format!("< {} m²", crate::report::fmt_int(t.partition_tolerance_m2))
@@ -56,7 +66,7 @@ impl Check for PartitionCheck {
         super::reason::area(e.value)
     }
     fn prepare(&self, units: &[Unit], ctx: &Context) -> Result<Option<LayerResult>> {
-        let p = partition::partition(units, ctx.town.as_ref(), ctx.thresholds.partition_tolerance_m2);
+        let p = partition::partition(units, ctx.town.as_ref(), super::Noise::of(ctx.thresholds));
         Ok(Some(LayerResult {
             checks: p.checks,
             problems: p.problems,
@@ -69,7 +79,7 @@ impl Check for PartitionCheck {
         state: &mut LayerState,
     ) -> Result<Option<LayerResult>> {
         let mut cache = take_cache::<partition::PartitionCache>(state);
-        let p = cache.partition(units, ctx.town.as_ref(), ctx.thresholds.partition_tolerance_m2);
+        let p = cache.partition(units, ctx.town.as_ref(), super::Noise::of(ctx.thresholds));
         *state = Some(cache);
         Ok(Some(LayerResult {
             checks: p.checks,

@@ -11,6 +11,7 @@ use crate::io::{read_layer, ReadOptions};
 use crate::model::{geometry_kind, StudyArea};
 use crate::{Error, Result};
 use geo::{Area, BooleanOps, BoundingRect, Geometry, Intersects, MultiPolygon};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -43,28 +44,38 @@ pub fn read_units(
     let crs = std::sync::Arc::new(layer.crs.clone());
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut units = Vec::with_capacity(layer.features.len());
-    for f in &layer.features {
-        let mut geometry = match &f.geometry {
-            Some(g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => g.clone(),
-            Some(other) => {
-                return Err(layer.error(
-                    f,
-                    id_field,
-                    format!("expected a polygon, found a {}", geometry_kind(other)),
-                ))
+    // Densifying and reprojecting is most of reading a large layer: in parallel, in layer order; the errors are
+    // taken below in feature order, as a sequential read finds them.
+    let geometries: Vec<Result<MultiPolygon<f64>>> = layer
+        .features
+        .par_iter()
+        .map(|f| {
+            let mut geometry = match &f.geometry {
+                Some(g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_))) => g.clone(),
+                Some(other) => {
+                    return Err(layer.error(
+                        f,
+                        id_field,
+                        format!("expected a polygon, found a {}", geometry_kind(other)),
+                    ))
+                }
+                None => return Err(layer.error(f, id_field, "geometry is null")),
+            };
+            t.transform_geometry_densified(&mut geometry)
+                .map_err(|e| layer.error(f, id_field, e.to_string()))?;
+            let geometry = match geometry {
+                Geometry::Polygon(p) => MultiPolygon(vec![p]),
+                Geometry::MultiPolygon(mp) => mp,
+                _ => return Err(layer.error(f, id_field, "geometry changed type in transformation")),
+            };
+            if geometry.0.is_empty() {
+                return Err(layer.error(f, id_field, "polygon is empty"));
             }
-            None => return Err(layer.error(f, id_field, "geometry is null")),
-        };
-        t.transform_geometry_densified(&mut geometry)
-            .map_err(|e| layer.error(f, id_field, e.to_string()))?;
-        let geometry = match geometry {
-            Geometry::Polygon(p) => MultiPolygon(vec![p]),
-            Geometry::MultiPolygon(mp) => mp,
-            _ => return Err(layer.error(f, id_field, "geometry changed type in transformation")),
-        };
-        if geometry.0.is_empty() {
-            return Err(layer.error(f, id_field, "polygon is empty"));
-        }
+            Ok(geometry)
+        })
+        .collect();
+    for (f, geometry) in layer.features.iter().zip(geometries) {
+        let geometry = geometry?;
         let id = match id_field {
             Some(k) => f
                 .text(k)

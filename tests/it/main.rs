@@ -15,6 +15,7 @@ mod lock;
 mod network;
 mod osm;
 mod outputs;
+mod partition;
 mod population;
 mod propose;
 mod reasons;
