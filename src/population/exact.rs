@@ -687,6 +687,41 @@ mod tests {
     }
 
     #[test]
+    fn large_windows_are_cut_along_tile_lines_within_the_budget() {
+        // A 10^4 x 10^4 window over 256 x 256 tiles: 16 tiles a band, every band inside one row of tiles, so no tile is
+        // decoded for two bands; together the bands tile the window exactly.
+        let window = Window {
+            col_off: 100,
+            row_off: 37,
+            width: 10_000,
+            height: 9_000,
+        };
+        let mut out = Vec::new();
+        bands((256, 256), window, &mut out);
+        assert_eq!(out.iter().map(Window::len).sum::<usize>(), window.len());
+        for b in &out {
+            assert!(b.len() <= MAX_BAND_CELLS, "{b:?}");
+            assert_eq!(b.row_off / 256, (b.row_off + b.height - 1) / 256, "{b:?}");
+            assert!(b.col_off == window.col_off || b.col_off % 256 == 0, "{b:?}");
+        }
+        assert!(out.len() <= 36 * 3 + 3, "{}", out.len());
+        // A window within the budget is one band; blocks larger than a band are cut by cells.
+        let small = Window {
+            col_off: 5,
+            row_off: 5,
+            width: 300,
+            height: 300,
+        };
+        let mut out = Vec::new();
+        bands((256, 256), small, &mut out);
+        assert_eq!(out, vec![small]);
+        let mut out = Vec::new();
+        bands((20_000, 512), window, &mut out);
+        assert!(out.iter().all(|b| b.len() <= MAX_BAND_CELLS));
+        assert_eq!(out.iter().map(Window::len).sum::<usize>(), window.len());
+    }
+
+    #[test]
     fn random_polygons_match_the_boolean_ops_oracle() {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED);
         let transforms = [

@@ -535,6 +535,42 @@ mod tests {
     }
 
     #[test]
+    fn visit_window_hands_out_the_cells_read_window_copies() {
+        let e = expected();
+        for name in e["files"].as_object().unwrap().keys() {
+            let reader = open(name).unwrap();
+            for (c0, r0, w, h) in [(0, 0, 40, 30), (3, 5, 17, 9), (15, 14, 2, 16), (39, 29, 1, 1)] {
+                let window = Window {
+                    col_off: c0,
+                    row_off: r0,
+                    width: w,
+                    height: h,
+                };
+                let want = reader.read_window(window).unwrap();
+                let mut got = vec![f64::NAN; window.len()];
+                let mut seen = 0;
+                reader
+                    .visit_window(window, &mut Vec::new(), |block| {
+                        for r in 0..block.window.height {
+                            let at = (block.window.row_off - r0 + r) * w + block.window.col_off - c0;
+                            got[at..at + block.window.width].copy_from_slice(block.row(r));
+                        }
+                        seen += block.window.len();
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(
+                    seen,
+                    window.len(),
+                    "{name} {window:?}: blocks overlap or miss cells"
+                );
+                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{name} {window:?}");
+            }
+        }
+    }
+
+    #[test]
     fn parallel_windowed_reads_agree() {
         use rayon::prelude::*;
         let reader = open("f64_tile16_packbits_nodata.tif").unwrap();
