@@ -24,8 +24,8 @@ use crate::{Error, Result};
 /// ~1e-16 behind in cells of the bounding box outside the polygon.
 pub const MIN_FRACTION: f64 = 1e-12;
 
-/// Rows processed at once are capped so that a polygon as large as a country never needs its whole bounding box of
-/// cells in memory (three f64 per cell: 24 MiB a band, one band per thread), and so that a polygon of a few million
+/// Cells measured at once are capped so that a polygon as large as a country never needs its whole bounding box of
+/// cells in memory (two f64 per cell: 16 MiB a band, one band per thread), and so that a polygon of a few million
 /// cells already has bands enough for every core.
 const MAX_BAND_CELLS: usize = 1 << 20;
 
@@ -65,115 +65,191 @@ const WGS84_F: f64 = 1.0 / 298.257_223_563;
 /// # Ok::<(), bmu::Error>(())
 /// ```
 pub fn zonal_sums(grid: &GridReader, polygons: &[MultiPolygon<f64>]) -> Result<Vec<ZonalStats>> {
-    polygons
-        .par_iter()
-        .enumerate()
-        .map(|(index, polygon)| zonal_one(grid, index, polygon))
-        .collect()
+    measure(grid, polygons, 0)
 }
 
-/// Exact zonal sum of one polygon.
+/// Exact zonal sum of one polygon (`index` names it in errors); its bands are measured on every core.
 pub fn zonal_one(reader: &GridReader, index: usize, polygon: &MultiPolygon<f64>) -> Result<ZonalStats> {
+    let stats = measure(reader, std::slice::from_ref(polygon), index)?;
+    Ok(stats.into_iter().next().unwrap_or_default())
+}
+
+/// Zonal sums of `polygons`, the first named `first` in errors.
+///
+/// Every polygon's window is cut into bands (see [`bands`]) and all (polygon, band) pairs go to the thread pool as
+/// one list, so that one polygon over a whole grid and ten thousand small ones both keep every core busy, and each
+/// thread reuses one set of buffers for all its bands. Band sums are then added per polygon in band order: the
+/// result is the same, bit for bit, at any thread count.
+fn measure(reader: &GridReader, polygons: &[MultiPolygon<f64>], first: usize) -> Result<Vec<ZonalStats>> {
     let grid = reader.grid();
-    let mut stats = ZonalStats::default();
-    let Some(bounds) = polygon.bounding_rect() else {
-        return Ok(stats);
-    };
-    let (min, max) = (bounds.min(), bounds.max());
-    if ![min.x, min.y, max.x, max.y].iter().all(|v| v.is_finite()) {
-        return Err(Error::input(format!("polygon {index}"), "non-finite coordinates"));
-    }
-    let window = grid.window_for_bounds(min.x, min.y, max.x, max.y);
-    if window.is_empty() {
-        return Ok(stats);
-    }
-    // Bands of whole rows; a window wider than a band's budget (only a corrupt or absurd grid) is also cut into
-    // column blocks, so no band ever exceeds MAX_BAND_CELLS cells. Bands are measured on every core (one polygon over a
-    // whole grid uses them all), each thread holding one band's buffers at a time; their sums are then added in band
-    // order, so the result is the same, bit for bit, at any thread count.
-    let band_cols = window.width.min(MAX_BAND_CELLS);
-    let band_rows = (MAX_BAND_CELLS / band_cols).max(1);
-    let mut bands = Vec::new();
-    for col in (0..window.width).step_by(band_cols) {
-        let mut row = 0;
-        while row < window.height {
-            let band = Window {
-                col_off: window.col_off + col,
-                row_off: window.row_off + row,
-                width: band_cols.min(window.width - col),
-                height: band_rows.min(window.height - row),
-            };
-            bands.push(band);
-            row += band.height;
-        }
-    }
-    let partial: Vec<Result<ZonalStats>> = bands
+    let windows: Vec<Result<Vec<Window>>> = polygons
         .par_iter()
-        .map_init(
-            || (Coverage::default(), Vec::new()),
-            |(coverage, values), &band| {
-                coverage.compute(polygon, grid, band);
-                values.resize(band.len(), 0.0);
-                reader.read_window_into(band, values)?;
-                let mut s = ZonalStats::default();
-                accumulate(reader, grid, index, band, &coverage.cover, values, &mut s)?;
-                Ok(s)
-            },
-        )
+        .enumerate()
+        .map(|(i, polygon)| {
+            let Some(bounds) = polygon.bounding_rect() else {
+                return Ok(Vec::new());
+            };
+            let (min, max) = (bounds.min(), bounds.max());
+            if ![min.x, min.y, max.x, max.y].iter().all(|v| v.is_finite()) {
+                return Err(Error::input(
+                    format!("polygon {}", first + i),
+                    "non-finite coordinates",
+                ));
+            }
+            let window = grid.window_for_bounds(min.x, min.y, max.x, max.y);
+            let mut out = Vec::new();
+            if !window.is_empty() {
+                bands(reader.block_shape(), window, &mut out);
+            }
+            Ok(out)
+        })
         .collect();
-    for s in partial {
+    let mut work: Vec<(usize, Window)> = Vec::new();
+    for (i, windows) in windows.into_iter().enumerate() {
+        work.extend(windows?.into_iter().map(|w| (i, w)));
+    }
+    let partial: Vec<Result<ZonalStats>> = work
+        .par_iter()
+        .map_init(Scratch::default, |scratch, &(i, band)| {
+            scratch.band(reader, first + i, &polygons[i], band)
+        })
+        .collect();
+    let mut stats = vec![ZonalStats::default(); polygons.len()];
+    for (&(i, _), s) in work.iter().zip(partial) {
         let s = s?;
-        stats.population += s.population;
-        stats.covered_cells += s.covered_cells;
-        stats.nodata_cells += s.nodata_cells;
-        stats.covered_area_m2 += s.covered_area_m2;
+        let total = &mut stats[i];
+        total.population += s.population;
+        total.covered_cells += s.covered_cells;
+        total.nodata_cells += s.nodata_cells;
+        total.covered_area_m2 += s.covered_area_m2;
     }
     Ok(stats)
 }
 
-fn accumulate(
-    reader: &GridReader,
-    grid: &Grid,
-    index: usize,
-    window: Window,
-    cover: &[f64],
-    values: &[f64],
-    stats: &mut ZonalStats,
-) -> Result<()> {
-    let pixel_area = grid.transform.pixel_area();
-    for r in 0..window.height {
-        let cells = r * window.width..(r + 1) * window.width;
-        let mut row_fraction = 0.0;
-        for (c, (&f, &v)) in cover[cells.clone()].iter().zip(&values[cells]).enumerate() {
-            if f <= MIN_FRACTION {
-                continue;
-            }
-            let f = f.min(1.0);
-            stats.covered_cells += 1;
-            row_fraction += f;
-            if grid.is_nodata(v) {
-                stats.nodata_cells += 1;
-            } else if v < 0.0 {
-                return Err(Error::grid(
-                    reader.path(),
-                    format!(
-                        "negative population {v} in the cell at row {}, column {} (covered by polygon {index})",
-                        window.row_off + r,
-                        window.col_off + c
-                    ),
-                ));
-            } else {
-                stats.population += v * f;
-            }
-        }
-        let cell_area = if grid.geographic {
-            geographic_cell_area(grid, window.row_off + r)
-        } else {
-            pixel_area
-        };
-        stats.covered_area_m2 += row_fraction * cell_area;
+/// Cuts `window` into bands of at most [`MAX_BAND_CELLS`] cells along the lines of the grid's storage blocks
+/// (`block`: strip or tile width and height), so that each strip/tile a polygon needs is decoded for one band only
+/// and read there in place. A window within the budget is one band.
+fn bands(block: (usize, usize), window: Window, out: &mut Vec<Window>) {
+    if window.len() <= MAX_BAND_CELLS {
+        out.push(window);
+        return;
     }
-    Ok(())
+    // Blocks larger than a band (whole-width strips of a wide grid) cannot be followed: cut by cells.
+    let (bw, bh) = if block.0 * block.1 <= MAX_BAND_CELLS && block.0 > 0 && block.1 > 0 {
+        block
+    } else {
+        (1, 1)
+    };
+    let (col_base, row_base) = (window.col_off / bw * bw, window.row_off / bh * bh);
+    let (col_end, row_end) = (window.col_off + window.width, window.row_off + window.height);
+    let blocks_across = (col_end - col_base).div_ceil(bw);
+    let budget = MAX_BAND_CELLS / (bw * bh);
+    let across = blocks_across.min(budget).max(1);
+    let down = (budget / across).max(1);
+    let (step_c, step_r) = (across * bw, down * bh);
+    for r in (row_base..row_end).step_by(step_r) {
+        let (r0, r1) = (r.max(window.row_off), (r + step_r).min(row_end));
+        for c in (col_base..col_end).step_by(step_c) {
+            let (c0, c1) = (c.max(window.col_off), (c + step_c).min(col_end));
+            out.push(Window {
+                col_off: c0,
+                row_off: r0,
+                width: c1 - c0,
+                height: r1 - r0,
+            });
+        }
+    }
+}
+
+/// One thread's buffers, reused from band to band.
+#[derive(Debug, Default)]
+struct Scratch {
+    coverage: Coverage,
+    /// Σ covered fraction per row of the band.
+    row_fraction: Vec<f64>,
+    /// Cells of sources that cannot lend theirs in place.
+    buffer: Vec<f64>,
+}
+
+impl Scratch {
+    /// Sums of polygon `index` over one band of its window.
+    fn band(
+        &mut self,
+        reader: &GridReader,
+        index: usize,
+        polygon: &MultiPolygon<f64>,
+        band: Window,
+    ) -> Result<ZonalStats> {
+        let grid = reader.grid();
+        self.coverage.compute(polygon, grid, band);
+        self.row_fraction.clear();
+        self.row_fraction.resize(band.height, 0.0);
+        let mut stats = ZonalStats::default();
+        let cover = &self.coverage.cover;
+        let row_fraction = &mut self.row_fraction;
+        // Hoisted out of the cell loop: `v == nodata` never holds without a nodata value (NaN), and NaN nodata
+        // is matched by `nan_nodata`.
+        let nodata = grid.nodata.unwrap_or(f64::NAN);
+        let nan_nodata = nodata.is_nan() && grid.nodata.is_some();
+        reader.visit_window(band, &mut self.buffer, |block| {
+            let (dr, dc) = (block.window.row_off - band.row_off, block.window.col_off - band.col_off);
+            // Sums in locals (not through `stats`), so that they stay in registers across the cell loop.
+            let mut population = stats.population;
+            for r in 0..block.window.height {
+                let start = (dr + r) * band.width + dc;
+                let cover = &cover[start..start + block.window.width];
+                let mut fraction = 0.0;
+                let mut covered = 0;
+                let mut missing = 0;
+                let mut negative = false;
+                for (&f, &v) in cover.iter().zip(block.row(r)) {
+                    if f <= MIN_FRACTION {
+                        continue;
+                    }
+                    let f = f.min(1.0);
+                    covered += 1;
+                    fraction += f;
+                    if v == nodata || (nan_nodata && v.is_nan()) {
+                        missing += 1;
+                    } else {
+                        negative |= v < 0.0;
+                        population += v * f;
+                    }
+                }
+                if negative {
+                    let c = cover
+                        .iter()
+                        .zip(block.row(r))
+                        .position(|(&f, &v)| f > MIN_FRACTION && v < 0.0 && v != nodata)
+                        .unwrap_or(0);
+                    return Err(Error::grid(
+                        reader.path(),
+                        format!(
+                            "negative population {} in the cell at row {}, column {} (covered by polygon {index})",
+                            block.row(r)[c],
+                            block.window.row_off + r,
+                            block.window.col_off + c
+                        ),
+                    ));
+                }
+                stats.covered_cells += covered;
+                stats.nodata_cells += missing;
+                row_fraction[dr + r] += fraction;
+            }
+            stats.population = population;
+            Ok(())
+        })?;
+        let pixel_area = grid.transform.pixel_area();
+        for (r, fraction) in row_fraction.iter().enumerate() {
+            let cell_area = if grid.geographic {
+                geographic_cell_area(grid, band.row_off + r)
+            } else {
+                pixel_area
+            };
+            stats.covered_area_m2 += fraction * cell_area;
+        }
+        Ok(stats)
+    }
 }
 
 /// Area (m²) of one cell of row `row` of a longitude/latitude grid, on the WGS 84 ellipsoid.
@@ -608,6 +684,41 @@ mod tests {
             "{} vs {expected}",
             stats.population
         );
+    }
+
+    #[test]
+    fn large_windows_are_cut_along_tile_lines_within_the_budget() {
+        // A 10^4 x 10^4 window over 256 x 256 tiles: 16 tiles a band, every band inside one row of tiles, so no tile is
+        // decoded for two bands; together the bands tile the window exactly.
+        let window = Window {
+            col_off: 100,
+            row_off: 37,
+            width: 10_000,
+            height: 9_000,
+        };
+        let mut out = Vec::new();
+        bands((256, 256), window, &mut out);
+        assert_eq!(out.iter().map(Window::len).sum::<usize>(), window.len());
+        for b in &out {
+            assert!(b.len() <= MAX_BAND_CELLS, "{b:?}");
+            assert_eq!(b.row_off / 256, (b.row_off + b.height - 1) / 256, "{b:?}");
+            assert!(b.col_off == window.col_off || b.col_off % 256 == 0, "{b:?}");
+        }
+        assert!(out.len() <= 36 * 3 + 3, "{}", out.len());
+        // A window within the budget is one band; blocks larger than a band are cut by cells.
+        let small = Window {
+            col_off: 5,
+            row_off: 5,
+            width: 300,
+            height: 300,
+        };
+        let mut out = Vec::new();
+        bands((256, 256), small, &mut out);
+        assert_eq!(out, vec![small]);
+        let mut out = Vec::new();
+        bands((20_000, 512), window, &mut out);
+        assert!(out.iter().all(|b| b.len() <= MAX_BAND_CELLS));
+        assert_eq!(out.iter().map(Window::len).sum::<usize>(), window.len());
     }
 
     #[test]

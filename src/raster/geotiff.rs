@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use tiff::decoder::{ChunkType, Decoder, DecodingResult};
 use tiff::tags::{CompressionMethod, SampleFormat, Tag};
 
-use super::{is_geographic_crs, GeoTransform, Grid, GridOptions, Window};
+use super::{is_geographic_crs, Block, GeoTransform, Grid, GridOptions, Window};
 use crate::{Error, Result};
 
 type TiffDecoder<'a> = Decoder<BufReader<VirtualTiff<'a>>>;
@@ -114,20 +114,36 @@ const MAX_CHUNK_BYTES: u64 = 256 * 1024 * 1024;
 /// Cells of decoded strips/tiles kept at most (128 MiB of f64).
 const CACHE_CELLS: usize = 16 << 20;
 
+/// One decoded strip/tile.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    values: Vec<f64>,
+    /// Whether every cell is finite, found once when decoded, so that the blocks read from it need no check.
+    finite: bool,
+}
+
+impl Chunk {
+    fn new(values: Vec<f64>) -> Chunk {
+        // Counting (rather than `all`) lets the compiler vectorise the pass.
+        let finite = values.iter().filter(|v| !v.is_finite()).count() == 0;
+        Chunk { values, finite }
+    }
+}
+
 /// Decoded strips/tiles, evicted oldest first once over [`CACHE_CELLS`].
 #[derive(Default)]
 struct ChunkCache {
-    chunks: HashMap<usize, Arc<Vec<f64>>>,
+    chunks: HashMap<usize, Arc<Chunk>>,
     order: VecDeque<usize>,
     cells: usize,
 }
 
 impl ChunkCache {
-    fn insert(&mut self, index: usize, chunk: Arc<Vec<f64>>) {
+    fn insert(&mut self, index: usize, chunk: Arc<Chunk>) {
         if self.chunks.contains_key(&index) {
             return;
         }
-        self.cells += chunk.len();
+        self.cells += chunk.values.len();
         self.chunks.insert(index, chunk);
         self.order.push_back(index);
         while self.cells > CACHE_CELLS {
@@ -135,7 +151,7 @@ impl ChunkCache {
                 break;
             };
             if let Some(c) = self.chunks.remove(&old) {
-                self.cells -= c.len();
+                self.cells -= c.values.len();
             }
         }
     }
@@ -641,6 +657,11 @@ impl TiffSource {
         })
     }
 
+    /// Width and height of a full strip or tile.
+    pub(crate) fn chunk_shape(&self) -> (usize, usize) {
+        (self.chunk_width, self.chunk_height)
+    }
+
     /// Copies the cells of `window` into `out` (row-major, window-sized), decoding only the strips/tiles it touches
     /// that are not cached yet.
     pub(crate) fn read_window(
@@ -649,6 +670,28 @@ impl TiffSource {
         grid: &Grid,
         window: Window,
         out: &mut [f64],
+    ) -> Result<()> {
+        self.visit_window(path, grid, window, |block, _| {
+            for r in 0..block.window.height {
+                let dst = (block.window.row_off - window.row_off + r) * window.width
+                    + (block.window.col_off - window.col_off);
+                let Some(dst) = out.get_mut(dst..dst + block.window.width) else {
+                    return Err(Error::grid(path, "window buffer too small"));
+                };
+                dst.copy_from_slice(block.row(r));
+            }
+            Ok(())
+        })
+    }
+
+    /// Hands `f` the part of each strip/tile that `window` touches, in row-major chunk order, read in place from
+    /// the decoded chunk (no copy into a window buffer). Only the chunks not cached yet are decoded.
+    pub(crate) fn visit_window(
+        &self,
+        path: &Path,
+        grid: &Grid,
+        window: Window,
+        mut f: impl FnMut(Block<'_>, bool) -> Result<()>,
     ) -> Result<()> {
         let (cw, ch) = (self.chunk_width, self.chunk_height);
         let first_chunk_row = window.row_off / ch;
@@ -662,46 +705,61 @@ impl TiffSource {
             .collect();
         // Decoding (LZW/Deflate) is most of a read's time: the chunks a window needs are decoded on every core, in
         // batches of at most a cache's worth so that a window over a whole grid never holds more decoded cells than
-        // the cache, then copied in order. Each chunk decodes the same whatever thread takes it.
+        // the cache, then handed out in order. Each chunk decodes the same whatever thread takes it.
         let chunk_cells = (cw * ch).max(1);
         let batch = (CACHE_CELLS / 2 / chunk_cells).max(1);
         for group in touched.chunks(batch) {
             // Results in chunk order, so a file with several bad chunks always names the first.
-            let decoded: Vec<Result<Arc<Vec<f64>>>> = group
-                .par_iter()
-                .map(|&(r, c)| self.chunk(path, r * self.chunks_across + c, grid.height))
-                .collect();
-            let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+            let decoded: Vec<Arc<Chunk>> = if group.len() == 1 {
+                let (r, c) = group[0];
+                vec![self.chunk(path, r * self.chunks_across + c, grid.height)?]
+            } else {
+                let decoded: Vec<Result<Arc<Chunk>>> = group
+                    .par_iter()
+                    .map(|&(r, c)| self.chunk(path, r * self.chunks_across + c, grid.height))
+                    .collect();
+                decoded.into_iter().collect::<Result<Vec<_>>>()?
+            };
             for (&(chunk_row, chunk_col), chunk) in group.iter().zip(decoded) {
                 let index = chunk_row * self.chunks_across + chunk_col;
                 // The chunk's data, without the padding of edge tiles; decoded rows are `cw` cells long.
                 let x0 = chunk_col * cw;
                 let y0 = chunk_row * ch;
-                let data_w = cw.min(grid.width - x0);
-                let data_h = ch.min(grid.height - y0);
-                let copy = ChunkCopy {
-                    data_w: cw,
-                    col_from: window.col_off.max(x0),
-                    col_to: (window.col_off + window.width).min(x0 + data_w),
-                    row_from: window.row_off.max(y0),
-                    row_to: (window.row_off + window.height).min(y0 + data_h),
-                    x0,
-                    y0,
-                    window,
-                };
-                if !copy.run(&chunk, out, |x| x) {
+                let col_from = window.col_off.max(x0);
+                let col_to = (window.col_off + window.width).min(x0 + cw.min(grid.width - x0));
+                let row_from = window.row_off.max(y0);
+                let row_to = (window.row_off + window.height).min(y0 + ch.min(grid.height - y0));
+                if col_from >= col_to || row_from >= row_to {
+                    continue;
+                }
+                let start = (row_from - y0) * cw + (col_from - x0);
+                let end = (row_to - 1 - y0) * cw + (col_to - x0);
+                let Some(data) = chunk.values.get(start..end) else {
                     return Err(Error::grid(
                         path,
                         format!("strip/tile {index} decoded to an unexpected size"),
                     ));
-                }
+                };
+                f(
+                    Block {
+                        window: Window {
+                            col_off: col_from,
+                            row_off: row_from,
+                            width: col_to - col_from,
+                            height: row_to - row_from,
+                        },
+                        data,
+                        stride: cw,
+                    },
+                    chunk.finite,
+                )?;
             }
         }
         Ok(())
     }
 
     /// One strip/tile as `f64` cells, from the cache or decoded now.
-    fn chunk(&self, path: &Path, index: usize, height: usize) -> Result<Arc<Vec<f64>>> {
+    fn chunk(&self, path: &Path, index: usize, height: usize) -> Result<Arc<Chunk>> {
         let cached = match self.cache.lock() {
             Ok(cache) => cache.chunks.get(&index).cloned(),
             Err(poisoned) => poisoned.into_inner().chunks.get(&index).cloned(),
@@ -770,8 +828,8 @@ impl TiffSource {
         Ok(self.cached(index, values))
     }
 
-    fn cached(&self, index: usize, values: Vec<f64>) -> Arc<Vec<f64>> {
-        let chunk = Arc::new(values);
+    fn cached(&self, index: usize, values: Vec<f64>) -> Arc<Chunk> {
+        let chunk = Arc::new(Chunk::new(values));
         match self.cache.lock() {
             Ok(mut cache) => cache.insert(index, chunk.clone()),
             Err(poisoned) => poisoned.into_inner().insert(index, chunk.clone()),
@@ -1170,38 +1228,6 @@ impl Seek for VirtualTiff<'_> {
                 "seek before the start of the file",
             )),
         }
-    }
-}
-
-/// Copies the part of one decoded chunk that lies in the window.
-struct ChunkCopy {
-    data_w: usize,
-    col_from: usize,
-    col_to: usize,
-    row_from: usize,
-    row_to: usize,
-    x0: usize,
-    y0: usize,
-    window: Window,
-}
-
-impl ChunkCopy {
-    fn run<T: Copy>(&self, chunk: &[T], out: &mut [f64], f: impl Fn(T) -> f64) -> bool {
-        if self.col_from >= self.col_to {
-            return true;
-        }
-        let n = self.col_to - self.col_from;
-        for row in self.row_from..self.row_to {
-            let src = (row - self.y0) * self.data_w + (self.col_from - self.x0);
-            let dst = (row - self.window.row_off) * self.window.width + (self.col_from - self.window.col_off);
-            let (Some(src), Some(dst)) = (chunk.get(src..src + n), out.get_mut(dst..dst + n)) else {
-                return false;
-            };
-            for (o, &v) in dst.iter_mut().zip(src) {
-                *o = f(v);
-            }
-        }
-        true
     }
 }
 

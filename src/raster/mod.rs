@@ -93,6 +93,26 @@ impl Window {
     }
 }
 
+/// Cells of a window handed out in place by [`GridReader::visit_window`]: the cell at row `window.row_off + r`,
+/// column `window.col_off + c` is `data[r * stride + c]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
+    /// The cells this block holds, in grid coordinates.
+    pub window: Window,
+    /// Cells, `stride` apart from one row to the next.
+    pub data: &'a [f64],
+    /// Distance between the starts of two rows in `data`.
+    pub stride: usize,
+}
+
+impl<'a> Block<'a> {
+    /// Row `r` of the block (`window.width` cells).
+    #[inline]
+    pub fn row(&self, r: usize) -> &'a [f64] {
+        &self.data[r * self.stride..r * self.stride + self.window.width]
+    }
+}
+
 /// Description of a grid: size, georeferencing, nodata and CRS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
@@ -290,24 +310,104 @@ impl GridReader {
 
     /// Refuses a non-finite cell that is not nodata: summed, it would make a population of `inf` or NaN.
     fn check_finite(&self, window: Window, cells: &[f64]) -> Result<()> {
+        self.check_block(&Block {
+            window,
+            data: cells,
+            stride: window.width,
+        })
+    }
+
+    /// [`check_finite`](Self::check_finite) over a block read in place.
+    fn check_block(&self, block: &Block<'_>) -> Result<()> {
         let g = &self.grid;
-        let Some(i) = cells.iter().position(|v| !v.is_finite() && !g.is_nodata(*v)) else {
+        for r in 0..block.window.height {
+            let row = block.row(r);
+            // A count (it vectorises, where `any` would not) finds the rare row worth a search.
+            if row.iter().filter(|v| !v.is_finite()).count() == 0 {
+                continue;
+            }
+            let Some(c) = row.iter().position(|v| !v.is_finite() && !g.is_nodata(*v)) else {
+                continue;
+            };
+            let hint = if row[c].is_nan() {
+                " (if NaN marks cells without data, declare it as the nodata value)"
+            } else {
+                ""
+            };
+            return Err(Error::grid(
+                &self.path,
+                format!(
+                    "the cell at row {}, column {} is {}, not a population count{hint}",
+                    block.window.row_off + r,
+                    block.window.col_off + c,
+                    row[c]
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Width and height of the blocks the grid is stored in (strips or tiles), which [`visit_window`]
+    /// (Self::visit_window) hands out whole: work split on these lines decodes each block once. (1, 1) for grids with
+    /// no blocks (ASCII, memory).
+    pub fn block_shape(&self) -> (usize, usize) {
+        match &self.source {
+            Source::Tiff(tiff) => tiff.chunk_shape(),
+            Source::Asc(_) | Source::Memory(_) => (1, 1),
+        }
+    }
+
+    /// Hands the cells of `window` to `f` in place, as blocks that tile the window (for a GeoTIFF, the part of each
+    /// strip or tile it touches, in row-major block order), without assembling a window-sized copy: the decoded
+    /// strips/tiles are read where the cache holds them. `buffer` is used only by sources that cannot lend their
+    /// cells (ASCII grids). Cells are checked as [`read_window`](Self::read_window) checks them.
+    pub fn visit_window(
+        &self,
+        window: Window,
+        buffer: &mut Vec<f64>,
+        mut f: impl FnMut(Block<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let g = &self.grid;
+        if window.col_off + window.width > g.width || window.row_off + window.height > g.height {
+            return Err(Error::grid(
+                &self.path,
+                format!(
+                    "window {}x{} at column {}, row {} lies outside the {}x{} grid",
+                    window.width, window.height, window.col_off, window.row_off, g.width, g.height
+                ),
+            ));
+        }
+        if window.is_empty() {
             return Ok(());
-        };
-        let hint = if cells[i].is_nan() {
-            " (if NaN marks cells without data, declare it as the nodata value)"
-        } else {
-            ""
-        };
-        Err(Error::grid(
-            &self.path,
-            format!(
-                "the cell at row {}, column {} is {}, not a population count{hint}",
-                window.row_off + i / window.width,
-                window.col_off + i % window.width,
-                cells[i]
-            ),
-        ))
+        }
+        match &self.source {
+            Source::Tiff(tiff) => tiff.visit_window(&self.path, g, window, |block, finite| {
+                if !finite {
+                    self.check_block(&block)?;
+                }
+                f(block)
+            }),
+            Source::Memory(values) => {
+                let start = window.row_off * g.width + window.col_off;
+                let block = Block {
+                    window,
+                    data: &values[start..],
+                    stride: g.width,
+                };
+                self.check_block(&block)?;
+                f(block)
+            }
+            Source::Asc(_) => {
+                buffer.clear();
+                buffer.resize(window.len(), 0.0);
+                self.read_window_into(window, buffer)?;
+                f(Block {
+                    window,
+                    data: buffer,
+                    stride: window.width,
+                })
+            }
+        }
     }
 
     /// Every cell, row-major.
@@ -431,6 +531,42 @@ mod tests {
                 height: 1,
             };
             assert!(reader.read_window(outside).is_err());
+        }
+    }
+
+    #[test]
+    fn visit_window_hands_out_the_cells_read_window_copies() {
+        let e = expected();
+        for name in e["files"].as_object().unwrap().keys() {
+            let reader = open(name).unwrap();
+            for (c0, r0, w, h) in [(0, 0, 40, 30), (3, 5, 17, 9), (15, 14, 2, 16), (39, 29, 1, 1)] {
+                let window = Window {
+                    col_off: c0,
+                    row_off: r0,
+                    width: w,
+                    height: h,
+                };
+                let want = reader.read_window(window).unwrap();
+                let mut got = vec![f64::NAN; window.len()];
+                let mut seen = 0;
+                reader
+                    .visit_window(window, &mut Vec::new(), |block| {
+                        for r in 0..block.window.height {
+                            let at = (block.window.row_off - r0 + r) * w + block.window.col_off - c0;
+                            got[at..at + block.window.width].copy_from_slice(block.row(r));
+                        }
+                        seen += block.window.len();
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!(
+                    seen,
+                    window.len(),
+                    "{name} {window:?}: blocks overlap or miss cells"
+                );
+                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{name} {window:?}");
+            }
         }
     }
 
