@@ -28,7 +28,7 @@ pub(crate) fn blocks_residue(
         .map(|(id, g)| Unit::new(id.clone(), g.clone()))
         .collect();
     // Tolerance 0: every piece counts, however small.
-    partition(&blocks, Some(town), 0.0)
+    partition(&blocks, Some(town), crate::validate::Noise::new(0.0, 0.0))
         .problems
         .iter()
         .map(|p| p.area_m2.unwrap_or(0.0))
