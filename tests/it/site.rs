@@ -442,3 +442,27 @@ fn site_along_the_network_on_the_demo_is_not_slow() {
     assert_eq!(report["service_distance"], "network");
     assert!(!report["sites"].as_array().unwrap().is_empty());
 }
+
+/// A plan naming a block the study area lacks is refused as `validate --assignment` refuses it, nothing written.
+#[test]
+fn site_assignment_with_an_unknown_block_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.csv"),
+        "block_id,unit_id\nB001,U01\nB999,U01\n",
+    )
+    .unwrap();
+    let out = bmu(
+        &[
+            "site",
+            demo().to_str().unwrap(),
+            "--assignment",
+            "plan.csv",
+            "--out",
+            "sites.geojson",
+        ],
+        dir.path(),
+    );
+    assert_error(&out, &["plan.csv", "feature 2 (id B999)", "no such block"]);
+    assert!(!dir.path().join("sites.geojson").exists());
+}
