@@ -280,6 +280,43 @@ pub fn propose_with(
     outputs: &Outputs,
     staging: &mut Staging,
 ) -> Result<Outcome> {
+    propose_then_site(area, constraints, outputs, None, staging).map(|(o, _)| o)
+}
+
+/// What `bmu site` (and `propose --site`) is asked for: how to choose, the planner's candidates, where to write.
+#[derive(Clone, Debug)]
+pub struct SiteJob {
+    /// How to choose.
+    pub options: crate::site::SiteOptions,
+    /// The planner's candidate sites (None: a lattice in each unit).
+    pub candidates: Option<Vec<crate::site::candidates::SiteCandidate>>,
+    /// The sites layer.
+    pub out: PathBuf,
+    /// The site report (before/after per unit and type).
+    pub report: PathBuf,
+}
+
+/// `bmu propose --site`: [`propose_with`], then the missing facilities sited for the best candidate, so that every
+/// output (units with their check columns, problems, report, dossier) shows the plan with the proposed sites.
+pub fn propose_site(
+    area: &StudyArea,
+    constraints: &pipeline::Constraints,
+    outputs: &Outputs,
+    job: &SiteJob,
+    staging: &mut Staging,
+) -> Result<(Outcome, crate::site::Plan)> {
+    let (outcome, plan) = propose_then_site(area, constraints, outputs, Some(job), staging)?;
+    let plan = plan.ok_or_else(|| Error::input("site", "propose found no units to site facilities for"))?;
+    Ok((outcome, plan))
+}
+
+fn propose_then_site(
+    area: &StudyArea,
+    constraints: &pipeline::Constraints,
+    outputs: &Outputs,
+    site: Option<&SiteJob>,
+    staging: &mut Staging,
+) -> Result<(Outcome, Option<crate::site::Plan>)> {
     let source = population_source(area)?;
     let population = |polys: &[MultiPolygon<f64>], given: Option<&pipeline::SourcePolygons>| {
         progress::stage(Stage::Population);
@@ -352,7 +389,29 @@ pub fn propose_with(
         };
         checked.push((units, v));
     }
-    let (units, v) = checked.first().cloned().unwrap_or_default();
+    let (units, mut v) = checked.first().cloned().unwrap_or_default();
+    // The plan with the proposed sites replaces the best candidate's validation in every output.
+    let plan = match site {
+        None => None,
+        Some(_) if units.is_empty() => {
+            return Err(Error::input(
+                "site",
+                "propose found no units to site facilities for",
+            ))
+        }
+        Some(job) => {
+            let s = source
+                .as_deref()
+                .ok_or_else(|| Error::input("site", "no population source"))?;
+            progress::stage(Stage::Validate);
+            let plan = crate::site::plan(area, &units, s, job.candidates.as_deref(), &job.options)?;
+            v = Some(plan.after.clone());
+            if let Some(first) = checked.first_mut() {
+                first.1 = v.clone();
+            }
+            Some(plan)
+        }
+    };
     let unassigned = rjson::unassigned_blocks(&proposal, 0);
     let described = source.as_ref().map(|s| s.describe());
     let mut report = match &v {
@@ -363,6 +422,7 @@ pub fn propose_with(
         study_area: area.name.clone(),
         working_crs: area.working_crs.to_string(),
     });
+    report.proposed_sites = plan.as_ref().map(crate::site::Plan::sites_report);
     report.proposal = Some(ProposalReport {
         settings: area.config.propose.clone(),
         proposal: ProposalDetail::of(&proposal),
@@ -426,6 +486,9 @@ pub fn propose_with(
             write_validation(area, cv, cand_units, &vouts, members_of(k), &report, staging)?;
         }
     }
+    if let (Some(plan), Some(job)) = (&plan, site) {
+        plan.stage(area, &job.out, Some(&job.report), staging)?;
+    }
     if let Some(path) = &outputs.blocks {
         io::stage_layer(
             path,
@@ -455,7 +518,7 @@ pub fn propose_with(
             validation: cv,
         })
         .collect();
-    Ok(Outcome {
+    let outcome = Outcome {
         all_pass: v.as_ref().is_some_and(|v| v.pass()) && unassigned.is_empty(),
         report,
         units,
@@ -466,7 +529,87 @@ pub fn propose_with(
         other_candidates,
         unassigned_blocks: unassigned.len(),
         population_source: source.as_ref().map(|s| s.describe()),
-    })
+    };
+    Ok((outcome, plan))
+}
+
+/// `bmu site`: the missing facilities of `units` sited and staged (sites, site report); the outcome is the units
+/// judged with the sites, for the dossier and the map.
+pub fn site(
+    area: &StudyArea,
+    units: Vec<Unit>,
+    notes: Vec<String>,
+    job: &SiteJob,
+    staging: &mut Staging,
+) -> Result<(Outcome, crate::site::Plan)> {
+    let source = population_source(area)?.ok_or_else(|| {
+        Error::input(
+            "site",
+            "no population source: give --population GRID, or --blocks with --population-field",
+        )
+    })?;
+    site_units(area, source.as_ref(), units, notes, job, staging)
+}
+
+/// `bmu site --assignment`: the units of a `block_id,unit_id` plan (read as `validate --assignment` reads it, so
+/// a plan the editor saved), sited as [`site`] sites them.
+pub fn site_assignment(
+    area: &StudyArea,
+    assignment: &Path,
+    job: &SiteJob,
+    staging: &mut Staging,
+) -> Result<(Outcome, crate::site::Plan)> {
+    progress::stage(Stage::Blocks);
+    let session = crate::edit::Session::open(area)?;
+    let table = crate::edit::assignment::read(assignment, &session.blocks.ids)?;
+    let plan = crate::edit::Plan::new(&session, &table)?;
+    let units = plan.units();
+    if units.is_empty() {
+        return Err(Error::format(assignment, "assigns no block to a unit"));
+    }
+    let unassigned = table.iter().filter(|u| u.is_none()).count();
+    let mut notes = Vec::new();
+    if unassigned > 0 {
+        notes.push(format!("{unassigned} block(s) in no unit"));
+    }
+    let source = session
+        .source
+        .as_deref()
+        .ok_or_else(|| Error::input("site", "no population source"))?;
+    let (mut outcome, plan) = site_units(&session.area, source, units, notes, job, staging)?;
+    outcome.report.plan_unassigned_blocks = Some(unassigned);
+    outcome.unassigned_blocks = unassigned;
+    outcome.all_pass &= unassigned == 0;
+    Ok((outcome, plan))
+}
+
+fn site_units(
+    area: &StudyArea,
+    source: &dyn PopulationSource,
+    units: Vec<Unit>,
+    notes: Vec<String>,
+    job: &SiteJob,
+    staging: &mut Staging,
+) -> Result<(Outcome, crate::site::Plan)> {
+    progress::stage(Stage::Validate);
+    let plan = crate::site::plan(area, &units, source, job.candidates.as_deref(), &job.options)?;
+    progress::stage(Stage::Write);
+    plan.stage(area, &job.out, Some(&job.report), staging)?;
+    let mut report = Report::of_validation(&plan.after, Some(source.describe()));
+    report.proposed_sites = Some(plan.sites_report());
+    let outcome = Outcome {
+        all_pass: plan.all_pass(),
+        report,
+        units,
+        validation: Some(plan.after.clone()),
+        proposal: None,
+        notes,
+        problem_files: Vec::new(),
+        other_candidates: Vec::new(),
+        unassigned_blocks: 0,
+        population_source: Some(source.describe()),
+    };
+    Ok((outcome, plan))
 }
 
 /// `bmu validate --assignment`: the study area's blocks (given, or derived as `propose` derives them) grouped into

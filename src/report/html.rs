@@ -149,6 +149,9 @@ pub fn dossier(area: &StudyArea, outcome: &Outcome, lang: Lang) -> Result<String
         checks_table(&mut h, v, lang);
         findings(&mut h, v, lang);
     }
+    if let Some(p) = &outcome.report.proposed_sites {
+        proposed_sites(&mut h, p, lang);
+    }
     unit_page::unit_pages(&mut h, area, outcome, &data, lang);
     let blocks = unit_page::block_rows(area, outcome);
     if !blocks.is_empty() {
@@ -532,6 +535,33 @@ fn cell(h: &mut String, c: &dyn Check, u: &UnitReport, lang: Lang) {
         }
         None => h.push_str("<td class=\"na\"><span class=\"mark\">–</span></td>"),
     }
+}
+
+/// The facilities `bmu site` proposed: one line per unit and type naming the sites and the share they bring.
+fn proposed_sites(h: &mut String, p: &crate::site::SitesReport, lang: Lang) {
+    let _ = writeln!(
+        h,
+        "<section id=\"proposed-sites\">\n<h2>{}</h2>\n<p>{}</p>\n<ul class=\"findings\">",
+        lang.pick("拟新增设施", "Proposed facilities"),
+        esc(&match lang {
+            Lang::Zh => format!(
+                "共拟新增 {} 处设施（地图上以虚线菱形标出）；不计这些设施时 {} 个单元达标，计入后 {} 个单元达标。",
+                p.sites.len(),
+                p.passing_before,
+                p.passing_after
+            ),
+            Lang::English => format!(
+                "{} new facilities proposed (dashed diamonds on the map); {} units pass without them, {} with them.",
+                p.sites.len(),
+                p.passing_before,
+                p.passing_after
+            ),
+        })
+    );
+    for f in &p.findings {
+        let _ = writeln!(h, "<li>{}</li>", esc(&f.data.text(lang)));
+    }
+    h.push_str("</ul>\n</section>\n");
 }
 
 fn findings(h: &mut String, v: &Validation, lang: Lang) {

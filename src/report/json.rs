@@ -30,6 +30,9 @@ pub struct Report {
     /// The proposal (`propose` only).
     #[serde(flatten)]
     pub proposal: Option<ProposalReport>,
+    /// The facilities `bmu site` (or `propose --site`) proposed; `summary` and `units` then judge the plan with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_sites: Option<crate::site::SitesReport>,
 }
 
 impl Report {
@@ -43,6 +46,7 @@ impl Report {
             population_source,
             plan_unassigned_blocks: None,
             proposal: None,
+            proposed_sites: None,
         }
     }
 
@@ -61,6 +65,7 @@ impl Report {
             population_source,
             plan_unassigned_blocks: None,
             proposal: None,
+            proposed_sites: None,
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct MapData<'a> {
     pub facilities: &'a [Facility],
     /// Overlay features drawn.
     pub overlays: &'a [Facility],
+    /// Facilities `bmu site` proposed (drawn with their own symbol).
+    pub proposed: &'a [crate::site::ProposedSite],
     /// Problem geometries drawn.
     pub problems: &'a [Problem],
     /// Types whose service radius is drawn.
@@ -124,6 +126,11 @@ impl<'a> MapData<'a> {
             inferred,
             facilities: &area.facilities,
             overlays: &area.overlays,
+            proposed: outcome
+                .report
+                .proposed_sites
+                .as_ref()
+                .map_or(&[], |p| p.sites.as_slice()),
             problems: outcome.validation.as_ref().map_or(&[], |v| v.problems.as_slice()),
             service_types: t.service_types.clone(),
             service_radius_m: t.service_radius_m,

@@ -600,6 +600,29 @@ fn facility_clusters(v: &View, data: &MapData) -> Vec<Cluster> {
     out
 }
 
+/// The symbol of a proposed facility: a diamond outlined in its type's colour, dashed.
+fn proposed_diamond(x: f64, y: f64, c: &str) -> String {
+    let r = SYMBOL_R + 2.0;
+    format!(
+        "<path d=\"M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z\" fill=\"#ffffff\" stroke=\"{c}\" \
+         stroke-width=\"1.8\" stroke-dasharray=\"3 2\"/>",
+        y - r,
+        x + r,
+        y + r,
+        x - r
+    )
+}
+
+fn proposed_title(p: &crate::site::ProposedSite, lang: Lang) -> String {
+    format!(
+        "{} · {} {} ({})",
+        i18n::facility(lang, p.kind),
+        lang.pick("拟新增，选址", "proposed at site"),
+        p.candidate_id,
+        p.unit_id
+    )
+}
+
 /// The one-character mark drawn in a facility's symbol, so types read apart without relying on colour alone.
 fn facility_glyph(lang: Lang, f: FacilityType) -> &'static str {
     use FacilityType::*;
@@ -632,6 +655,20 @@ fn draw_facilities(s: &mut String, v: &View, data: &MapData, clusters: &[Cluster
             x - 3.5,
             y - 3.5,
             esc(&title_of(f, lang))
+        );
+    }
+    // A proposal is a dashed diamond, so it never reads as a facility that exists or is already planned.
+    for p in data.proposed {
+        let c = facility_colour(p.kind);
+        let (x, y) = (v.x(p.location.x()), v.y(p.location.y()));
+        let _ = writeln!(
+            s,
+            "<g class=\"proposed-site\"><title>{}</title>{}<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"8\" \
+             font-weight=\"bold\" text-anchor=\"middle\" fill=\"{c}\">{}</text></g>",
+            esc(&proposed_title(p, lang)),
+            proposed_diamond(x, y, c),
+            y + 2.9,
+            facility_glyph(lang, p.kind)
         );
     }
     for c in clusters {
@@ -1066,6 +1103,7 @@ enum Swatch {
     Cased(&'static str, f64, &'static str, f64, Option<&'static str>),
     Town,
     Point(&'static str, bool, &'static str),
+    Proposed,
     Cluster,
     Square(&'static str),
     Mark(&'static str, &'static str),
@@ -1138,6 +1176,13 @@ fn legend_entries(data: &MapData, lang: Lang, clustered: bool) -> Vec<(Swatch, S
                 status_label(lang, t, Label::Planned),
             ));
         }
+    }
+    if !data.proposed.is_empty() {
+        e.push((
+            Swatch::Proposed,
+            lang.pick("拟新增设施（bmu site）", "Proposed facility (bmu site)")
+                .into(),
+        ));
     }
     if clustered {
         e.push((
@@ -1279,6 +1324,7 @@ fn draw_legend(
                     sy + 9.9
                 );
             }
+            Swatch::Proposed => s.push_str(&proposed_diamond(sx + 13.0, sy + 7.0, "#37444f")),
             Swatch::Square(c) => {
                 let _ = write!(
                     s,
@@ -1408,6 +1454,16 @@ pub fn coverage_map(data: &MapData, kind: FacilityType, lang: Lang) -> String {
             if planned { "#ffffff" } else { c },
             if planned { c } else { "#ffffff" },
             esc(&title_of(f, lang))
+        );
+    }
+    for p in data.proposed.iter().filter(|p| p.kind == kind) {
+        let (x, y) = to_px(&v, p.location);
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.1}\" fill=\"{c}\" fill-opacity=\"0.1\" stroke=\"{c}\" \
+             stroke-width=\"1\" stroke-dasharray=\"4 3\"/><g class=\"proposed-site\"><title>{}</title>{}</g>",
+            esc(&proposed_title(p, lang)),
+            proposed_diamond(x, y, c)
         );
     }
     s.push_str("</svg>\n");

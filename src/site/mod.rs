@@ -11,6 +11,11 @@
 //! neighbouring units too. Candidates are the planner's layer or a lattice inside the unit away from water and
 //! barrier lines. Because demand points stand for areas, the plan is checked by the real `validate` with the sites
 //! added as planned facilities; a unit and type still short gets a higher target and more sites (a few rounds).
+//!
+//! Each model goes to the solver reduced ([`undominated`]): a candidate whose residents another candidate reaches
+//! too (and that is inside the unit whenever it is) never improves a plan, and along the network, where neighbouring
+//! lattice points join the same street, most candidates are such; without the reduction the exact models of the
+//! demo grew too hard for branch and bound.
 
 pub mod candidates;
 pub mod solve;
@@ -18,7 +23,7 @@ pub mod solve;
 use crate::config::ServiceDistance;
 use crate::model::{Facility, FacilityStatus, FacilityType, StudyArea};
 use crate::network::{Access, Network};
-use crate::validate::{CheckName, PopulationSource, Unit, Validation};
+use crate::validate::{CheckName, PopulationSource, Reason, Unit, Validation};
 use crate::{Error, Result, Staging};
 use candidates::{demand, Demand, SiteCandidate};
 use geo::{BoundingRect, Intersects, Point};
@@ -61,7 +66,7 @@ impl Default for SiteOptions {
 }
 
 /// One proposed facility.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProposedSite {
     /// Its type.
     #[serde(rename = "type")]
@@ -80,7 +85,7 @@ pub struct ProposedSite {
 }
 
 /// Before and after for one unit and type.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ShareRow {
     /// The unit.
     pub unit_id: String,
@@ -131,12 +136,48 @@ impl Plan {
     /// One line for the terminal.
     pub fn summary(&self, out: &Path) -> String {
         format!(
-            "bmu: site: {} new facilities proposed; with them {} of {} units pass -> {}\n",
+            "bmu: site: {} new facilities proposed; without them {} of {} units pass, with them {} of {} units \
+             pass -> {}\n",
             self.sites.len(),
+            self.before.summary.passing,
+            self.before.summary.units,
             self.after.summary.passing,
             self.after.summary.units,
             out.display()
         )
+    }
+
+    /// What the dossier and `report.json` show of the plan: the sites, and one finding per unit and type sited.
+    pub fn sites_report(&self) -> SitesReport {
+        let along_network = self.distance == ServiceDistance::Network;
+        let findings = self
+            .rows
+            .iter()
+            .filter(|r| r.new_sites > 0)
+            .map(|r| {
+                let sites = self
+                    .sites
+                    .iter()
+                    .filter(|s| s.kind == r.kind && s.unit_id == r.unit_id)
+                    .map(|s| s.candidate_id.clone())
+                    .collect();
+                Finding::new(Reason::SitesProposed {
+                    service: r.kind,
+                    unit: r.unit_id.clone(),
+                    sites,
+                    share_before: r.share_before,
+                    share_after: r.share_after,
+                    along_network,
+                })
+            })
+            .collect();
+        SitesReport {
+            service_distance: self.distance,
+            passing_before: self.before.summary.passing,
+            passing_after: self.after.summary.passing,
+            sites: self.sites.clone(),
+            findings,
+        }
     }
 
     /// The report JSON: settings, sites, before/after rows, passing counts.
@@ -188,6 +229,40 @@ impl Plan {
             staging.write(r, text.as_bytes())?;
         }
         Ok(())
+    }
+}
+
+/// The proposed sites as `report.json` (`proposed_sites`) and the dossier show them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SitesReport {
+    /// How the radius was measured.
+    pub service_distance: ServiceDistance,
+    /// Units passing every check without the sites.
+    pub passing_before: usize,
+    /// And with them (the report's `summary` counts the plan with them).
+    pub passing_after: usize,
+    /// The sites, in the order placed.
+    pub sites: Vec<ProposedSite>,
+    /// One per unit and type sited: which sites, and the unit's share before and after.
+    pub findings: Vec<Finding>,
+}
+
+/// A finding as `report.json` writes reasons: the English sentence beside the code and its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// The English sentence.
+    pub reason: String,
+    /// The structured reason, rendered per language by the dossier.
+    #[serde(flatten)]
+    pub data: Reason,
+}
+
+impl Finding {
+    fn new(data: Reason) -> Self {
+        Finding {
+            reason: data.text(crate::report::Lang::English),
+            data,
+        }
     }
 }
 
@@ -458,20 +533,38 @@ impl Ctx<'_> {
             .into_iter()
             .map(|c| c.into_iter().filter_map(|i| local.get(&i).copied()).collect())
             .collect();
+        let inside: Vec<bool> = candidates
+            .iter()
+            .map(|c| unit.geometry.intersects(&c.location))
+            .collect();
+        let kept = undominated(&covers, &inside, globals.len(), options.count.unwrap_or(0));
+        // Demand no kept candidate reaches drops out of the model too.
+        let mut used = vec![false; globals.len()];
+        for &j in &kept {
+            for &i in &covers[j] {
+                used[i] = true;
+            }
+        }
+        let mut renumber = vec![usize::MAX; globals.len()];
+        let mut live = Vec::new();
+        for (i, _) in used.iter().enumerate().filter(|(_, &u)| u) {
+            renumber[i] = live.len();
+            live.push(globals[i]);
+        }
         let problem = Problem {
-            covers,
-            weight: globals.iter().map(|&i| self.demand[i].population).collect(),
-            counted: globals.iter().map(|&i| self.demand[i].unit == u).collect(),
-            need,
-            inside: candidates
+            covers: kept
                 .iter()
-                .map(|c| unit.geometry.intersects(&c.location))
+                .map(|&j| covers[j].iter().map(|&i| renumber[i]).collect())
                 .collect(),
+            weight: live.iter().map(|&i| self.demand[i].population).collect(),
+            counted: live.iter().map(|&i| self.demand[i].unit == u).collect(),
+            need,
+            inside: kept.iter().map(|&j| inside[j]).collect(),
             inside_required: lacks,
         };
         let s = solve::solve(&problem, goal, options.limits);
         for &j in &s.chosen {
-            let c = &candidates[j];
+            let c = &candidates[kept[j]];
             let (mut all, mut other) = (0.0, 0.0);
             for i in self.within(c.location) {
                 let d = &self.demand[i];
@@ -491,6 +584,45 @@ impl Ctx<'_> {
         }
         Ok((s.chosen.len(), Some(s.method), s.bound))
     }
+}
+
+/// The candidates a model needs, ascending: a candidate is left out when another reaches every demand point it
+/// reaches and is inside the unit whenever it is (equal ones: the first kept), since swapping it for that one never
+/// costs a site, a resident or the inside rule. With `at_least` (the exact count of a `--count` model) the first
+/// dropped ones come back until there are that many.
+fn undominated(covers: &[Vec<usize>], inside: &[bool], demand: usize, at_least: usize) -> Vec<usize> {
+    let words = demand.div_ceil(64);
+    let bits: Vec<Vec<u64>> = covers
+        .iter()
+        .map(|c| {
+            let mut b = vec![0u64; words];
+            for &i in c {
+                b[i / 64] |= 1 << (i % 64);
+            }
+            b
+        })
+        .collect();
+    // A dominating candidate reaches at least as many points, and among equal sets the inside one comes first, so
+    // every candidate is compared only with those kept before it.
+    let mut order: Vec<usize> = (0..covers.len()).collect();
+    order.sort_by_key(|&j| (std::cmp::Reverse(covers[j].len()), !inside[j], j));
+    let mut kept: Vec<usize> = Vec::new();
+    let mut dropped: Vec<usize> = Vec::new();
+    for j in order {
+        let dominated = kept
+            .iter()
+            .any(|&k| (inside[k] || !inside[j]) && bits[j].iter().zip(&bits[k]).all(|(a, b)| a & !b == 0));
+        if dominated {
+            dropped.push(j);
+        } else {
+            kept.push(j);
+        }
+    }
+    dropped.sort_unstable();
+    let missing = at_least.saturating_sub(kept.len());
+    kept.extend(dropped.into_iter().take(missing));
+    kept.sort_unstable();
+    kept
 }
 
 fn validate_with(
@@ -540,4 +672,22 @@ fn holds(facilities: &[Facility], unit: &Unit, kind: FacilityType) -> bool {
     facilities
         .iter()
         .any(|f| f.kind == kind && b.intersects(&f.location) && unit.geometry.intersects(&f.location))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undominated;
+
+    #[test]
+    fn dominated_candidates_are_left_out_of_the_model() {
+        // 1 reaches a subset of 0; 2 equals 0 but lies inside, so it outranks 0; 3 reaches nothing.
+        let covers = vec![vec![0, 1, 2], vec![1, 2], vec![0, 1, 2], vec![], vec![3]];
+        let inside = vec![false, true, true, false, false];
+        assert_eq!(undominated(&covers, &inside, 4, 0), vec![2, 4]);
+        // An inside candidate is kept beside an outside one reaching more: the inside rule may need it.
+        let inside = vec![false, true, false, false, false];
+        assert_eq!(undominated(&covers, &inside, 4, 0), vec![0, 1, 4]);
+        // A `--count 4` model gets back the first dropped candidates.
+        assert_eq!(undominated(&covers, &inside, 4, 4), vec![0, 1, 2, 4]);
+    }
 }

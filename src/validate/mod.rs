@@ -39,7 +39,7 @@ pub(crate) mod overlays;
 pub(crate) mod partition;
 pub(crate) mod partition_check;
 pub mod reason;
-pub(crate) mod service_coverage;
+pub mod service_coverage;
 pub(crate) mod units;
 
 pub use block_counts::BlockCounts;

@@ -125,6 +125,22 @@ pub enum Reason {
     },
     /// The unit has no residents, so service shares are shares of its area.
     NoResidents,
+    /// New facilities proposed by `bmu site` for a unit (a finding of the plan, not a failure).
+    SitesProposed {
+        /// The facility type.
+        service: FacilityType,
+        /// The unit they were sited for.
+        unit: String,
+        /// The candidates they stand on.
+        sites: Vec<String>,
+        /// The unit's service share before, 0–1 (service types only).
+        share_before: Option<f64>,
+        /// And with the sites.
+        share_after: Option<f64>,
+        /// The radius is walked along the network.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        along_network: bool,
+    },
 }
 
 impl Reason {
@@ -154,6 +170,7 @@ impl Reason {
             InvalidGeometry { .. } => "invalid_geometry",
             ServiceBelow { .. } => "service_below",
             NoResidents => "no_residents",
+            SitesProposed { .. } => "sites_proposed",
         }
     }
 
@@ -229,6 +246,29 @@ impl Reason {
                 needs * 100.0
             ),
             NoResidents => "the unit has no residents: shares are of its area".into(),
+            SitesProposed {
+                service,
+                unit,
+                sites,
+                share_before,
+                share_after,
+                along_network,
+            } => {
+                let what = match sites.len() {
+                    1 => format!("one {service} facility at site {}", sites.join(", ")),
+                    n => format!("{n} {service} facilities at sites {}", sites.join(", ")),
+                };
+                let verb = if sites.len() == 1 { "raises" } else { "raise" };
+                match (share_before, share_after) {
+                    (Some(b), Some(a)) => format!(
+                        "{what} {verb} {unit} from {:.0} % to {:.0} %{}",
+                        b * 100.0,
+                        a * 100.0,
+                        if *along_network { " along the walking network" } else { "" }
+                    ),
+                    _ => format!("{what} {}: {unit} lacked the type", if sites.len() == 1 { "fills the gap" } else { "fill the gap" }),
+                }
+            }
         }
     }
 
@@ -304,6 +344,33 @@ impl Reason {
                 percent(*needs)
             ),
             NoResidents => "单元内无常住人口：按面积比例计算覆盖率".into(),
+            SitesProposed {
+                service,
+                unit,
+                sites,
+                share_before,
+                share_after,
+                along_network,
+            } => {
+                let count = match sites.len() {
+                    1 => "一".to_string(),
+                    n => n.to_string(),
+                };
+                let what = format!(
+                    "新增{count}处{}（选址 {}）",
+                    i18n::facility(Lang::Zh, *service),
+                    sites.join("、")
+                );
+                match (share_before, share_after) {
+                    (Some(b), Some(a)) => format!(
+                        "{what}，{unit} 的{}覆盖率由 {} 提高到 {}",
+                        if *along_network { "沿步行路网" } else { "" },
+                        percent(*b),
+                        percent(*a)
+                    ),
+                    _ => format!("{what}，补齐 {unit} 缺少的设施类型"),
+                }
+            }
         }
     }
 }
@@ -416,6 +483,22 @@ mod tests {
                 along_network: true,
             },
             NoResidents,
+            SitesProposed {
+                service: FacilityType::Health,
+                unit: "U02".into(),
+                sites: vec!["S12".into()],
+                share_before: Some(0.0),
+                share_after: Some(0.86),
+                along_network: false,
+            },
+            SitesProposed {
+                service: FacilityType::Police,
+                unit: "U02".into(),
+                sites: vec!["S12".into(), "S13".into()],
+                share_before: None,
+                share_after: None,
+                along_network: true,
+            },
         ]
     }
 
@@ -459,6 +542,27 @@ mod tests {
     }
 
     #[test]
+    fn site_findings_name_each_proposal_in_both_languages() {
+        let r = Reason::SitesProposed {
+            service: FacilityType::Health,
+            unit: "U02".into(),
+            sites: vec!["S12".into()],
+            share_before: Some(0.0),
+            share_after: Some(0.86),
+            along_network: false,
+        };
+        assert_eq!(
+            r.text(Lang::English),
+            "one health facility at site S12 raises U02 from 0 % to 86 %"
+        );
+        assert_eq!(
+            r.text(Lang::Zh),
+            "新增一处社区卫生服务中心（选址 S12），U02 的覆盖率由 0% 提高到 86%"
+        );
+        assert_eq!(r.code(), "sites_proposed");
+    }
+
+    #[test]
     fn no_reason_names_a_command_line_flag_in_any_language() {
         for r in every_reason() {
             for lang in [Lang::Zh, Lang::English] {
@@ -472,7 +576,13 @@ mod tests {
     fn chinese_reasons_have_no_latin_words_but_ids_and_units() {
         for r in every_reason() {
             let t = r.text(Lang::Zh);
-            let stripped = t.replace("km²", "").replace("m²", "").replace("B-12", "");
+            let stripped = t
+                .replace("km²", "")
+                .replace("m²", "")
+                .replace("B-12", "")
+                .replace("U02", "")
+                .replace("S12", "")
+                .replace("S13", "");
             let latin: Vec<&str> = stripped
                 .split(|c: char| !c.is_ascii_alphabetic())
                 .filter(|w| !w.is_empty() && *w != "m")

@@ -146,8 +146,11 @@ enum Command {
         #[command(flatten)]
         area: AreaArgs,
         /// The units (GeoJSON or Shapefile polygons).
-        #[arg(long)]
-        units: PathBuf,
+        #[arg(long, required_unless_present = "assignment", conflicts_with = "assignment")]
+        units: Option<PathBuf>,
+        /// Or a plan: a `block_id,unit_id` CSV over the study area's blocks, as `bmu serve` saves it.
+        #[arg(long, value_name = "A.csv")]
+        assignment: Option<PathBuf>,
         #[command(flatten)]
         site: SiteArgs,
         /// Proposed sites (.geojson or .shp). Default: out/sites.geojson in the study-area folder (else here).
@@ -156,6 +159,8 @@ enum Command {
         /// Before/after shares per unit and type, as JSON. Default: next to --out as site.json.
         #[arg(long)]
         report: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Every town of a towns layer proposed (or its given units validated) on its own, with a district summary.
     Batch(batch::BatchArgs),
@@ -233,33 +238,23 @@ impl SiteArgs {
         })
     }
 
-    /// Plans the sites for `units` and stages them; the caller commits.
-    fn run(
+    /// The job for [`bmu::run::site`]: options, the candidates read, where to write.
+    fn job(
         &self,
         study: &bmu::model::StudyArea,
-        units: &[bmu::validate::Unit],
         out: &Path,
         report: &Path,
-        staging: &mut Staging,
-    ) -> anyhow::Result<bmu::site::Plan> {
-        let source = bmu::run::population_source(study)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "site: no population source: give --population GRID, or --blocks with --population-field"
-            )
-        })?;
+    ) -> anyhow::Result<bmu::run::SiteJob> {
         let candidates = match &self.sites {
             Some(p) => Some(bmu::site::candidates::read(p, study)?),
             None => None,
         };
-        let plan = bmu::site::plan(
-            study,
-            units,
-            source.as_ref(),
-            candidates.as_deref(),
-            &self.options()?,
-        )?;
-        plan.stage(study, out, Some(report), staging)?;
-        Ok(plan)
+        Ok(bmu::run::SiteJob {
+            options: self.options()?,
+            candidates,
+            out: out.to_path_buf(),
+            report: report.to_path_buf(),
+        })
     }
 }
 
@@ -637,31 +632,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 staging.claim(s, "the proposed sites")?;
                 staging.claim(r, "the site report")?;
             }
-            let mut outcome = bmu::progress::observe(progress.clone(), || {
+            let job = match &site_out {
+                Some((s, r)) => Some(site_args.job(&study, s, r)?),
+                None => None,
+            };
+            let (outcome, plan) = bmu::progress::observe(progress.clone(), || {
                 let constraints = bmu::propose::pipeline::Constraints {
                     lock: lock.map(bmu::propose::pipeline::Plan::Csv),
                     initial: initial.map(bmu::propose::pipeline::Plan::Csv),
                 };
-                bmu::run::propose_with(&study, &constraints, &outputs, &mut staging)
+                match &job {
+                    Some(job) => bmu::run::propose_site(&study, &constraints, &outputs, job, &mut staging)
+                        .map(|(o, p)| (o, Some(p))),
+                    None => bmu::run::propose_with(&study, &constraints, &outputs, &mut staging)
+                        .map(|o| (o, None)),
+                }
             })?;
             let mut text = summary::propose(&outcome, &outputs.units);
-            if let Some((s, r)) = &site_out {
-                if outcome.units.is_empty() {
-                    anyhow::bail!("site: propose found no units to site facilities for");
-                }
-                let plan = site_args.run(&study, &outcome.units, s, r, &mut staging)?;
-                outcome.all_pass = plan.all_pass();
-                text.push_str(&plan.summary(s));
+            if let (Some(plan), Some(job)) = (&plan, &job) {
+                text.push_str(&plan.summary(&job.out));
             }
             finish(&study, &outcome, &text, &reports, &progress, staging)
         }
         Command::Site {
             area,
             units,
+            assignment,
             site,
             out,
             report,
-        } => site_command(area, units, site, out, report, quiet),
+            reports,
+        } => site_command(
+            area,
+            (units, assignment),
+            site,
+            (out, report),
+            reports,
+            quiet,
+            cli.verbose,
+        ),
         Command::Batch(args) => batch::run(args, quiet),
         Command::Serve(args) => serve::run(args, quiet),
         Command::Inspect { area, json } => {
@@ -711,15 +720,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `bmu site`: reads the units, plans, stages and commits the sites and their report.
+/// `bmu site`: reads the units (or a plan), plans, stages and commits the sites, their report and the dossier.
 fn site_command(
     mut area: AreaArgs,
-    units: PathBuf,
+    (units, assignment): (Option<PathBuf>, Option<PathBuf>),
     site: SiteArgs,
-    out: Option<PathBuf>,
-    report: Option<PathBuf>,
+    (out, report): (Option<PathBuf>, Option<PathBuf>),
+    reports: ReportArgs,
     quiet: bool,
+    verbose: u8,
 ) -> anyhow::Result<ExitCode> {
+    reports.check()?;
+    let progress = Arc::new(Spinners::new(quiet, verbose));
+    progress.enter(Stage::Read);
     let id_field = area.id_field.take();
     let mut config = area.config()?;
     site.apply(&mut config)?;
@@ -734,26 +747,28 @@ fn site_command(
         base.unwrap_or_default().join("out").join("sites.geojson")
     });
     let report = report.unwrap_or_else(|| out.with_file_name("site.json"));
-    let mut inputs = run_inputs(&study, &area, Some(&units));
+    let mut inputs = run_inputs(&study, &area, units.as_deref().or(assignment.as_deref()));
     inputs.extend(site.sites.clone());
     let mut staging = Staging::new(&inputs);
     staging.claim(&out, "the proposed sites (--out)")?;
     staging.claim(&report, "the site report (--report)")?;
-    let mut notes = Vec::new();
-    let units = bmu::validate::read_units(&units, id_field.as_deref(), &study, &mut notes)?;
-    let plan = site.run(&study, &units, &out, &report, &mut staging)?;
-    if !quiet {
-        for n in &notes {
-            to_stderr(&format!("bmu: note: {n}\n"))?;
+    reports.claim(&mut staging)?;
+    let job = site.job(&study, &out, &report)?;
+    let (outcome, plan) = bmu::progress::observe(progress.clone(), || match (&units, &assignment) {
+        (Some(u), _) => {
+            let mut notes = Vec::new();
+            let units = bmu::validate::read_units(u, id_field.as_deref(), &study, &mut notes)?;
+            bmu::run::site(&study, units, notes, &job, &mut staging)
         }
-        to_stderr(&plan.summary(&out))?;
+        (None, Some(a)) => bmu::run::site_assignment(&study, a, &job, &mut staging),
+        (None, None) => Err(bmu::Error::input("site", "give --units or --assignment")),
+    })?;
+    let mut text = String::new();
+    for n in &outcome.notes {
+        text.push_str(&format!("bmu: note: {n}\n"));
     }
-    staging.commit()?;
-    Ok(if plan.all_pass() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    text.push_str(&plan.summary(&out));
+    finish(&study, &outcome, &text, &reports, &progress, staging)
 }
 
 /// Every file a study-area run reads: its layers and population source, `bmu.toml`, and `extra` (validate's units).
