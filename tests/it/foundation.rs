@@ -259,14 +259,16 @@ fn set_overrides_any_setting_from_the_command_line() {
 
 #[test]
 fn propose_writes_beside_the_study_area_by_default() {
-    // The quickstart's main command writes into the study-area folder, never a new top-level folder.
+    // The quickstart's main command (`propose DIR --site`) writes into the study-area folder, never a new top-level
+    // folder, and ends with every demo unit passing.
     let dir = tempfile::tempdir().unwrap();
     let area = dir.path().join("town");
     std::fs::create_dir(&area).unwrap();
     crate::copy_demo_files(&area);
-    let out = bmu(&["propose", "town", "--quiet"], dir.path());
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
+    let out = bmu(&["propose", "town", "--site", "--quiet"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -275,6 +277,7 @@ fn propose_writes_beside_the_study_area_by_default() {
         "blocks.geojson",
         "problems.geojson",
         "report.json",
+        "sites.geojson",
     ] {
         assert!(area.join("out").join(name).is_file(), "{name}");
     }
