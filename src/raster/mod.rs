@@ -347,9 +347,9 @@ impl GridReader {
         Ok(())
     }
 
-    /// Width and height of the blocks the grid is stored in (strips or tiles), which [`visit_window`]
-    /// (Self::visit_window) hands out whole: work split on these lines decodes each block once. (1, 1) for grids with
-    /// no blocks (ASCII, memory).
+    /// Width and height of the blocks the grid is stored in (strips or tiles), which
+    /// [`visit_window`](Self::visit_window) hands out whole: work split on these lines decodes each block once.
+    /// (1, 1) for grids with no blocks (ASCII, memory).
     pub fn block_shape(&self) -> (usize, usize) {
         match &self.source {
             Source::Tiff(tiff) => tiff.chunk_shape(),

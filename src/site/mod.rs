@@ -12,7 +12,7 @@
 //! barrier lines. Because demand points stand for areas, the plan is checked by the real `validate` with the sites
 //! added as planned facilities; a unit and type still short gets a higher target and more sites (a few rounds).
 //!
-//! Each model goes to the solver reduced ([`undominated`]): a candidate whose residents another candidate reaches
+//! Each model goes to the solver reduced (`undominated`): a candidate whose residents another candidate reaches
 //! too (and that is inside the unit whenever it is) never improves a plan, and along the network, where neighbouring
 //! lattice points join the same street, most candidates are such; without the reduction the exact models of the
 //! demo grew too hard for branch and bound.

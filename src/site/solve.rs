@@ -80,7 +80,7 @@ pub struct Solved {
     pub covered: f64,
 }
 
-/// Solves `p` for `goal` on the reduced model ([`reduce`]): exactly when small enough, else by local search with
+/// Solves `p` for `goal` on the reduced model (`reduce`): exactly when small enough, else by local search with
 /// the LP bound; a local search that meets its LP bound is reported exact.
 pub fn solve(p: &Problem, goal: Goal, limits: Limits) -> Solved {
     let r = reduce(p);
