@@ -2,6 +2,7 @@
 //! them back into UTM against a town whose edges are single long segments.
 
 use crate::bmu;
+use crate::scale::{lattice, propose_args};
 use serde_json::Value;
 use std::path::Path;
 
@@ -9,29 +10,6 @@ use std::path::Path;
 const CELL: f64 = 250.0;
 /// South-west corner of the lattice.
 const ORIGIN: (f64, f64) = (300_000.0, 3_400_000.0);
-
-/// Writes a `side` × `side` rook lattice of 250 m blocks with populations 300..=1000 (a fixed linear-congruential
-/// sequence, as in `scale.rs`: varied counts, no particular distribution).
-fn lattice(path: &Path, side: usize) {
-    let mut state: u64 = 7;
-    let mut features = Vec::with_capacity(side * side);
-    for row in 0..side {
-        for col in 0..side {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let pop = 300 + (state >> 33) % 701;
-            let (x, y) = (ORIGIN.0 + col as f64 * CELL, ORIGIN.1 + row as f64 * CELL);
-            let ring = [[x, y], [x + CELL, y], [x + CELL, y + CELL], [x, y + CELL], [x, y]];
-            features.push(serde_json::json!({
-                "type": "Feature",
-                "properties": {"id": row * side + col, "POP": pop},
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-            }));
-        }
-    }
-    write_utm(path, features);
-}
 
 /// Writes a GeoJSON FeatureCollection in EPSG:32651.
 fn write_utm(path: &Path, features: Vec<Value>) {
@@ -108,24 +86,7 @@ fn units_read_back_from_lon_lat_show_no_sliver_gaps_or_spill_along_a_long_town_e
     lattice(&blocks, side);
     let units = dir.path().join("out/units.geojson");
     let out = bmu(
-        &[
-            "propose",
-            "--blocks",
-            blocks.to_str().unwrap(),
-            "--population-field",
-            "POP",
-            "--id-field",
-            "id",
-            "--min-population",
-            "20000",
-            "--min-area-km2",
-            "0",
-            "--set",
-            "propose.min_shared_boundary_m=0.1",
-            "-q",
-            "--out",
-            units.to_str().unwrap(),
-        ],
+        &propose_args(blocks.to_str().unwrap(), units.to_str().unwrap()),
         dir.path(),
     );
     assert_eq!(

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Writes a `side` × `side` rook lattice of 250 m blocks (UTM 51N) with populations 300..=1000 (a fixed
-/// linear-congruential sequence: the test needs varied counts, not any particular distribution).
-fn lattice(path: &Path, side: usize) -> f64 {
+/// Writes a `side` × `side` rook lattice of 250 m blocks (UTM 51N, south-west corner 300,000 E 3,400,000 N) with
+/// populations 300..=1000 (a fixed linear-congruential sequence: the tests need varied counts, not any particular
+/// distribution); returns the total population.
+pub(crate) fn lattice(path: &Path, side: usize) -> f64 {
     let mut state: u64 = 7;
     let mut total = 0.0;
     let mut features = Vec::with_capacity(side * side);
@@ -37,6 +38,29 @@ fn lattice(path: &Path, side: usize) -> f64 {
     );
     std::fs::write(path, text).unwrap();
     total
+}
+
+/// `propose` on a lattice of [`lattice`] as the issue measured it: one population bound of 20,000, no area bound, rook
+/// contiguity (a shared edge is enough).
+pub(crate) fn propose_args<'a>(blocks: &'a str, units: &'a str) -> [&'a str; 16] {
+    [
+        "propose",
+        "--blocks",
+        blocks,
+        "--population-field",
+        "POP",
+        "--id-field",
+        "id",
+        "--min-population",
+        "20000",
+        "--min-area-km2",
+        "0",
+        "--set",
+        "propose.min_shared_boundary_m=0.1",
+        "-q",
+        "--out",
+        units,
+    ]
 }
 
 /// Runs `bmu` like `crate::bmu` but kills it after `limit`: Err on a hang.
@@ -67,24 +91,7 @@ fn propose_on_twenty_thousand_blocks_finishes_and_every_unit_passes() {
     let blocks = dir.path().join("lattice.geojson");
     let total = lattice(&blocks, 141);
     let units = dir.path().join("out/units.geojson");
-    let args = [
-        "propose",
-        "--blocks",
-        blocks.to_str().unwrap(),
-        "--population-field",
-        "POP",
-        "--id-field",
-        "id",
-        "--min-population",
-        "20000",
-        "--min-area-km2",
-        "0",
-        "--set",
-        "propose.min_shared_boundary_m=0.1",
-        "-q",
-        "--out",
-        units.to_str().unwrap(),
-    ];
+    let args = propose_args(blocks.to_str().unwrap(), units.to_str().unwrap());
     // A few seconds in release on two cores; the limit only tells a hang from a busy machine.
     let out = bmu_within(&args, dir.path(), Duration::from_secs(300)).unwrap();
     assert_eq!(
