@@ -54,9 +54,16 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
         None => (Crs::wgs84(), CrsSource::Rfc7946),
     };
     let kind = top.kind.clone().unwrap_or_default();
-    let decoded: Vec<Result<(Feature, Option<String>)>> = match kind.as_str() {
+    let one = |v: Value| -> Result<Features> {
+        let (feature, warning) = decode(path, 0, v, repair)?;
+        Ok(Features {
+            features: vec![feature],
+            warnings: warning.into_iter().collect(),
+        })
+    };
+    let Features { features, warnings } = match kind.as_str() {
         "FeatureCollection" => match top.features {
-            Some(features) => features,
+            Some(features) => features?,
             None => {
                 return Err(Error::format(
                     path,
@@ -64,14 +71,11 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
                 ))
             }
         },
-        "Feature" => vec![decode(path, 0, top.into_value(), repair)],
+        "Feature" => one(top.into_value())?,
         "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
-        | "GeometryCollection" => {
-            let v = serde_json::json!({
-                "type": "Feature", "properties": null, "geometry": top.into_value()
-            });
-            vec![decode(path, 0, v, repair)]
-        }
+        | "GeometryCollection" => one(serde_json::json!({
+            "type": "Feature", "properties": null, "geometry": top.into_value()
+        }))?,
         "" => return Err(Error::format(path, "not GeoJSON: no `type` member")),
         other => {
             return Err(Error::format(
@@ -81,19 +85,13 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
         }
     };
     let mut fields: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut features = Vec::with_capacity(decoded.len());
-    let mut warnings = Vec::new();
-    for d in decoded {
-        let (feature, warning) = d?;
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for feature in &features {
         for k in feature.properties.keys() {
-            if !seen.contains(k) {
-                seen.insert(k.clone());
+            if seen.insert(k) {
                 fields.push(k.clone());
             }
         }
-        warnings.extend(warning);
-        features.push(feature);
     }
     Ok(Layer {
         path: path.to_path_buf(),
@@ -114,9 +112,9 @@ struct Top {
     kind: Option<String>,
     /// The `crs` member.
     crs: Option<Value>,
-    /// The decoded features of a `features` array (None: no array), each a result so that the first error
-    /// reported is the first in file order, after the whole text is known to be JSON.
-    features: Decoded,
+    /// The decoded features of a `features` array (None: no array), or the first feature error in file order,
+    /// reported only once the whole text is known to be JSON.
+    features: Option<Result<Features>>,
     /// Every other member: a lone Feature or geometry is decoded from these.
     rest: Map<String, Value>,
 }
@@ -218,8 +216,14 @@ struct FeaturesSeed<'p> {
     repair: bool,
 }
 
-/// Decoded features, each with the warning its repair gave; None where `features` is no array.
-type Decoded = Option<Vec<Result<(Feature, Option<String>)>>>;
+/// Decoded features and the warnings their repairs gave.
+struct Features {
+    features: Vec<Feature>,
+    warnings: Vec<String>,
+}
+
+/// What a `features` member gives: None where it is no array.
+type Decoded = Option<Result<Features>>;
 
 impl<'de> serde::de::DeserializeSeed<'de> for FeaturesSeed<'_> {
     type Value = Decoded;
@@ -262,17 +266,34 @@ impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
         // Features are decoded in parallel (a city's units: thousands of features, each a geometry and dozens of
         // properties) a chunk at a time, in file order: the first error, the field order and the warnings are
         // those of a sequential read.
-        let mut out = Vec::new();
+        let mut out = Ok(Features {
+            features: Vec::new(),
+            warnings: Vec::new(),
+        });
         let mut chunk: Vec<Value> = Vec::with_capacity(CHUNK);
         let (path, repair) = (self.path, self.repair);
-        let flush = |chunk: &mut Vec<Value>, out: &mut Vec<Result<(Feature, Option<String>)>>| {
-            let first = out.len();
-            let decoded: Vec<_> = std::mem::take(chunk)
+        // After the first error, the rest of the text is only parsed (it must still be JSON), not decoded.
+        let flush = |chunk: &mut Vec<Value>, out: &mut Result<Features>| {
+            let raw = std::mem::take(chunk);
+            let Ok(done) = out else { return };
+            let first = done.features.len();
+            let decoded: Vec<_> = raw
                 .into_par_iter()
                 .enumerate()
                 .map(|(i, v)| decode(path, first + i, v, repair))
                 .collect();
-            out.extend(decoded);
+            for d in decoded {
+                match d {
+                    Ok((feature, warning)) => {
+                        done.features.push(feature);
+                        done.warnings.extend(warning);
+                    }
+                    Err(e) => {
+                        *out = Err(e);
+                        return;
+                    }
+                }
+            }
         };
         while let Some(v) = a.next_element::<Value>()? {
             chunk.push(v);
