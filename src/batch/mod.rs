@@ -173,24 +173,75 @@ impl TownRecord {
     }
 }
 
-/// What a batch (or a merge) did.
-#[derive(Clone, Debug)]
+/// What a batch (or a merge) did: totals, not the towns' records (a national run's would grow with its towns; the
+/// records are in the town folders and the summary).
+#[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// Every town run (or merged), in the towns layer's order.
-    pub towns: Vec<TownRecord>,
+    /// Towns run (or merged).
+    pub towns: usize,
+    /// The towns that could not be run, in the towns layer's order.
+    pub failed: Vec<FailedTown>,
+    /// Units proposed or given, in all towns.
+    pub units: usize,
+    /// Units passing every check, in all towns.
+    pub passing: usize,
+    /// Given units crossing a town boundary.
+    pub crossing: usize,
+    /// Towns whose run did not pass everything ([`TownRecord::all_pass`]).
+    pub not_passing: usize,
     /// Given units that lie in no town.
     pub unplaced_units: Vec<String>,
+}
+
+/// A town that could not be run.
+#[derive(Clone, Debug)]
+pub struct FailedTown {
+    /// Its position in the towns layer.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// Why.
+    pub error: String,
 }
 
 impl Outcome {
     /// Towns that could not be run.
     pub fn failed(&self) -> usize {
-        self.towns.iter().filter(|t| t.error.is_some()).count()
+        self.failed.len()
     }
 
     /// Whether every town ran and every unit passes.
     pub fn all_pass(&self) -> bool {
-        self.towns.iter().all(TownRecord::all_pass) && self.unplaced_units.is_empty()
+        self.not_passing == 0 && self.unplaced_units.is_empty()
+    }
+
+    /// Counts one town.
+    fn add(mut self, r: &TownRecord) -> Outcome {
+        self.towns += 1;
+        if let Some(e) = &r.error {
+            self.failed.push(FailedTown {
+                index: r.index,
+                name: r.name.clone(),
+                error: e.clone(),
+            });
+        }
+        self.units += r.units;
+        self.passing += r.passing;
+        self.crossing += r.crossing_units.len();
+        self.not_passing += usize::from(!r.all_pass());
+        self
+    }
+
+    /// The totals of two runs of towns, `self` first.
+    fn join(mut self, other: Outcome) -> Outcome {
+        self.towns += other.towns;
+        self.failed.extend(other.failed);
+        self.units += other.units;
+        self.passing += other.passing;
+        self.crossing += other.crossing;
+        self.not_passing += other.not_passing;
+        self.unplaced_units.extend(other.unplaced_units);
+        self
     }
 }
 
@@ -294,7 +345,9 @@ pub fn run(options: &Options, progress: &dyn BatchProgress) -> Result<Outcome> {
     let index = CityIndex::new(&city);
     let done = AtomicUsize::new(0);
     let total = selected.len();
-    let records: Vec<TownRecord> = selected
+    // Each record is counted and dropped as its town finishes (it is in the town's folder): rayon's ordered
+    // reduce keeps the failed towns in the layer's order.
+    let mut outcome = selected
         .par_iter()
         .map(|t| {
             progress.started(&t.name, done.load(Ordering::Relaxed), total);
@@ -311,24 +364,26 @@ pub fn run(options: &Options, progress: &dyn BatchProgress) -> Result<Outcome> {
             );
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             progress.finished(&t.name, n, total);
-            record
+            Outcome::default().add(&record)
         })
-        .collect();
-    if !records.is_empty() && records.iter().all(|r| r.error.is_some()) {
-        let first = records.iter().find_map(|r| r.error.clone()).unwrap_or_default();
+        .reduce(Outcome::default, Outcome::join);
+    if outcome.towns > 0 && outcome.failed() == outcome.towns {
+        let first = outcome
+            .failed
+            .first()
+            .map(|f| f.error.clone())
+            .unwrap_or_default();
         return Err(Error::input(
             options.towns.display().to_string(),
             format!(
                 "no town could be run ({} failed); the first: {first}",
-                records.len()
+                outcome.towns
             ),
         ));
     }
     summary::finish(&work, &options.out, &inputs, options.lang)?;
-    Ok(Outcome {
-        towns: records,
-        unplaced_units: unplaced,
-    })
+    outcome.unplaced_units = unplaced;
+    Ok(outcome)
 }
 
 /// Rebuilds one district folder from the folders of shard runs: every town folder copied, the summary made again.
@@ -338,37 +393,37 @@ pub fn merge(dirs: &[PathBuf], out: &Path, lang: Lang) -> Result<Outcome> {
         return Err(Error::input("merge", "no shard folders given"));
     }
     let work = WorkDir::new(out)?;
-    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut towns = Vec::new();
-    for dir in dirs {
+    // Folder name -> the shard it came from (its position in `dirs`): a few bytes a town.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut outcome = Outcome::default();
+    for (d, dir) in dirs.iter().enumerate() {
         if !dir.is_dir() {
             return Err(Error::input(
                 dir.display().to_string(),
                 "not a folder (a shard's --out)",
             ));
         }
-        for (folder, record) in summary::town_folders(dir)? {
-            if let Some(first) = seen.insert(record.folder.clone(), dir.clone()) {
+        summary::each_town(dir, |folder, record| {
+            if let Some(first) = seen.insert(record.folder.clone(), d) {
                 return Err(Error::input(
                     folder.display().to_string(),
                     format!(
                         "town `{}` is also in {}: shards overlap",
                         record.id,
-                        first.display()
+                        dirs[first].display()
                     ),
                 ));
             }
-            copy_folder(&folder, &work.path.join(&record.folder))?;
-            towns.push(record);
-        }
+            copy_folder(folder, &work.path.join(&record.folder))?;
+            outcome = std::mem::take(&mut outcome).add(&record);
+            Ok(())
+        })?;
     }
-    towns.sort_by_key(|t| t.index);
+    // Counted in shard order, reported in the towns layer's order.
+    outcome.failed.sort_by_key(|f| f.index);
     let inputs: Vec<PathBuf> = dirs.to_vec();
     summary::finish(&work, out, &inputs, lang)?;
-    Ok(Outcome {
-        towns,
-        unplaced_units: Vec::new(),
-    })
+    Ok(outcome)
 }
 
 fn copy_folder(from: &Path, to: &Path) -> Result<()> {

@@ -34,28 +34,58 @@ pub fn is_summary_file(rest: &Path) -> bool {
     rest.components().count() == 1 && SUMMARY_FILES.iter().any(|f| rest == Path::new(f))
 }
 
-/// The town folders directly inside `dir` (those holding a `town.json`), with their records, in folder-name order.
-pub fn town_folders(dir: &Path) -> Result<Vec<(PathBuf, TownRecord)>> {
+/// Calls `each` with every town folder directly inside `dir` (those holding a `town.json`) and its record, in
+/// folder-name order, one record at a time: a national run's records are never all in memory.
+pub fn each_town(dir: &Path, mut each: impl FnMut(&Path, TownRecord) -> Result<()>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "read folder", e))?;
-    let mut folders = Vec::new();
+    let mut names = Vec::new();
     for e in entries {
         let e = e.map_err(|e| Error::io(dir, "read folder", e))?;
-        let p = e.path();
-        let hidden = e.file_name().to_string_lossy().starts_with('.');
-        if !hidden && p.join(RECORD).is_file() {
-            folders.push(p);
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with('.') && e.path().join(RECORD).is_file() {
+            names.push(name);
         }
     }
-    folders.sort();
-    let mut out = Vec::with_capacity(folders.len());
-    for p in folders {
-        let file = p.join(RECORD);
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "read", e))?;
-        let record: TownRecord = serde_json::from_str(&text)
-            .map_err(|e| Error::format(&file, format!("not a town record of bmu batch: {e}")))?;
-        out.push((p, record));
+    names.sort();
+    for name in names {
+        let p = dir.join(name);
+        let record = read_record(&p)?;
+        each(&p, record)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The record of the town folder `folder`.
+fn read_record(folder: &Path) -> Result<TownRecord> {
+    let file = folder.join(RECORD);
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "read", e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(&file, format!("not a town record of bmu batch: {e}")))
+}
+
+/// The towns of the summary, in the towns layer's order: each one's folder name, its record read again from the
+/// folder whenever a pass over the towns needs it (a few small files a town, against holding every record).
+struct Towns<'w> {
+    work: &'w Path,
+    folders: Vec<(usize, String)>,
+}
+
+impl Towns<'_> {
+    fn records(&self) -> impl Iterator<Item = Result<(PathBuf, TownRecord)>> + '_ {
+        self.folders.iter().map(|(_, f)| {
+            let dir = self.work.join(f);
+            read_record(&dir).map(|r| (dir, r))
+        })
+    }
+}
+
+/// What the head of the index page counts.
+#[derive(Default)]
+struct Totals {
+    total: usize,
+    ran: usize,
+    units: usize,
+    passing: usize,
 }
 
 /// Writes the summary of the town folders in `work` into `out`, then moves the town folders into `out` and
@@ -65,8 +95,21 @@ pub fn town_folders(dir: &Path) -> Result<Vec<(PathBuf, TownRecord)>> {
 /// written straight into the all-towns layers and the page's map (only each town's small record is held), and the
 /// map draws at its own resolution, so a national run's map holds no more than its pixels show.
 pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Result<()> {
-    let mut towns = town_folders(&work.path)?;
-    towns.sort_by_key(|(_, r)| r.index);
+    let mut folders = Vec::new();
+    let mut totals = Totals::default();
+    each_town(&work.path, |_, r| {
+        totals.total += 1;
+        totals.ran += usize::from(r.error.is_none());
+        totals.units += r.units;
+        totals.passing += r.passing;
+        folders.push((r.index, r.folder));
+        Ok(())
+    })?;
+    folders.sort_by_key(|(i, _)| *i);
+    let towns = Towns {
+        work: &work.path,
+        folders,
+    };
     let mut staging = Staging::new(inputs);
     for f in SUMMARY_FILES {
         staging.claim(&out.join(f), "the district summary (--out)")?;
@@ -85,8 +128,8 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
     };
     // First pass: the map's frame, from the town outlines alone.
     let mut extent: Option<Rect<f64>> = None;
-    for (dir, _) in &towns {
-        for f in read(dir, "town.geojson")? {
+    for (_, folder) in &towns.folders {
+        for f in read(&work.path.join(folder), "town.geojson")? {
             if let Some(r) = f.geometry.as_ref().and_then(|g| g.bounding_rect()) {
                 extent = Some(match extent {
                     None => r,
@@ -126,9 +169,11 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
             tempfile::tempfile_in(&work.path).map_err(|e| Error::io(&work.path, "create", e))?,
         ),
     };
-    page.put(&page_head(towns.iter().map(|(_, r)| r), lang))?;
+    page.put(&page_head(&totals, lang))?;
     page.put(&svg_open(frame.as_ref()))?;
-    for (dir, r) in &towns {
+    for town in towns.records() {
+        let (dir, r) = town?;
+        let (dir, r) = (&dir, &r);
         let boundary: Vec<MultiPolygon<f64>> = read(dir, "town.geojson")?
             .into_iter()
             .filter_map(|f| polygons(f.geometry))
@@ -160,7 +205,7 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
         .map_err(|e| Error::io(&page_path, "write", e))?;
     drop(units_file);
     page.put("</svg>\n")?;
-    page_table(&mut page, towns.iter().map(|(_, r)| r), lang)?;
+    page_table(&mut page, towns.records().map(|t| t.map(|(_, r)| r)), lang)?;
     page.out.flush().map_err(|e| Error::io(&page_path, "write", e))?;
     layer.finish()?;
     gpkg.finish()?;
@@ -175,35 +220,31 @@ pub fn finish(work: &WorkDir, out: &Path, inputs: &[PathBuf], lang: Lang) -> Res
     // The town folders into place, then the summary: a run stopped between the two leaves complete town folders
     // and the previous summary, never a half-written file.
     let old = work.path.join(".replaced");
-    for (dir, r) in &towns {
-        let dest = out.join(&r.folder);
+    for (_, folder) in &towns.folders {
+        let dir = work.path.join(folder);
+        let dest = out.join(folder);
         if dest.exists() {
             std::fs::create_dir_all(&old).map_err(|e| Error::io(&old, "create folder", e))?;
-            std::fs::rename(&dest, old.join(&r.folder)).map_err(|e| Error::io(&dest, "replace", e))?;
+            std::fs::rename(&dest, old.join(folder)).map_err(|e| Error::io(&dest, "replace", e))?;
         }
-        std::fs::rename(dir, &dest).map_err(|e| Error::io(&dest, "move into place", e))?;
+        std::fs::rename(&dir, &dest).map_err(|e| Error::io(&dest, "move into place", e))?;
     }
     staging.commit()
 }
 
 /// `summary.csv` and `summary.xlsx`, row by row: a national table is written as it is made (the workbook in
 /// rust_xlsxwriter's constant-memory mode, its rows spooled in the work folder), never held.
-fn write_tables(
-    out: &Path,
-    work: &Path,
-    towns: &[(PathBuf, TownRecord)],
-    staging: &mut Staging,
-) -> Result<()> {
+fn write_tables(out: &Path, work: &Path, towns: &Towns, staging: &mut Staging) -> Result<()> {
     use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
     let csv_path = out.join("summary.csv");
     let xlsx_path = out.join("summary.xlsx");
     let csv_fail = |e: csv::Error| Error::format(&csv_path, format!("cannot write CSV: {e}"));
     let fail = |e: XlsxError| Error::format(&xlsx_path, format!("cannot write the workbook: {e}"));
     // Every row has the same columns (see `row`): a failed town's are empty.
-    let names: Vec<String> = towns
-        .first()
-        .map(|(_, r)| row(r).properties.keys().cloned().collect())
-        .unwrap_or_default();
+    let names: Vec<String> = match towns.records().next() {
+        Some(first) => row(&first?.1).properties.keys().cloned().collect(),
+        None => Vec::new(),
+    };
 
     let mut file = BufWriter::new(staging.create(&csv_path)?);
     // The byte-order mark Excel on a Chinese Windows needs (see `io::table`).
@@ -231,8 +272,8 @@ fn write_tables(
             .write_string_with_format(0, col, name, &bold)
             .map_err(fail)?;
     }
-    for (i, (_, r)) in towns.iter().enumerate() {
-        let p = row(r).properties;
+    for (i, town) in towns.records().enumerate() {
+        let p = row(&town?.1).properties;
         csv.write_record(
             names
                 .iter()
@@ -411,15 +452,14 @@ const MAP_WIDTH: f64 = 960.0;
 const MAP_MIN_UNIT_PX: f64 = 1.0;
 
 /// The head of the index page, down to the district line above the map.
-fn page_head<'a>(records: impl Iterator<Item = &'a TownRecord>, lang: Lang) -> String {
+fn page_head(totals: &Totals, lang: Lang) -> String {
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
-    let (mut total, mut ran, mut units, mut passing) = (0, 0, 0, 0);
-    for r in records {
-        total += 1;
-        ran += usize::from(r.error.is_none());
-        units += r.units;
-        passing += r.passing;
-    }
+    let Totals {
+        total,
+        ran,
+        units,
+        passing,
+    } = *totals;
     let mut h = String::new();
     let _ = write!(
         h,
@@ -451,9 +491,9 @@ fn page_head<'a>(records: impl Iterator<Item = &'a TownRecord>, lang: Lang) -> S
 }
 
 /// The table of the index page, with a link to every town's dossier, row by row.
-fn page_table<'a, W: Write>(
+fn page_table<W: Write>(
     page: &mut Page<W>,
-    records: impl Iterator<Item = &'a TownRecord>,
+    records: impl Iterator<Item = Result<TownRecord>>,
     lang: Lang,
 ) -> Result<()> {
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
@@ -471,6 +511,7 @@ fn page_table<'a, W: Write>(
         l("跨镇界的单元 / 错误", "Units crossing the town boundary / error"),
     ))?;
     for r in records {
+        let r = &r?;
         let name = match dossier_link(r) {
             Some(link) => format!(
                 "<a class=\"dossier\" href=\"{}\">{}</a>",

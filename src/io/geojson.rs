@@ -44,9 +44,8 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::format(path, "file is empty"));
     }
-    let mut value: Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
-    let (crs, crs_source) = match declared_crs(&value) {
+    let top = Top::read(path, bytes, repair)?;
+    let (crs, crs_source) = match top.declared_crs() {
         Some(name) => (
             Crs::parse(&name)
                 .map_err(|e| Error::format(path, format!("`crs` member {}", super::crs_problem(e))))?,
@@ -54,26 +53,29 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
         ),
         None => (Crs::wgs84(), CrsSource::Rfc7946),
     };
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let raw: Vec<Value> = match kind.as_str() {
-        "FeatureCollection" => match value.get_mut("features").map(Value::take) {
-            Some(Value::Array(features)) => features,
-            _ => {
+    let kind = top.kind.clone().unwrap_or_default();
+    let one = |v: Value| -> Result<Features> {
+        let (feature, warning) = decode(path, 0, v, repair)?;
+        Ok(Features {
+            features: vec![feature],
+            warnings: warning.into_iter().collect(),
+        })
+    };
+    let Features { features, warnings } = match kind.as_str() {
+        "FeatureCollection" => match top.features {
+            Some(features) => features?,
+            None => {
                 return Err(Error::format(
                     path,
                     "not GeoJSON: a FeatureCollection needs a `features` array",
                 ))
             }
         },
-        "Feature" => vec![value],
+        "Feature" => one(top.into_value())?,
         "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
-        | "GeometryCollection" => vec![serde_json::json!({
-            "type": "Feature", "properties": null, "geometry": value
-        })],
+        | "GeometryCollection" => one(serde_json::json!({
+            "type": "Feature", "properties": null, "geometry": top.into_value()
+        }))?,
         "" => return Err(Error::format(path, "not GeoJSON: no `type` member")),
         other => {
             return Err(Error::format(
@@ -82,28 +84,14 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
             ))
         }
     };
-    // Features are decoded in parallel (a city's units: thousands of features, each a geometry and dozens of
-    // properties), then gathered in file order: the first error, the field order and the warnings are those of a
-    // sequential read.
-    let decoded: Vec<Result<(Feature, Option<String>)>> = raw
-        .into_par_iter()
-        .enumerate()
-        .map(|(index, v)| decode(path, index, v, repair))
-        .collect();
     let mut fields: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut features = Vec::with_capacity(decoded.len());
-    let mut warnings = Vec::new();
-    for d in decoded {
-        let (feature, warning) = d?;
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for feature in &features {
         for k in feature.properties.keys() {
-            if !seen.contains(k) {
-                seen.insert(k.clone());
+            if seen.insert(k) {
                 fields.push(k.clone());
             }
         }
-        warnings.extend(warning);
-        features.push(feature);
     }
     Ok(Layer {
         path: path.to_path_buf(),
@@ -113,6 +101,210 @@ fn parse(path: &Path, bytes: &[u8], repair: bool) -> Result<Layer> {
         fields,
         warnings,
     })
+}
+
+/// The top level of a GeoJSON document, its `features` decoded while the text is parsed: a national layer is never
+/// held as a JSON tree (a tree of `serde_json::Value`s takes some 15 times the file's size), only as features and
+/// one chunk of raw features at a time.
+#[derive(Default)]
+struct Top {
+    /// The `type` member, when it is a string.
+    kind: Option<String>,
+    /// The `crs` member.
+    crs: Option<Value>,
+    /// The decoded features of a `features` array (None: no array), or the first feature error in file order,
+    /// reported only once the whole text is known to be JSON.
+    features: Option<Result<Features>>,
+    /// Every other member: a lone Feature or geometry is decoded from these.
+    rest: Map<String, Value>,
+}
+
+/// Raw features decoded together in parallel: enough to keep the cores busy, few enough to stay small.
+const CHUNK: usize = 1024;
+
+impl Top {
+    fn read(path: &Path, bytes: &[u8], repair: bool) -> Result<Top> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let top = TopSeed { path, repair }
+            .deserialize(&mut de)
+            .and_then(|t| de.end().map(|()| t))
+            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+        Ok(top)
+    }
+
+    fn declared_crs(&self) -> Option<String> {
+        let crs = self.crs.as_ref()?;
+        crs.get("properties")?.get("name")?.as_str().map(str::to_string)
+    }
+
+    /// The top level as a JSON object again (a lone Feature or geometry: small).
+    fn into_value(self) -> Value {
+        let mut m = self.rest;
+        if let Some(k) = self.kind {
+            m.insert("type".into(), Value::String(k));
+        }
+        Value::Object(m)
+    }
+}
+
+struct TopSeed<'p> {
+    path: &'p Path,
+    repair: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Top;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Top, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopSeed<'_> {
+    type Value = Top;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a GeoJSON object")
+    }
+    // Anything but an object is no GeoJSON (reported as having no `type`), but must still be valid JSON.
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Top, E> {
+        Ok(Top::default())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<Top, A::Error> {
+        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Top::default())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<Top, A::Error> {
+        let mut top = Top::default();
+        while let Some(key) = a.next_key::<String>()? {
+            match key.as_str() {
+                "type" => top.kind = a.next_value::<Value>()?.as_str().map(str::to_string),
+                "crs" => top.crs = Some(a.next_value()?),
+                "features" => {
+                    top.features = a.next_value_seed(FeaturesSeed {
+                        path: self.path,
+                        repair: self.repair,
+                    })?
+                }
+                _ => {
+                    let v = a.next_value()?;
+                    top.rest.insert(key, v);
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// A `features` member: decoded chunk by chunk when it is an array, None otherwise.
+struct FeaturesSeed<'p> {
+    path: &'p Path,
+    repair: bool,
+}
+
+/// Decoded features and the warnings their repairs gave.
+struct Features {
+    features: Vec<Feature>,
+    warnings: Vec<String>,
+}
+
+/// What a `features` member gives: None where it is no array.
+type Decoded = Option<Result<Features>>;
+
+impl<'de> serde::de::DeserializeSeed<'de> for FeaturesSeed<'_> {
+    type Value = Decoded;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Decoded, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
+    type Value = Decoded;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of features")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Decoded, E> {
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<Decoded, A::Error> {
+        while a
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<Decoded, A::Error> {
+        // Features are decoded in parallel (a city's units: thousands of features, each a geometry and dozens of
+        // properties) a chunk at a time, in file order: the first error, the field order and the warnings are
+        // those of a sequential read.
+        let mut out = Ok(Features {
+            features: Vec::new(),
+            warnings: Vec::new(),
+        });
+        let mut chunk: Vec<Value> = Vec::with_capacity(CHUNK);
+        let (path, repair) = (self.path, self.repair);
+        // After the first error, the rest of the text is only parsed (it must still be JSON), not decoded.
+        let flush = |chunk: &mut Vec<Value>, out: &mut Result<Features>| {
+            let raw = std::mem::take(chunk);
+            let Ok(done) = out else { return };
+            let first = done.features.len();
+            let decoded: Vec<_> = raw
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, v)| decode(path, first + i, v, repair))
+                .collect();
+            for d in decoded {
+                match d {
+                    Ok((feature, warning)) => {
+                        done.features.push(feature);
+                        done.warnings.extend(warning);
+                    }
+                    Err(e) => {
+                        *out = Err(e);
+                        return;
+                    }
+                }
+            }
+        };
+        while let Some(v) = a.next_element::<Value>()? {
+            chunk.push(v);
+            if chunk.len() == CHUNK {
+                flush(&mut chunk, &mut out);
+                chunk.reserve(CHUNK);
+            }
+        }
+        flush(&mut chunk, &mut out);
+        Ok(Some(out))
+    }
 }
 
 /// One feature of a collection, with the warning its repair gave.
@@ -224,12 +416,6 @@ fn walk_positions(
         }
     }
     Ok(())
-}
-
-/// The name in a legacy `{"crs": {"type": "name", "properties": {"name": …}}}` member.
-fn declared_crs(value: &Value) -> Option<String> {
-    let crs = value.get("crs")?;
-    crs.get("properties")?.get("name")?.as_str().map(str::to_string)
 }
 
 /// Writes features held in `crs` as RFC 7946 GeoJSON.
@@ -501,6 +687,63 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// The reader held a whole collection as a JSON tree (some 15 times the file) before decoding it; features
+    /// are now decoded chunk by chunk as the text is parsed, and must come out as a whole-file read gave them.
+    #[test]
+    fn collection_decoded_chunk_by_chunk_keeps_order_indices_and_first_error() {
+        let n = 2 * CHUNK + 7;
+        let feature = |i: usize| {
+            format!(
+                "{{\"type\":\"Feature\",\"id\":\"f{i}\",\"properties\":{{\"n\":{i}}},\
+             \"geometry\":{{\"type\":\"Point\",\"coordinates\":[{i},1]}}}}"
+            )
+        };
+        let all: Vec<String> = (0..n).map(feature).collect();
+        let text = format!(
+            "{{\"features\":[{}],\"type\":\"FeatureCollection\"}}",
+            all.join(",")
+        );
+        let layer = from_bytes(Path::new("c.geojson"), text.as_bytes()).unwrap();
+        assert_eq!(layer.features.len(), n);
+        for (i, f) in layer.features.iter().enumerate() {
+            assert_eq!(f.index, i);
+            assert_eq!(f.properties["n"], Value::from(i));
+        }
+        // A bad position in the second chunk is named by its own index, and only once the text is known to be JSON.
+        let mut bad = all.clone();
+        bad[CHUNK + 3] =
+            "{\"type\":\"Feature\",\"properties\":{},\"geometry\":{\"type\":\"Point\",\"coordinates\":[1]}}"
+                .into();
+        let text = format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+            bad.join(",")
+        );
+        let e = from_bytes(Path::new("c.geojson"), text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("feature {}", CHUNK + 3)), "{e}");
+        let e = from_bytes(
+            Path::new("c.geojson"),
+            format!("{}]", &text[..text.len() - 2]).as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not valid JSON"), "{e}");
+        // What is no collection is still said to be so.
+        for (body, says) in [
+            ("[1, 2]", "no `type` member"),
+            (
+                "{\"type\":\"FeatureCollection\",\"features\":{}}",
+                "needs a `features` array",
+            ),
+        ] {
+            let e = from_bytes(Path::new("c.geojson"), body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{body}: {e}");
+        }
     }
 
     #[test]

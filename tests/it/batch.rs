@@ -282,6 +282,58 @@ fn failing_town_is_reported_and_does_not_stop_the_others() {
     assert!(html.contains("class=\"failed\""));
 }
 
+/// The outcome keeps totals, not every town's record (a national run's records grew its memory by kilobytes a
+/// town): what it prints must still be the towns layer's order and the right counts, from a run and a merge.
+#[test]
+fn batch_without_held_records_still_lists_failed_towns_in_layer_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = with_bad_towns(dir.path());
+    let out = dir.path().join("out");
+    let l = layers();
+    let (grid, roads) = (l.grid(), l.roads());
+    let o = bmu_threads(
+        &[
+            "batch",
+            &file,
+            "--name-field",
+            "town",
+            "--population",
+            &grid,
+            "--features",
+            &roads,
+            "--out",
+            out.to_str().unwrap(),
+            "--select",
+            "无人镇",
+            "真新街道",
+            "蝴蝶镇",
+        ],
+        &root(),
+        2,
+    );
+    let merged = dir.path().join("merged");
+    let m = bmu(
+        &[
+            "batch",
+            "merge",
+            out.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    for o in [&o, &m] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let failed: Vec<&str> = err.lines().filter(|l| l.starts_with("bmu: town ")).collect();
+        assert_eq!(failed.len(), 2, "{err}");
+        assert!(failed[0].starts_with("bmu: town 蝴蝶镇 failed: "), "{err}");
+        assert!(failed[1].starts_with("bmu: town 无人镇 failed: "), "{err}");
+        assert!(err.contains("bmu: 3 towns, 2 failed; "), "{err}");
+    }
+    assert_same_tree(&out, &merged);
+}
+
 #[test]
 fn no_town_could_be_run_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();

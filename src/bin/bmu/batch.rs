@@ -254,22 +254,16 @@ pub fn run(args: BatchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 fn report(outcome: &batch::Outcome, out: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
     if !quiet {
         let mut text = String::new();
-        for t in outcome.towns.iter().filter(|t| t.error.is_some()) {
-            text.push_str(&format!(
-                "bmu: town {} failed: {}\n",
-                t.name,
-                t.error.as_deref().unwrap_or_default()
-            ));
+        for t in &outcome.failed {
+            text.push_str(&format!("bmu: town {} failed: {}\n", t.name, t.error));
         }
         for u in &outcome.unplaced_units {
             text.push_str(&format!("bmu: warning: unit {u} lies in no town\n"));
         }
-        let units: usize = outcome.towns.iter().map(|t| t.units).sum();
-        let passing: usize = outcome.towns.iter().map(|t| t.passing).sum();
-        let crossing: usize = outcome.towns.iter().map(|t| t.crossing_units.len()).sum();
+        let (units, passing, crossing) = (outcome.units, outcome.passing, outcome.crossing);
         text.push_str(&format!(
             "bmu: {} towns, {} failed; {units} units, {passing} passing, {crossing} crossing a town boundary -> {}\n",
-            outcome.towns.len(),
+            outcome.towns,
             outcome.failed(),
             out.join("index.html").display()
         ));
