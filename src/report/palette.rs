@@ -1,12 +1,14 @@
 //! Unit colours: a categorical palette where units that touch never share a colour.
 //!
 //! The fill says which unit a place belongs to, nothing else (pass/fail is a border and a mark), so the reader can
-//! follow the partition at a glance. Colours come from a greedy DSatur colouring (Brélaz 1979) of the unit
-//! adjacency graph: the uncoloured unit with the most differently-coloured neighbours takes the lowest colour none
-//! of them has. Ties go to the higher degree, then to the lower index, so the colouring depends only on the units
-//! and their order. Planar maps need at most four colours in theory; DSatur may use five or six on awkward maps,
-//! and the palette holds ten, so it never has to reuse a neighbour's colour. A dependency (petgraph) for thirty
-//! lines on graphs of a few dozen nodes did not earn its place.
+//! follow the partition at a glance. Colours come from a DSatur ordering (Brélaz 1979) of the unit adjacency graph:
+//! the uncoloured unit with the most differently-coloured neighbours goes next. It takes, among the palette's
+//! colours none of its neighbours has, the one used least so far (lowest index on ties): a town of up to ten units
+//! gets one colour per unit, and a larger one spreads the palette evenly instead of painting most units in the first
+//! three colours, as minimal-colour DSatur did (a reviewer read two distant teal units as one). Ties in the order go
+//! to the higher degree, then to the lower index, so the colouring depends only on the units and their order. Only a
+//! unit touching ten differently-coloured units falls back to the lowest free index, which wraps round the palette.
+//! A dependency (petgraph) for thirty lines on graphs of a few dozen nodes did not earn its place.
 
 use geo::{BoundingRect, Intersects, MultiPolygon};
 
@@ -35,10 +37,11 @@ pub fn adjacency(units: &[&MultiPolygon<f64>]) -> Vec<Vec<usize>> {
     out
 }
 
-/// A colour index for each node such that neighbours differ (DSatur).
+/// A colour index for each node such that neighbours differ, every node its own while the palette lasts.
 pub fn colour(neighbours: &[Vec<usize>]) -> Vec<usize> {
     let n = neighbours.len();
     let mut colour: Vec<Option<usize>> = vec![None; n];
+    let mut used = [0usize; PALETTE.len()];
     for _ in 0..n {
         let saturation = |i: usize| {
             let mut seen: Vec<usize> = neighbours[i].iter().filter_map(|&j| colour[j]).collect();
@@ -53,7 +56,14 @@ pub fn colour(neighbours: &[Vec<usize>]) -> Vec<usize> {
             break;
         };
         let taken: Vec<usize> = neighbours[next].iter().filter_map(|&j| colour[j]).collect();
-        colour[next] = (0..).find(|c| !taken.contains(c));
+        let least_used = (0..PALETTE.len())
+            .filter(|c| !taken.contains(c))
+            .min_by_key(|&c| (used[c], c));
+        let c = least_used.or_else(|| (0..).find(|c| !taken.contains(c)));
+        if let Some(c) = c.filter(|&c| c < PALETTE.len()) {
+            used[c] += 1;
+        }
+        colour[next] = c;
     }
     colour.into_iter().map(|c| c.unwrap_or(0)).collect()
 }
@@ -99,9 +109,23 @@ mod tests {
     }
 
     #[test]
-    fn units_apart_may_share_a_colour() {
-        let a = square(0.0, 0.0);
-        let b = square(5.0, 0.0);
-        assert_eq!(unit_fills(&[&a, &b]), vec![PALETTE[0], PALETTE[0]]);
+    fn each_unit_has_its_own_colour_while_the_palette_lasts() {
+        // Regression: minimal-colour DSatur painted the demo's eight units in three colours, two distant units alike.
+        let squares: Vec<_> = (0..10).map(|i| square(3.0 * i as f64, 0.0)).collect();
+        let refs: Vec<_> = squares.iter().collect();
+        let fills = unit_fills(&refs);
+        let distinct: std::collections::BTreeSet<_> = fills.iter().collect();
+        assert_eq!(distinct.len(), 10, "{fills:?}");
+    }
+
+    #[test]
+    fn more_units_than_colours_spread_the_palette_evenly() {
+        // 30 units apart: each colour three times, none four.
+        let squares: Vec<_> = (0..30).map(|i| square(3.0 * i as f64, 0.0)).collect();
+        let refs: Vec<_> = squares.iter().collect();
+        let c = colour(&adjacency(&refs));
+        for k in 0..PALETTE.len() {
+            assert_eq!(c.iter().filter(|&&x| x == k).count(), 3, "{c:?}");
+        }
     }
 }
