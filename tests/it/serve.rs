@@ -16,7 +16,7 @@ fn json(path: &Path) -> Value {
 }
 
 /// propose's blocks layer as an assignment table.
-fn assignment_of(blocks: &Path) -> String {
+pub(crate) fn assignment_of(blocks: &Path) -> String {
     let mut csv = String::from("block_id,unit_id\n");
     for f in json(blocks)["features"].as_array().unwrap() {
         let p = &f["properties"];
@@ -314,6 +314,14 @@ fn serve_save_then_validate_assignment_gives_the_results_the_page_showed() {
     let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
     assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
     let shown = checked_units(&server.plan());
+    let report = save_and_validate(&server);
+    assert_eq!(report["units"], Value::Array(shown));
+    // The inputs are untouched: only out/ gained files.
+    assert!(server.dir.path().join("out/plan.units.geojson").is_file());
+}
+
+/// Saves the plan through the API, then runs `bmu validate --assignment` on the saved CSV; its report.
+fn save_and_validate(server: &Server) -> Value {
     let (status, saved) = server.call("POST", "/api/save", "");
     assert_eq!(status, 200, "{saved}");
     let dir = server.dir.path();
@@ -333,9 +341,7 @@ fn serve_save_then_validate_assignment_gives_the_results_the_page_showed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(json(&dir.join("va.json"))["units"], Value::Array(shown));
-    // The inputs are untouched: only out/ gained files.
-    assert!(dir.join("out/plan.units.geojson").is_file());
+    json(&dir.join("va.json"))
 }
 
 /// The editor reads the partition check from the block assignment while every block is in a unit; a block left in
@@ -355,26 +361,7 @@ fn serve_a_block_left_in_no_unit_is_a_gap_as_validate_assignment_finds_it() {
         shown.iter().any(|u| u["checks"]["partition"]["pass"] == false),
         "no unit borders the gap: {shown:?}"
     );
-    let (status, saved) = server.call("POST", "/api/save", "");
-    assert_eq!(status, 200, "{saved}");
-    let dir = server.dir.path();
-    let out = bmu(
-        &[
-            "validate",
-            ".",
-            "--assignment",
-            "out/plan.csv",
-            "--report",
-            "va.json",
-        ],
-        dir,
-    );
-    assert!(
-        out.status.code().is_some_and(|c| c < 2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&dir.join("va.json"));
+    let report = save_and_validate(&server);
     assert_eq!(report["units"], Value::Array(shown));
     assert!(report["summary"]["problems"]["gap"].as_u64().unwrap() > 0);
 }

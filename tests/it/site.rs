@@ -9,7 +9,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// `bmu propose` on the demo into `dir`: the 8 units that all fail before siting.
+/// `bmu propose` on the demo into `dir`: the 8 units that all fail before siting (and `blocks.geojson` beside them).
 fn propose(dir: &Path) -> std::path::PathBuf {
     let units = dir.join("units.geojson");
     let out = bmu(
@@ -18,6 +18,8 @@ fn propose(dir: &Path) -> std::path::PathBuf {
             demo().to_str().unwrap(),
             "--out",
             units.to_str().unwrap(),
+            "--blocks-out",
+            dir.join("blocks.geojson").to_str().unwrap(),
             "-q",
         ],
         dir,
@@ -329,35 +331,8 @@ fn dossier_after_propose_site_shows_the_plan_with_the_proposed_sites() {
 #[test]
 fn site_reads_a_plan_saved_as_an_assignment() {
     let dir = tempfile::tempdir().unwrap();
-    let units = dir.path().join("units.geojson");
-    let blocks = dir.path().join("blocks.geojson");
-    let out = bmu(
-        &[
-            "propose",
-            demo().to_str().unwrap(),
-            "--out",
-            units.to_str().unwrap(),
-            "--blocks-out",
-            blocks.to_str().unwrap(),
-            "-q",
-        ],
-        dir.path(),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut csv = String::from("block_id,unit_id\n");
-    for f in read_json(&blocks)["features"].as_array().unwrap() {
-        let p = &f["properties"];
-        csv += &format!(
-            "{},{}\n",
-            p["block_id"].as_str().unwrap(),
-            p["unit_id"].as_str().unwrap_or("")
-        );
-    }
+    let units = propose(dir.path());
+    let csv = crate::serve::assignment_of(&dir.path().join("blocks.geojson"));
     std::fs::write(dir.path().join("plan.csv"), csv).unwrap();
     let html = dir.path().join("site.html");
     let out = bmu(
