@@ -12,7 +12,7 @@
 //! barrier lines. Because demand points stand for areas, the plan is checked by the real `validate` with the sites
 //! added as planned facilities; a unit and type still short gets a higher target and more sites (a few rounds).
 //!
-//! Each model goes to the solver reduced (`undominated`): a candidate whose residents another candidate reaches
+//! The solver reduces each model first ([`solve::solve`]): a candidate whose residents another candidate reaches
 //! too (and that is inside the unit whenever it is) never improves a plan, and along the network, where neighbouring
 //! lattice points join the same street, most candidates are such; without the reduction the exact models of the
 //! demo grew too hard for branch and bound.
@@ -537,34 +537,19 @@ impl Ctx<'_> {
             .iter()
             .map(|c| unit.geometry.intersects(&c.location))
             .collect();
-        let kept = undominated(&covers, &inside, globals.len(), options.count.unwrap_or(0));
-        // Demand no kept candidate reaches drops out of the model too.
-        let mut used = vec![false; globals.len()];
-        for &j in &kept {
-            for &i in &covers[j] {
-                used[i] = true;
-            }
-        }
-        let mut renumber = vec![usize::MAX; globals.len()];
-        let mut live = Vec::new();
-        for (i, _) in used.iter().enumerate().filter(|(_, &u)| u) {
-            renumber[i] = live.len();
-            live.push(globals[i]);
-        }
+        // The solver reduces the model itself (dominated candidates, unreached and identical demand): see
+        // `solve::solve`.
         let problem = Problem {
-            covers: kept
-                .iter()
-                .map(|&j| covers[j].iter().map(|&i| renumber[i]).collect())
-                .collect(),
-            weight: live.iter().map(|&i| self.demand[i].population).collect(),
-            counted: live.iter().map(|&i| self.demand[i].unit == u).collect(),
+            covers,
+            weight: globals.iter().map(|&i| self.demand[i].population).collect(),
+            counted: globals.iter().map(|&i| self.demand[i].unit == u).collect(),
             need,
-            inside: kept.iter().map(|&j| inside[j]).collect(),
+            inside,
             inside_required: lacks,
         };
         let s = solve::solve(&problem, goal, options.limits);
         for &j in &s.chosen {
-            let c = &candidates[kept[j]];
+            let c = &candidates[j];
             let (mut all, mut other) = (0.0, 0.0);
             for i in self.within(c.location) {
                 let d = &self.demand[i];
@@ -584,45 +569,6 @@ impl Ctx<'_> {
         }
         Ok((s.chosen.len(), Some(s.method), s.bound))
     }
-}
-
-/// The candidates a model needs, ascending: a candidate is left out when another reaches every demand point it
-/// reaches and is inside the unit whenever it is (equal ones: the first kept), since swapping it for that one never
-/// costs a site, a resident or the inside rule. With `at_least` (the exact count of a `--count` model) the first
-/// dropped ones come back until there are that many.
-fn undominated(covers: &[Vec<usize>], inside: &[bool], demand: usize, at_least: usize) -> Vec<usize> {
-    let words = demand.div_ceil(64);
-    let bits: Vec<Vec<u64>> = covers
-        .iter()
-        .map(|c| {
-            let mut b = vec![0u64; words];
-            for &i in c {
-                b[i / 64] |= 1 << (i % 64);
-            }
-            b
-        })
-        .collect();
-    // A dominating candidate reaches at least as many points, and among equal sets the inside one comes first, so
-    // every candidate is compared only with those kept before it.
-    let mut order: Vec<usize> = (0..covers.len()).collect();
-    order.sort_by_key(|&j| (std::cmp::Reverse(covers[j].len()), !inside[j], j));
-    let mut kept: Vec<usize> = Vec::new();
-    let mut dropped: Vec<usize> = Vec::new();
-    for j in order {
-        let dominated = kept
-            .iter()
-            .any(|&k| (inside[k] || !inside[j]) && bits[j].iter().zip(&bits[k]).all(|(a, b)| a & !b == 0));
-        if dominated {
-            dropped.push(j);
-        } else {
-            kept.push(j);
-        }
-    }
-    dropped.sort_unstable();
-    let missing = at_least.saturating_sub(kept.len());
-    kept.extend(dropped.into_iter().take(missing));
-    kept.sort_unstable();
-    kept
 }
 
 fn validate_with(
@@ -672,22 +618,4 @@ fn holds(facilities: &[Facility], unit: &Unit, kind: FacilityType) -> bool {
     facilities
         .iter()
         .any(|f| f.kind == kind && b.intersects(&f.location) && unit.geometry.intersects(&f.location))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::undominated;
-
-    #[test]
-    fn dominated_candidates_are_left_out_of_the_model() {
-        // 1 reaches a subset of 0; 2 equals 0 but lies inside, so it outranks 0; 3 reaches nothing.
-        let covers = vec![vec![0, 1, 2], vec![1, 2], vec![0, 1, 2], vec![], vec![3]];
-        let inside = vec![false, true, true, false, false];
-        assert_eq!(undominated(&covers, &inside, 4, 0), vec![2, 4]);
-        // An inside candidate is kept beside an outside one reaching more: the inside rule may need it.
-        let inside = vec![false, true, false, false, false];
-        assert_eq!(undominated(&covers, &inside, 4, 0), vec![0, 1, 4]);
-        // A `--count 4` model gets back the first dropped candidates.
-        assert_eq!(undominated(&covers, &inside, 4, 4), vec![0, 1, 2, 4]);
-    }
 }

@@ -849,6 +849,26 @@ fn drop_one(p: &Problem, chosen: &mut Vec<usize>, state: &mut State) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn dominated_candidates_are_left_out_of_the_model() {
+        // 1 reaches a subset of 0; 2 equals 0 but lies inside, so it outranks 0; 3 reaches nothing.
+        let mut p = Problem {
+            covers: vec![vec![0, 1, 2], vec![1, 2], vec![0, 1, 2], vec![], vec![3]],
+            weight: vec![10.0; 4],
+            counted: vec![true; 4],
+            need: 0.0,
+            inside: vec![false, true, true, false, false],
+            inside_required: false,
+        };
+        assert_eq!(reduce(&p).kept, vec![2, 4]);
+        // An inside candidate is kept beside an outside one reaching more: the inside rule may need it.
+        p.inside = vec![false, true, false, false, false];
+        assert_eq!(reduce(&p).kept, vec![0, 1, 4]);
+        // A `--count 4` model gets back dropped candidates until it has four sites.
+        let s = solve(&p, Goal::Exactly(4), Limits::default());
+        assert_eq!(s.chosen.len(), 4, "{:?}", s.chosen);
+    }
+
     /// Three candidates on a line of six demand points: 0 reaches {0,1,2}, 1 reaches {2,3}, 2 reaches {3,4,5}.
     fn line() -> Problem {
         Problem {
