@@ -1180,7 +1180,7 @@ fn legend_entries(data: &MapData, lang: Lang, clustered: bool) -> Vec<(Swatch, S
     if !data.proposed.is_empty() {
         e.push((
             Swatch::Proposed,
-            lang.pick("拟新增设施（bmu site）", "Proposed facility (bmu site)")
+            lang.pick("拟新增设施（选址建议）", "Proposed facility (siting)")
                 .into(),
         ));
     }

@@ -6,23 +6,22 @@ use crate::{bmu, demo, root};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn dossier_zh(area: &Path) -> String {
+fn dossier_zh(area: &Path, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = bmu(
-        &[
-            "propose",
-            area.to_str().unwrap(),
-            "--out",
-            "out/units.geojson",
-            "--candidates",
-            "3",
-            "--lang",
-            "zh",
-            "--report-html",
-            "out.html",
-        ],
-        dir.path(),
-    );
+    let mut args = vec![
+        "propose",
+        area.to_str().unwrap(),
+        "--out",
+        "out/units.geojson",
+        "--candidates",
+        "3",
+        "--lang",
+        "zh",
+        "--report-html",
+        "out.html",
+    ];
+    args.extend_from_slice(extra);
+    let out = bmu(&args, dir.path());
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "propose failed: {}",
@@ -133,8 +132,8 @@ fn latin_words(text: &str, area: &Path) -> BTreeMap<String, String> {
     found
 }
 
-fn assert_no_latin_word(area: &Path) {
-    let html = dossier_zh(area);
+fn assert_no_latin_word(area: &Path, extra: &[&str]) {
+    let html = dossier_zh(area, extra);
     assert!(html.contains("lang=\"zh-CN\""), "not the Chinese dossier");
     let found = latin_words(&visible_text(&html), area);
     assert!(
@@ -152,12 +151,18 @@ fn assert_no_latin_word(area: &Path) {
 
 #[test]
 fn zh_dossier_of_the_demo_has_no_latin_word_outside_ids_file_names_and_units() {
-    assert_no_latin_word(&demo());
+    assert_no_latin_word(&demo(), &[]);
+}
+
+#[test]
+fn zh_dossier_with_proposed_sites_has_no_latin_word_outside_ids_file_names_and_units() {
+    // Regression: the map legend read "拟新增设施（bmu site）" after `propose --site`.
+    assert_no_latin_word(&demo(), &["--site"]);
 }
 
 #[test]
 fn zh_dossier_of_the_osm_example_has_no_latin_word_outside_ids_file_names_and_units() {
-    assert_no_latin_word(&root().join("data/osm"));
+    assert_no_latin_word(&root().join("data/osm"), &[]);
 }
 
 #[test]
