@@ -4,10 +4,15 @@ use super::source::{GridSource, PointSource, PopulationSource};
 use super::{read_points_csv, ZonalStats};
 use crate::crs::{Crs, Transformer};
 use crate::io::{self, atomic::Staging, Layer, OutFeature};
+use crate::progress::timed;
 use crate::{Error, Result};
 use geo::{Geometry, MultiPolygon, Point};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::path::Path;
+
+/// Rows of the CSV formatted as one piece of work.
+const CSV_ROWS: usize = 1024;
 
 /// One polygon's result.
 #[derive(Clone, Debug)]
@@ -103,7 +108,7 @@ pub fn open_source(
 fn polygons_of(layer: &Layer) -> Result<Vec<MultiPolygon<f64>>> {
     layer
         .features
-        .iter()
+        .par_iter()
         .map(|f| match &f.geometry {
             Some(Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p.clone()])),
             Some(Geometry::MultiPolygon(mp)) => Ok(mp.clone()),
@@ -131,9 +136,18 @@ pub fn zonal_table(
     if layer.features.is_empty() {
         return Err(Error::format(&layer.path, "polygon layer has no features"));
     }
-    let polygons = polygons_of(layer)?;
+    let polygons = timed("population: polygons", || polygons_of(layer))?;
     let stats: Vec<ZonalStats> = match SourceKind::of(source)? {
-        SourceKind::Grid => GridSource::open(source, grid_crs, &layer.crs)?.stats(&polygons)?,
+        SourceKind::Grid => {
+            let grid = timed("population: open the grid", || {
+                GridSource::open(source, grid_crs, &layer.crs)
+            })?;
+            let stats = grid.stats(&polygons)?;
+            // Freeing the decoded tiles (up to the cache's 128 MiB) and the polygons is no one's result: it goes to
+            // the pool, beside the rows and the output, instead of ahead of them.
+            rayon::spawn(move || drop((grid, polygons)));
+            stats
+        }
         _ => open_source(source, grid_crs, field, &layer.crs)?
             .population(&polygons)?
             .into_iter()
@@ -157,16 +171,18 @@ pub fn zonal_table(
             source.display()
         ));
     }
-    let rows = layer
-        .features
-        .iter()
-        .zip(stats)
-        .map(|(f, stats)| Row {
-            id: f.key_or_index(id_field),
-            stats,
-            geometry: f.geometry.clone(),
-        })
-        .collect();
+    let rows = timed("population: rows", || {
+        layer
+            .features
+            .par_iter()
+            .zip(stats)
+            .map(|(f, stats)| Row {
+                id: f.key_or_index(id_field),
+                stats,
+                geometry: f.geometry.clone(),
+            })
+            .collect()
+    });
     Ok(ZonalTable {
         crs: layer.crs.clone(),
         rows,
@@ -196,6 +212,61 @@ impl ZonalTable {
         .collect()
     }
 
+    /// The table as CSV, through the `csv` crate: ids with commas, quotes or newlines are quoted as RFC 4180 says.
+    ///
+    /// Rows are formatted on every core, [`CSV_ROWS`] at a time, into pieces joined in row order: the bytes are
+    /// those of one sequential writer, and formatting 10,000 rows no longer sits serially after the sums.
+    fn csv(&self, out: &Path) -> Result<Vec<u8>> {
+        let header = [
+            "id",
+            "population",
+            "population_exact",
+            "covered_cells",
+            "nodata_cells",
+            "covered_area_m2",
+        ];
+        let piece = |rows: &[Row], header: Option<&[&str; 6]>| -> std::result::Result<Vec<u8>, csv::Error> {
+            let mut csv = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 64));
+            if let Some(header) = header {
+                csv.write_record(header)?;
+            }
+            // One buffer for every number of every row, instead of a String per field.
+            let mut text = String::new();
+            let mut field = |csv: &mut csv::Writer<Vec<u8>>, value: &dyn std::fmt::Display| {
+                use std::fmt::Write;
+                text.clear();
+                // Writing into a String cannot fail.
+                let _ = write!(text, "{value}");
+                csv.write_field(&text)
+            };
+            for r in rows {
+                csv.write_field(&r.id)?;
+                field(&mut csv, &rounded(r.stats.population))?;
+                field(&mut csv, &r.stats.population)?;
+                field(&mut csv, &r.stats.covered_cells)?;
+                field(&mut csv, &r.stats.nodata_cells)?;
+                field(&mut csv, &r.stats.covered_area_m2)?;
+                csv.write_record(None::<&[u8]>)?;
+            }
+            csv.into_inner().map_err(|e| e.into_error().into())
+        };
+        let pieces: Vec<std::result::Result<Vec<u8>, csv::Error>> = self
+            .rows
+            .par_chunks(CSV_ROWS)
+            .enumerate()
+            .map(|(i, rows)| piece(rows, (i == 0).then_some(&header)))
+            .collect();
+        let mut bytes = if self.rows.is_empty() {
+            piece(&[], Some(&header)).map_err(|e| Error::format(out, e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        for p in pieces {
+            bytes.extend_from_slice(&p.map_err(|e| Error::format(out, e.to_string()))?);
+        }
+        Ok(bytes)
+    }
+
     /// Writes the table by extension into the run's `staging` (which refuses inputs): CSV or JSON (array of rows),
     /// XLSX (the same columns), or the polygons with the columns as GeoJSON or KML (WGS84), Shapefile or GeoPackage
     /// (the polygons' own CRS).
@@ -203,33 +274,8 @@ impl ZonalTable {
         let ext = crate::io::extension(out);
         match ext.as_str() {
             "csv" => {
-                // Through the `csv` crate: ids with commas, quotes or newlines are quoted as RFC 4180 says.
-                let mut csv = csv::Writer::from_writer(Vec::new());
-                let written: std::result::Result<(), csv::Error> = (|| {
-                    csv.write_record([
-                        "id",
-                        "population",
-                        "population_exact",
-                        "covered_cells",
-                        "nodata_cells",
-                        "covered_area_m2",
-                    ])?;
-                    for r in &self.rows {
-                        csv.write_record([
-                            r.id.clone(),
-                            rounded(r.stats.population).to_string(),
-                            r.stats.population.to_string(),
-                            r.stats.covered_cells.to_string(),
-                            r.stats.nodata_cells.to_string(),
-                            r.stats.covered_area_m2.to_string(),
-                        ])?;
-                    }
-                    Ok(())
-                })();
-                let bytes = written
-                    .and_then(|()| csv.into_inner().map_err(|e| e.into_error().into()))
-                    .map_err(|e| Error::format(out, e.to_string()))?;
-                staging.write(out, &bytes)
+                let bytes = timed("write: format the CSV", || self.csv(out))?;
+                timed("write: stage the CSV", || staging.write(out, &bytes))
             }
             "json" => {
                 let rows: Vec<Value> = self
@@ -296,6 +342,69 @@ mod tests {
         let mut back = csv::Reader::from_path(&out).unwrap();
         let ids: Vec<String> = back.records().map(|r| r.unwrap()[0].to_string()).collect();
         assert_eq!(ids, ["plain", "a, b", "say \"hi\"", "two\nlines"]);
+    }
+
+    /// The CSV is formatted in pieces on every core: across piece boundaries it must be, byte for byte, what one
+    /// sequential `csv` writer gives (header once, rows in order, quoting kept).
+    #[test]
+    fn population_csv_formatted_in_parallel_pieces_equals_one_sequential_writer() {
+        let rows: Vec<Row> = (0..CSV_ROWS * 2 + 7)
+            .map(|i| Row {
+                id: if i % 500 == 3 {
+                    format!("a, \"{i}\"")
+                } else {
+                    i.to_string()
+                },
+                stats: ZonalStats {
+                    population: i as f64 / 7.0,
+                    covered_cells: i,
+                    nodata_cells: i % 3,
+                    covered_area_m2: i as f64 * 1e-9,
+                },
+                geometry: None,
+            })
+            .collect();
+        let mut want = csv::Writer::from_writer(Vec::new());
+        want.write_record([
+            "id",
+            "population",
+            "population_exact",
+            "covered_cells",
+            "nodata_cells",
+            "covered_area_m2",
+        ])
+        .unwrap();
+        for r in &rows {
+            want.write_record([
+                r.id.clone(),
+                rounded(r.stats.population).to_string(),
+                r.stats.population.to_string(),
+                r.stats.covered_cells.to_string(),
+                r.stats.nodata_cells.to_string(),
+                r.stats.covered_area_m2.to_string(),
+            ])
+            .unwrap();
+        }
+        let want = want.into_inner().unwrap();
+        let mut table = ZonalTable {
+            crs: Crs::wgs84(),
+            rows,
+            warnings: Vec::new(),
+        };
+        let out = Path::new("t.csv");
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert!(
+                pool.install(|| table.csv(out)).unwrap() == want,
+                "{threads} threads"
+            );
+        }
+        table.rows.clear();
+        let header = "id,population,population_exact,covered_cells,nodata_cells,covered_area_m2\n";
+        assert_eq!(table.csv(out).unwrap(), header.as_bytes());
     }
 
     #[test]

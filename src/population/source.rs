@@ -131,9 +131,10 @@ impl GridSource {
 
     /// Exact zonal statistics of each polygon. Fails when no polygon touches the grid.
     pub fn stats(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<ZonalStats>> {
-        let in_grid = self.to_grid_crs(polygons)?;
+        let in_grid =
+            crate::progress::timed("population: into the grid's CRS", || self.to_grid_crs(polygons))?;
         self.check_extent(&in_grid)?;
-        zonal_sums(&self.reader, &in_grid)
+        crate::progress::timed("population: exact sums", || zonal_sums(&self.reader, &in_grid))
     }
 }
 

@@ -708,16 +708,34 @@ impl TiffSource {
         // the cache, then handed out in order. Each chunk decodes the same whatever thread takes it.
         let chunk_cells = (cw * ch).max(1);
         let batch = (CACHE_CELLS / 2 / chunk_cells).max(1);
+        let mut found: Vec<Option<Arc<Chunk>>> = Vec::new();
         for group in touched.chunks(batch) {
+            // The cache is asked first, under one lock, so that only the chunks still missing go to the pool: a
+            // small window whose chunks are all cached (most of them, with many small polygons) spawns no parallel
+            // job, which would only wake the other threads and hand them work too small to pay for the stealing.
+            found.clear();
+            {
+                let cache = match self.cache.lock() {
+                    Ok(cache) => cache,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                found.extend(
+                    group
+                        .iter()
+                        .map(|&(r, c)| cache.chunks.get(&(r * self.chunks_across + c)).cloned()),
+                );
+            }
+            let missing = found.iter().filter(|c| c.is_none()).count();
+            let decode = |(&(r, c), cached): (&(usize, usize), &Option<Arc<Chunk>>)| match cached {
+                Some(chunk) => Ok(chunk.clone()),
+                None => self.chunk(path, r * self.chunks_across + c, grid.height),
+            };
             // Results in chunk order, so a file with several bad chunks always names the first.
-            let decoded: Vec<Arc<Chunk>> = if group.len() == 1 {
-                let (r, c) = group[0];
-                vec![self.chunk(path, r * self.chunks_across + c, grid.height)?]
+            let decoded: Vec<Arc<Chunk>> = if missing < 2 {
+                group.iter().zip(&found).map(decode).collect::<Result<_>>()?
             } else {
-                let decoded: Vec<Result<Arc<Chunk>>> = group
-                    .par_iter()
-                    .map(|&(r, c)| self.chunk(path, r * self.chunks_across + c, grid.height))
-                    .collect();
+                let decoded: Vec<Result<Arc<Chunk>>> =
+                    group.par_iter().zip(found.par_iter()).map(decode).collect();
                 decoded.into_iter().collect::<Result<Vec<_>>>()?
             };
             for (&(chunk_row, chunk_col), chunk) in group.iter().zip(decoded) {

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 checks found problems, 2 error (one line naming the file, the feature and the problem).
 
 mod batch;
+mod population;
 mod serve;
 mod summary;
 mod table;
@@ -541,38 +542,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             population_field,
             crs,
             out,
-        } => {
-            let options = bmu::io::ReadOptions {
-                default_crs: crs.as_deref().map(bmu::crs::Crs::parse).transpose()?,
-                ..Default::default()
-            };
-            let mut staging = Staging::new(&[&grid, &polygons]);
-            staging.claim(&out, "the output (--out)")?;
-            let layer = bmu::io::read_layer(&polygons, &options)?;
-            let table = bmu::population::report::zonal_table(
-                &layer,
-                id_field.as_deref(),
-                &grid,
-                grid_crs.as_deref(),
-                population_field.as_deref(),
-            )?;
-            if !quiet {
-                for w in &table.warnings {
-                    to_stderr(&format!("bmu: warning: {w}\n"))?;
-                }
-            }
-            table.write(&out, &mut staging)?;
-            staging.commit()?;
-            if !quiet {
-                to_stderr(&format!(
-                    "bmu: {} polygons, total population {:.1} -> {}\n",
-                    table.rows.len(),
-                    table.rows.iter().map(|r| r.stats.population).sum::<f64>(),
-                    out.display()
-                ))?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => population::run(
+            population::Args {
+                grid,
+                polygons,
+                id_field,
+                grid_crs,
+                population_field,
+                crs,
+                out,
+            },
+            quiet,
+            cli.verbose,
+        ),
         Command::Propose {
             area,
             seed,
