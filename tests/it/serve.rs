@@ -690,3 +690,134 @@ fn serve_dossier_and_outlines_describe_the_current_plan() {
         .all(|f| f["geometry"]["type"] == "MultiLineString"));
     assert!(o["problems"]["features"].is_array());
 }
+
+/// The plan exported as `block_id,unit_id` CSV, byte for byte.
+fn export_csv(server: &Server) -> String {
+    let (status, csv) = server.call("GET", "/api/export?format=csv", "");
+    assert_eq!(status, 200);
+    csv.as_str().unwrap().to_string()
+}
+
+fn differing(server: &Server, k: usize) -> Vec<String> {
+    let (status, c) = server.call("GET", &format!("/api/compare?candidate={k}"), "");
+    assert_eq!(status, 200, "{c}");
+    c["differing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Started from propose, the plan is candidate 0: relabelled to the plan's ids it differs in no block (the
+/// candidates list and the comparison agree), and every unit's verdicts are the same on both sides.
+#[test]
+fn serve_candidate_0_of_the_propose_run_it_started_from_differs_in_no_block() {
+    let server = Server::start(&[]);
+    let (status, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(status, 200, "{list}");
+    let rows = list["candidates"].as_array().unwrap();
+    assert!(rows.len() >= 2, "serve asks propose for 3 candidates: {list}");
+    assert_eq!(rows[0]["differing"], 0, "{list}");
+    assert!(rows[0]["label"].as_str().unwrap().contains("排名 1"));
+    assert_eq!(differing(&server, 0), Vec::<String>::new());
+    let (_, c) = server.call("GET", "/api/compare?candidate=0", "");
+    for u in c["units"].as_array().unwrap() {
+        assert_eq!(u["current"], u["candidate"], "{u}");
+    }
+    assert_eq!(
+        c["outlines"]["features"].as_array().unwrap().len(),
+        members(&server.plan()).len()
+    );
+}
+
+#[test]
+fn serve_compare_after_one_move_lists_exactly_the_moved_block() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    assert_eq!(differing(&server, 0), vec![block.clone()]);
+    let (_, c) = server.call("GET", "/api/compare?candidate=0", "");
+    let row = c["assignment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["block_id"] == block.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["unit_id"], "U01", "the candidate keeps the block in U01");
+    let (_, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(list["candidates"][0]["differing"], 1);
+}
+
+#[test]
+fn serve_adopt_a_candidate_then_undo_restores_the_plan_byte_for_byte() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let before = export_csv(&server);
+    let (_, list) = server.call("GET", "/api/candidates", "");
+    let last = list["candidates"].as_array().unwrap().len() - 1;
+    let expected = differing(&server, last).len();
+    assert!(expected > 0);
+    let (status, change) = server.call("POST", "/api/adopt", &format!(r#"{{"candidate": {last}}}"#));
+    assert_eq!(status, 200, "{change}");
+    assert!(
+        differing(&server, last).is_empty(),
+        "the plan is now the candidate"
+    );
+    assert_ne!(export_csv(&server), before);
+    assert_eq!(server.plan()["history"]["undo"], 2, "adopting is one step");
+    assert_eq!(server.call("POST", "/api/undo", "").0, 200);
+    assert_eq!(export_csv(&server), before);
+    assert_eq!(differing(&server, last).len(), expected);
+}
+
+#[test]
+fn serve_unknown_candidate_is_refused_with_400_and_nothing_changes() {
+    let server = Server::start(&[]);
+    let before = export_csv(&server);
+    for path in [
+        "/api/compare?candidate=99",
+        "/api/compare?candidate=x",
+        "/api/compare",
+    ] {
+        let (status, answer) = server.call("GET", path, "");
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    for body in [r#"{"candidate": 99}"#, r#"{"candidate": -1}"#, "{nope"] {
+        let (status, answer) = server.call("POST", "/api/adopt", body);
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    assert_eq!(export_csv(&server), before);
+    assert_eq!(server.plan()["history"]["undo"], 0);
+}
+
+/// Adopting a candidate that would change a locked unit is refused naming the unit; one that keeps the locked unit's
+/// blocks exactly is adopted.
+#[test]
+fn serve_adopt_is_refused_when_the_candidate_changes_a_locked_unit() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let before = export_csv(&server);
+    let lock = |unit: &str, on: bool| {
+        let body = format!(r#"{{"unit_id": "{unit}", "locked": {on}}}"#);
+        assert_eq!(server.call("POST", "/api/lock", &body).0, 200);
+    };
+    lock("U02", true);
+    let (status, answer) = server.call("POST", "/api/adopt", r#"{"candidate": 0}"#);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("U02"), "{answer}");
+    assert_eq!(export_csv(&server), before);
+    // Candidate 0 leaves U03 as it is: locking U03 does not stand in its way.
+    lock("U02", false);
+    lock("U03", true);
+    let (status, answer) = server.call("POST", "/api/adopt", r#"{"candidate": 0}"#);
+    assert_eq!(status, 200, "{answer}");
+    assert!(differing(&server, 0).is_empty());
+}
