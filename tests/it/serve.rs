@@ -96,8 +96,12 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(extra: &[&str]) -> Server {
+        Server::start_in(demo_copy(), extra)
+    }
+
+    /// A server over a study area prepared by the test.
+    pub(crate) fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         use std::io::BufRead;
-        let dir = demo_copy();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bmu"))
             .args(["serve", ".", "--port", "0"])
             .args(extra)
@@ -820,4 +824,58 @@ fn serve_adopt_is_refused_when_the_candidate_changes_a_locked_unit() {
     let (status, answer) = server.call("POST", "/api/adopt", r#"{"candidate": 0}"#);
     assert_eq!(status, 200, "{answer}");
     assert!(differing(&server, 0).is_empty());
+}
+
+/// With 500 m radii the demo's health centres (1.7 km apart at least) have disjoint discs: the reach the page draws
+/// holds every health centre and measures n·π·r² (the check's 128-gons are within 0.04 % of a circle).
+#[test]
+fn serve_service_reach_holds_every_facility_of_the_type_and_measures_n_discs() {
+    use geo::Contains;
+    let dir = demo_copy();
+    let toml = dir.path().join("bmu.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace("[thresholds]\n", "[thresholds]\nservice_radius_m = 500\n"),
+    )
+    .unwrap();
+    let server = Server::start_in(dir, &[]);
+    let (status, reach) = server.call("GET", "/api/service?type=health", "");
+    assert_eq!(status, 200, "{reach}");
+    let feature = &reach["features"][0];
+    let geometry: geojson::Geometry = serde_json::from_value(feature["geometry"].clone()).unwrap();
+    let polygon: geo::Geometry<f64> = geometry.try_into().unwrap();
+    let (_, layers) = server.call("GET", "/api/layers", "");
+    let health: Vec<geo::Point<f64>> = layers["facilities"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["type"] == "health")
+        .map(|f| {
+            let c = &f["geometry"]["coordinates"];
+            geo::Point::new(c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+        })
+        .collect();
+    assert!(health.len() >= 2);
+    assert!(health.iter().all(|p| polygon.contains(p)));
+    assert_eq!(feature["properties"]["facilities"], health.len());
+    let expected = health.len() as f64 * std::f64::consts::PI * 0.5 * 0.5;
+    let area = feature["properties"]["area_km2"].as_f64().unwrap();
+    assert!(
+        (area / expected - 1.0).abs() < 1e-3,
+        "{area} km² against {expected}"
+    );
+    assert!(layers["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["type"] == "health"));
+    for bad in [
+        "/api/service?type=spaceport",
+        "/api/service?type=police",
+        "/api/service",
+    ] {
+        let (status, answer) = server.call("GET", bad, "");
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
 }

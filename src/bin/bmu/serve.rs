@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 mod compare;
+mod service;
 
 const INDEX_HTML: &str = include_str!("serve/assets/index.html");
 const APP_JS: &str = include_str!("serve/assets/app.js");
@@ -89,6 +90,8 @@ struct App {
     seed: Mutex<Option<bmu::propose::pipeline::Proposal>>,
     /// propose's candidates, validated, built on first use.
     candidates: compare::Candidates,
+    /// The network's service areas (`service_distance = "network"`), built on first use.
+    service_areas: std::sync::OnceLock<bmu::network::ServiceAreas>,
 }
 
 /// Runs the server until Ctrl+C or SIGTERM, then saves the plan.
@@ -130,7 +133,7 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         plan: Mutex::new(plan),
         session,
         block_geometry: block_geometry(session)?,
-        layers: static_layers(&study)?,
+        layers: static_layers(&study, &args.lang)?,
         hosts: Vec::new(),
         out_dir: base.join("out"),
         inputs,
@@ -138,6 +141,7 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         study,
         seed: Mutex::new(seed),
         candidates: Default::default(),
+        service_areas: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -203,6 +207,7 @@ async fn serve(mut app: App, args: &ServeArgs) -> anyhow::Result<()> {
         .route("/api/candidates", get(compare::get_candidates))
         .route("/api/compare", get(compare::get_compare))
         .route("/api/adopt", post(compare::post_adopt))
+        .route("/api/service", get(service::get_service))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(app.clone(), host_check))
@@ -724,7 +729,7 @@ fn lonlat(crs: &bmu::crs::Crs, features: &[OutFeature]) -> anyhow::Result<Value>
 }
 
 /// The town, the features with their class and name, and the facilities with type and status, in lon/lat.
-fn static_layers(area: &bmu::model::StudyArea) -> anyhow::Result<Value> {
+fn static_layers(area: &bmu::model::StudyArea, lang: &str) -> anyhow::Result<Value> {
     let crs = &area.working_crs;
     let town: Vec<OutFeature> = area
         .town
@@ -766,6 +771,7 @@ fn static_layers(area: &bmu::model::StudyArea) -> anyhow::Result<Value> {
         })
         .collect();
     Ok(json!({
+        "services": service::types(area, lang),
         "town": lonlat(crs, &town)?,
         "features": lonlat(crs, &features)?,
         "facilities": lonlat(crs, &facilities)?,
