@@ -879,3 +879,159 @@ fn serve_service_reach_holds_every_facility_of_the_type_and_measures_n_discs() {
         assert_eq!(status, 400, "{bad}: {answer}");
     }
 }
+
+/// A basemap value that is neither an XYZ template, a pmtiles:// URL nor a local .pmtiles file is refused before
+/// anything starts, in one line naming the flag; the invocation is otherwise one that serves.
+#[test]
+fn serve_basemap_without_tile_placeholders_is_refused_naming_the_flag() {
+    let dir = demo_copy();
+    for (value, why) in [
+        ("https://tile.example.org/tiles.png", "{z}"),
+        ("ftp://tile.example.org/{z}/{x}/{y}.png", "not an XYZ template"),
+        ("missing.pmtiles", "missing.pmtiles"),
+    ] {
+        let out = bmu(&["serve", ".", "--port", "0", "--basemap", value], dir.path());
+        assert_error(&out, &["--basemap", why]);
+    }
+    std::fs::write(dir.path().join("vector.pmtiles"), {
+        let mut head = vec![0u8; 127];
+        head[..7].copy_from_slice(b"PMTiles");
+        head[7] = 3;
+        head[99] = 1;
+        head
+    })
+    .unwrap();
+    let out = bmu(
+        &["serve", ".", "--port", "0", "--basemap", "vector.pmtiles"],
+        dir.path(),
+    );
+    assert_error(&out, &["--basemap", "vector.pmtiles", "raster"]);
+}
+
+/// A local tile server: answers every request with one 256 × 256 PNG (CORS open, as public tile servers are) and
+/// counts the tile requests it saw.
+fn tile_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut tile = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut tile, 256, 256);
+        encoder.set_color(png::ColorType::Rgb);
+        let mut w = encoder.write_header().unwrap();
+        w.write_image_data(&vec![200u8; 256 * 256 * 3]).unwrap();
+    }
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            if String::from_utf8_lossy(&head).contains(".png ") {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    tile.len()
+                )
+                .as_bytes(),
+            );
+            let _ = s.write_all(&tile);
+        }
+    });
+    (addr, count)
+}
+
+fn chromium_or_skip() -> Option<&'static Path> {
+    let chromium = Path::new("/usr/bin/chromium");
+    if chromium.is_file() {
+        Some(chromium)
+    } else {
+        super::skip("/usr/bin/chromium is absent");
+        None
+    }
+}
+
+#[test]
+fn serve_page_in_chromium_draws_the_basemap_from_the_given_xyz_url() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let (tiles, count) = tile_server();
+    let template = format!("http://{tiles}/{{z}}/{{x}}/{{y}}.png");
+    let server = Server::start(&["--lang", "en", "--basemap", &template]);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for(
+        "document.body && document.body.dataset.ready === '1' && map.loaded() && !!map.getLayer('basemap')",
+    );
+    b.wait_for("map.areTilesLoaded()");
+    assert!(
+        count.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the page fetched no tile from the basemap"
+    );
+    let attribution = b.eval("document.querySelector('.maplibregl-ctrl-attrib').innerText");
+    assert!(
+        attribution.as_str().unwrap_or_default().contains(&tiles),
+        "attribution {attribution} does not name {tiles}"
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// Without --basemap the page asks for nothing outside bmu: no basemap layer, no attribution.
+#[test]
+fn serve_without_basemap_the_plan_names_none() {
+    let server = Server::start(&[]);
+    assert_eq!(server.plan()["basemap"], Value::Null);
+}
+
+#[test]
+fn serve_page_in_chromium_compare_highlights_the_blocks_that_differ() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let server = Server::start(&["--lang", "en"]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for("document.body && document.body.dataset.ready === '1' && map.loaded()");
+    b.eval("document.getElementById('compare-open').click(); true");
+    b.wait_for(
+        "!document.getElementById('compare').hidden && document.getElementById('compare').options.length > 1",
+    );
+    let choose = |k: &str| {
+        format!("(() => {{ const s = document.getElementById('compare'); s.value = '{k}'; s.dispatchEvent(new Event('change')); return true; }})()")
+    };
+    b.eval(&choose("0"));
+    b.wait_for("compared !== null && !!map.getSource('compare-diff')");
+    let highlighted = b.eval("compared.highlight.features.map(f => f.properties.block_id)");
+    assert_eq!(highlighted, serde_json::json!([block]));
+    b.wait_for("map.loaded() && map.queryRenderedFeatures({layers: ['compare-diff']}).length > 0");
+    let rendered = b.eval(
+        "[...new Set(map.queryRenderedFeatures({layers: ['compare-diff']}).map(f => f.properties.block_id))]",
+    );
+    assert_eq!(rendered, serde_json::json!([block]));
+    assert!(b.eval("map.queryRenderedFeatures({layers: ['compare-units']}).length > 0") == Value::Bool(true));
+    let table = b.eval("document.getElementById('compare-table').innerText");
+    assert!(table.as_str().unwrap_or_default().contains("U01"), "{table}");
+    // Adopting candidate 0 takes the block back: nothing differs, one undo brings the move back.
+    b.eval("document.getElementById('adopt').click(); true");
+    b.wait_for("compared.differing.length === 0");
+    // Off restores the normal view.
+    b.eval(&choose(""));
+    b.wait_for("compared === null && document.getElementById('compare-table').innerHTML === ''");
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+mod basemap;
 mod compare;
 mod service;
 
@@ -39,6 +40,8 @@ const APP_JS: &str = include_str!("serve/assets/app.js");
 const MAPLIBRE_JS: &str = include_str!("serve/assets/maplibre-gl.js");
 const MAPLIBRE_CSS: &str = include_str!("serve/assets/maplibre-gl.css");
 const MAPLIBRE_LICENSE: &str = include_str!("serve/assets/maplibre-gl.LICENSE.txt");
+const PMTILES_JS: &str = include_str!("serve/assets/pmtiles.js");
+const PMTILES_LICENSE: &str = include_str!("serve/assets/pmtiles.LICENSE.txt");
 
 /// Requests larger than this are refused: a plan's moves are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
@@ -66,6 +69,10 @@ pub struct ServeArgs {
     /// propose's candidates the plan can be compared with (default: bmu.toml's propose.candidates, at least 3).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
     candidates: Option<u16>,
+    /// A raster basemap: an XYZ template (http(s)://…/{z}/{x}/{y}.png), a pmtiles://https://… archive, or a local
+    /// .pmtiles file (served by bmu: nothing leaves the machine). Without it nothing is fetched.
+    #[arg(long, value_name = "URL")]
+    basemap: Option<String>,
     /// Language of the page.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
     lang: String,
@@ -92,10 +99,16 @@ struct App {
     candidates: compare::Candidates,
     /// The network's service areas (`service_distance = "network"`), built on first use.
     service_areas: std::sync::OnceLock<bmu::network::ServiceAreas>,
+    /// The basemap the page draws under the plan, if any.
+    basemap: Option<basemap::Basemap>,
 }
 
 /// Runs the server until Ctrl+C or SIGTERM, then saves the plan.
 pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let basemap = match &args.basemap {
+        Some(v) => Some(basemap::parse(v).map_err(|e| anyhow::anyhow!("--basemap: {e}"))?),
+        None => None,
+    };
     let id_field = args.area.id_field.take();
     let mut config = args.area.config()?;
     config.propose.candidates = args
@@ -142,6 +155,7 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         seed: Mutex::new(seed),
         candidates: Default::default(),
         service_areas: Default::default(),
+        basemap,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -192,6 +206,15 @@ async fn serve(mut app: App, args: &ServeArgs) -> anyhow::Result<()> {
             "/maplibre-gl.LICENSE.txt",
             get(|| async { page(MAPLIBRE_LICENSE, "text/plain; charset=utf-8") }),
         )
+        .route(
+            "/pmtiles.js",
+            get(|| async { page(PMTILES_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/pmtiles.LICENSE.txt",
+            get(|| async { page(PMTILES_LICENSE, "text/plain; charset=utf-8") }),
+        )
+        .route("/basemap.pmtiles", get(basemap::get_archive))
         .route("/api/plan", get(get_plan))
         .route("/api/layers", get(get_layers))
         .route("/api/assign", post(post_assign))
@@ -693,6 +716,7 @@ fn plan_json(app: &App, plan: &Plan) -> Value {
         "unassigned": plan.assignment().iter().filter(|u| u.is_none()).count(),
         "history": {"undo": undo, "redo": redo},
         "checks": checks,
+        "basemap": basemap::describe(app.basemap.as_ref()),
     })
 }
 
