@@ -32,6 +32,7 @@ pub fn relabel(
     area: &[f64],
     taken: &BTreeSet<String>,
 ) -> Relabelled {
+    // (plan unit, other unit) → (population, area) of the blocks both hold.
     let mut shared: HashMap<(&str, &str), (f64, f64)> = HashMap::new();
     for (b, (c, o)) in current.iter().zip(other).enumerate() {
         if let (Some(c), Some(o)) = (c, o) {
@@ -40,7 +41,7 @@ pub fn relabel(
             e.1 += area.get(b).copied().unwrap_or(0.0);
         }
     }
-    let mut pairs: Vec<((&str, &str), (f64, f64))> = shared.into_iter().collect();
+    let mut pairs: Vec<_> = shared.into_iter().collect();
     pairs.sort_by(|(ka, (pa, aa)), (kb, (pb, ab))| {
         pb.total_cmp(pa)
             .then(ab.total_cmp(aa))

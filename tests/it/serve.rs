@@ -1035,3 +1035,58 @@ fn serve_page_in_chromium_compare_highlights_the_blocks_that_differ() {
     b.wait_for("compared === null && document.getElementById('compare-table').innerHTML === ''");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// A local raster PMTiles archive is served by bmu itself, byte range by byte range, and the page is told to read
+/// it from there (nothing leaves the machine).
+#[test]
+fn serve_local_pmtiles_basemap_is_served_with_byte_ranges() {
+    use std::io::{Read, Write};
+    let dir = demo_copy();
+    let mut archive = vec![0u8; 4096];
+    archive[..7].copy_from_slice(b"PMTiles");
+    archive[7] = 3;
+    archive[99] = 2; // PNG tiles
+    for (i, b) in archive.iter_mut().enumerate().skip(127) {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(dir.path().join("base.pmtiles"), &archive).unwrap();
+    let server = Server::start_in(dir, &["--basemap", "base.pmtiles"]);
+    let basemap = &server.plan()["basemap"];
+    assert_eq!(basemap["kind"], "pmtiles", "{basemap}");
+    assert_eq!(basemap["url"], "/basemap.pmtiles");
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "GET /basemap.pmtiles HTTP/1.1\r\nHost: {}\r\nRange: bytes=1000-1999\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-range: bytes 1000-1999/4096"),
+        "{head}"
+    );
+    assert_eq!(&out[split + 4..], &archive[1000..2000]);
+}
+
+/// Started from a saved plan, serve has no propose run of its own: the first request for candidates runs one.
+#[test]
+fn serve_from_an_assignment_runs_propose_for_the_candidates_on_first_request() {
+    let first = Server::start(&[]);
+    let csv = export_csv(&first);
+    let dir = demo_copy();
+    std::fs::write(dir.path().join("plan.csv"), &csv).unwrap();
+    let server = Server::start_in(dir, &["--assignment", "plan.csv"]);
+    let (status, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(status, 200, "{list}");
+    assert!(!list["candidates"].as_array().unwrap().is_empty());
+    assert_eq!(
+        list["candidates"][0]["differing"], 0,
+        "propose's best is the saved plan: {list}"
+    );
+}

@@ -113,18 +113,8 @@ pub(super) async fn get_archive(State(app): State<Arc<App>>, headers: HeaderMap)
         .get(header::RANGE)
         .and_then(|r| r.to_str().ok())
         .map(str::to_string);
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<(u64, u64)>, Vec<u8>)> {
-        let mut f = std::fs::File::open(&path)?;
-        let len = f.metadata()?.len();
-        let span = range.as_deref().and_then(|r| span(r, len));
-        let (start, end) = span.unwrap_or((0, len.saturating_sub(1)));
-        let mut bytes = vec![0; if len == 0 { 0 } else { (end - start + 1) as usize }];
-        f.seek(SeekFrom::Start(start))?;
-        f.read_exact(&mut bytes)?;
-        Ok((len, span, bytes))
-    })
-    .await;
-    let (len, span, bytes) = match read {
+    let read = tokio::task::spawn_blocking(move || read_span(&path, range.as_deref())).await;
+    let Slice { len, span, bytes } = match read {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -143,6 +133,24 @@ pub(super) async fn get_archive(State(app): State<Arc<App>>, headers: HeaderMap)
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     r
+}
+
+/// Bytes of the archive: the file's length, the range sent (None: the whole file) and its bytes.
+struct Slice {
+    len: u64,
+    span: Option<(u64, u64)>,
+    bytes: Vec<u8>,
+}
+
+fn read_span(path: &std::path::Path, range: Option<&str>) -> std::io::Result<Slice> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let span = range.and_then(|r| span(r, len));
+    let (start, end) = span.unwrap_or((0, len.saturating_sub(1)));
+    let mut bytes = vec![0; if len == 0 { 0 } else { (end - start + 1) as usize }];
+    f.seek(SeekFrom::Start(start))?;
+    f.read_exact(&mut bytes)?;
+    Ok(Slice { len, span, bytes })
 }
 
 /// The bytes a `Range: bytes=a-b` (or `a-`, or `-n`) header asks for within `len`, inclusive; None when it is not one
