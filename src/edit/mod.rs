@@ -13,6 +13,7 @@
 //! The engine prints nothing and knows nothing of HTTP: `bmu serve` drives it behind one lock.
 
 pub mod assignment;
+pub mod compare;
 mod tiling;
 
 use crate::blocks::dissolve;

@@ -6,7 +6,7 @@
 //! result is deterministic), one-to-one; a unit left without a partner gets a new id after the best's. The ids in
 //! the candidates' own output files are unchanged; the dossier says so under the maps.
 
-use super::i18n::{Label, Lang};
+use super::i18n::Lang;
 use super::{svg, MapData, MapUnit};
 use crate::model::StudyArea;
 use crate::run::Outcome;
@@ -112,20 +112,7 @@ pub fn candidate_maps(
                 .collect(),
             None => Vec::new(),
         };
-        let title = match lang {
-            Lang::Zh => format!(
-                "{} {}{}",
-                Label::Rank.text(lang),
-                k + 1,
-                if k == 0 { "（推荐）" } else { "" }
-            ),
-            Lang::English => format!(
-                "{} {}{}",
-                Label::Rank.text(lang),
-                k + 1,
-                if k == 0 { " (best)" } else { "" }
-            ),
-        };
+        let title = crate::edit::compare::candidate_label(k, lang);
         let _ = write!(
             h,
             "<figure class=\"small\">{}</figure>",

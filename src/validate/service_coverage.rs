@@ -89,11 +89,7 @@ pub fn service_coverage(
                             && p.y() >= unit_box.min().y - radius
                             && p.y() <= unit_box.max().y + radius
                     })
-                    .map(|f| {
-                        let style = BufferStyle::new(radius)
-                            .line_cap(LineCap::Round(2.0 * std::f64::consts::PI / DISC_SIDES));
-                        f.location.buffer_with_style(style)
-                    })
+                    .map(|f| disc(f.location, radius))
                     .collect();
                 let reach = geo::unary_union(discs.iter());
                 for piece in significant_parts(unit.geometry.difference(&reach), t.partition_tolerance_m2) {
@@ -162,6 +158,52 @@ pub fn service_coverage(
         r = r.with_reason(reason);
     }
     Ok((r, problems))
+}
+
+/// The disc of `radius` around a facility, as the check draws it.
+fn disc(location: geo::Point<f64>, radius: f64) -> MultiPolygon<f64> {
+    let style = BufferStyle::new(radius).line_cap(LineCap::Round(2.0 * std::f64::consts::PI / DISC_SIDES));
+    location.buffer_with_style(style)
+}
+
+/// Where facilities of type `kind` reach, in the working CRS, as the check measures it (for a map, not for the
+/// check itself, which works unit by unit): the union of their discs of `service_radius_m`, or with
+/// `service_distance = "network"` the `network_cell_m` squares of the town within the radius along the network
+/// (`network`: the study area's service areas, built here when None). Empty when no facility has the type.
+pub fn service_reach(
+    area: &StudyArea,
+    kind: crate::model::FacilityType,
+    network: Option<&ServiceAreas>,
+) -> MultiPolygon<f64> {
+    let t = &area.config.thresholds;
+    let radius = t.service_radius_m;
+    let discs: Vec<MultiPolygon<f64>> = area
+        .facilities
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| disc(f.location, radius))
+        .collect();
+    if t.service_distance == ServiceDistance::Euclidean || discs.is_empty() {
+        return geo::unary_union(discs.iter());
+    }
+    let built;
+    let walk = match network {
+        Some(n) => n,
+        None => {
+            built = ServiceAreas::new(area);
+            &built
+        }
+    };
+    let Some(reach) = walk.reach(kind) else {
+        return MultiPolygon(Vec::new());
+    };
+    // Cells only where a walk can end: the town, else everywhere within the radius of a facility.
+    let over = match &area.town {
+        Some(town) => town.geometry.clone(),
+        None => geo::unary_union(discs.iter()),
+    };
+    let cells = Cells::new(&walk.network, &over, t);
+    reached_cells(&walk.network, &cells, reach, &over, radius)
 }
 
 use super::check::{Basis, Check, Context, Evaluation, Layer, LayerResult, Subject};
@@ -294,6 +336,32 @@ mod tests {
         assert!((1.25e6..1.267e6).contains(&uncovered), "{uncovered}");
     }
 
+    /// Two health centres 5 km apart: their reach is two whole discs (the check's 128-gons), holding both.
+    #[test]
+    fn service_reach_is_the_union_of_the_discs_the_check_uses() {
+        use geo::Contains;
+        let mut a = area(None);
+        for (id, x) in [("h1", 0.0), ("h2", 5000.0)] {
+            a.facilities.push(Facility {
+                id: id.into(),
+                kind: FacilityType::Health,
+                status: FacilityStatus::Existing,
+                name: None,
+                location: Point::new(x, 0.0),
+            });
+        }
+        let r = a.config.thresholds.service_radius_m;
+        let reach = service_reach(&a, FacilityType::Health, None);
+        let expected = 2.0 * std::f64::consts::PI * r * r;
+        assert!(
+            (reach.unsigned_area() / expected - 1.0).abs() < 1e-3,
+            "{}",
+            reach.unsigned_area()
+        );
+        assert!(a.facilities.iter().all(|f| reach.contains(&f.location)));
+        assert!(service_reach(&a, FacilityType::Culture, None).0.is_empty());
+    }
+
     #[test]
     fn no_population_is_not_evaluated() {
         let mut a = area(None);
@@ -356,6 +424,27 @@ mod network_tests {
             max_access_m: 300.0,
             ..Default::default()
         }
+    }
+
+    /// Along the network the reach is the check's own: the west bank's cells, not the east bank's.
+    #[test]
+    fn service_reach_along_the_network_is_the_cells_the_check_counts() {
+        use geo::Contains;
+        let (mut a, unit, _) = canal_town(false);
+        a.config.thresholds = thresholds(ServiceDistance::Network);
+        a.town = Some(crate::model::Town {
+            id: "t".into(),
+            name: "t".into(),
+            geometry: unit.geometry.clone(),
+        });
+        let reach = service_reach(&a, FacilityType::Health, None);
+        assert!(reach.contains(&Point::new(300.0, 200.0)));
+        assert!(
+            !reach.contains(&Point::new(900.0, 200.0)),
+            "the east bank is out of reach"
+        );
+        let west = 600.0 * 400.0;
+        assert!(reach.unsigned_area() <= west + 1.0 && reach.unsigned_area() > 0.5 * west);
     }
 
     #[test]

@@ -96,8 +96,12 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(extra: &[&str]) -> Server {
+        Server::start_in(demo_copy(), extra)
+    }
+
+    /// A server over a study area prepared by the test.
+    pub(crate) fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         use std::io::BufRead;
-        let dir = demo_copy();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bmu"))
             .args(["serve", ".", "--port", "0"])
             .args(extra)
@@ -689,4 +693,400 @@ fn serve_dossier_and_outlines_describe_the_current_plan() {
         .iter()
         .all(|f| f["geometry"]["type"] == "MultiLineString"));
     assert!(o["problems"]["features"].is_array());
+}
+
+/// The plan exported as `block_id,unit_id` CSV, byte for byte.
+fn export_csv(server: &Server) -> String {
+    let (status, csv) = server.call("GET", "/api/export?format=csv", "");
+    assert_eq!(status, 200);
+    csv.as_str().unwrap().to_string()
+}
+
+fn differing(server: &Server, k: usize) -> Vec<String> {
+    let (status, c) = server.call("GET", &format!("/api/compare?candidate={k}"), "");
+    assert_eq!(status, 200, "{c}");
+    c["differing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Started from propose, the plan is candidate 0: relabelled to the plan's ids it differs in no block (the
+/// candidates list and the comparison agree), and every unit's verdicts are the same on both sides.
+#[test]
+fn serve_candidate_0_of_the_propose_run_it_started_from_differs_in_no_block() {
+    let server = Server::start(&[]);
+    let (status, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(status, 200, "{list}");
+    let rows = list["candidates"].as_array().unwrap();
+    assert!(rows.len() >= 2, "serve asks propose for 3 candidates: {list}");
+    assert_eq!(rows[0]["differing"], 0, "{list}");
+    assert!(rows[0]["label"].as_str().unwrap().contains("排名 1"));
+    assert_eq!(differing(&server, 0), Vec::<String>::new());
+    let (_, c) = server.call("GET", "/api/compare?candidate=0", "");
+    for u in c["units"].as_array().unwrap() {
+        assert_eq!(u["current"], u["candidate"], "{u}");
+    }
+    assert_eq!(
+        c["outlines"]["features"].as_array().unwrap().len(),
+        members(&server.plan()).len()
+    );
+}
+
+#[test]
+fn serve_compare_after_one_move_lists_exactly_the_moved_block() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    assert_eq!(differing(&server, 0), vec![block.clone()]);
+    let (_, c) = server.call("GET", "/api/compare?candidate=0", "");
+    let row = c["assignment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["block_id"] == block.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["unit_id"], "U01", "the candidate keeps the block in U01");
+    let (_, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(list["candidates"][0]["differing"], 1);
+}
+
+#[test]
+fn serve_adopt_a_candidate_then_undo_restores_the_plan_byte_for_byte() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let before = export_csv(&server);
+    let (_, list) = server.call("GET", "/api/candidates", "");
+    let last = list["candidates"].as_array().unwrap().len() - 1;
+    let expected = differing(&server, last).len();
+    assert!(expected > 0);
+    let (status, change) = server.call("POST", "/api/adopt", &format!(r#"{{"candidate": {last}}}"#));
+    assert_eq!(status, 200, "{change}");
+    assert!(
+        differing(&server, last).is_empty(),
+        "the plan is now the candidate"
+    );
+    assert_ne!(export_csv(&server), before);
+    assert_eq!(server.plan()["history"]["undo"], 2, "adopting is one step");
+    assert_eq!(server.call("POST", "/api/undo", "").0, 200);
+    assert_eq!(export_csv(&server), before);
+    assert_eq!(differing(&server, last).len(), expected);
+}
+
+#[test]
+fn serve_unknown_candidate_is_refused_with_400_and_nothing_changes() {
+    let server = Server::start(&[]);
+    let before = export_csv(&server);
+    for path in [
+        "/api/compare?candidate=99",
+        "/api/compare?candidate=x",
+        "/api/compare",
+    ] {
+        let (status, answer) = server.call("GET", path, "");
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    for body in [r#"{"candidate": 99}"#, r#"{"candidate": -1}"#, "{nope"] {
+        let (status, answer) = server.call("POST", "/api/adopt", body);
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    assert_eq!(export_csv(&server), before);
+    assert_eq!(server.plan()["history"]["undo"], 0);
+}
+
+/// Adopting a candidate that would change a locked unit is refused naming the unit; one that keeps the locked unit's
+/// blocks exactly is adopted.
+#[test]
+fn serve_adopt_is_refused_when_the_candidate_changes_a_locked_unit() {
+    let server = Server::start(&[]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let before = export_csv(&server);
+    let lock = |unit: &str, on: bool| {
+        let body = format!(r#"{{"unit_id": "{unit}", "locked": {on}}}"#);
+        assert_eq!(server.call("POST", "/api/lock", &body).0, 200);
+    };
+    lock("U02", true);
+    let (status, answer) = server.call("POST", "/api/adopt", r#"{"candidate": 0}"#);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("U02"), "{answer}");
+    assert_eq!(export_csv(&server), before);
+    // Candidate 0 leaves U03 as it is: locking U03 does not stand in its way.
+    lock("U02", false);
+    lock("U03", true);
+    let (status, answer) = server.call("POST", "/api/adopt", r#"{"candidate": 0}"#);
+    assert_eq!(status, 200, "{answer}");
+    assert!(differing(&server, 0).is_empty());
+}
+
+/// With 500 m radii the demo's health centres (1.7 km apart at least) have disjoint discs: the reach the page draws
+/// holds every health centre and measures n·π·r² (the check's 128-gons are within 0.04 % of a circle).
+#[test]
+fn serve_service_reach_holds_every_facility_of_the_type_and_measures_n_discs() {
+    use geo::Contains;
+    let dir = demo_copy();
+    let toml = dir.path().join("bmu.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace("[thresholds]\n", "[thresholds]\nservice_radius_m = 500\n"),
+    )
+    .unwrap();
+    let server = Server::start_in(dir, &[]);
+    let (status, reach) = server.call("GET", "/api/service?type=health", "");
+    assert_eq!(status, 200, "{reach}");
+    let feature = &reach["features"][0];
+    let geometry: geojson::Geometry = serde_json::from_value(feature["geometry"].clone()).unwrap();
+    let polygon: geo::Geometry<f64> = geometry.try_into().unwrap();
+    let (_, layers) = server.call("GET", "/api/layers", "");
+    let health: Vec<geo::Point<f64>> = layers["facilities"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["type"] == "health")
+        .map(|f| {
+            let c = &f["geometry"]["coordinates"];
+            geo::Point::new(c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+        })
+        .collect();
+    assert!(health.len() >= 2);
+    assert!(health.iter().all(|p| polygon.contains(p)));
+    assert_eq!(feature["properties"]["facilities"], health.len());
+    let expected = health.len() as f64 * std::f64::consts::PI * 0.5 * 0.5;
+    let area = feature["properties"]["area_km2"].as_f64().unwrap();
+    assert!(
+        (area / expected - 1.0).abs() < 1e-3,
+        "{area} km² against {expected}"
+    );
+    assert!(layers["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["type"] == "health"));
+    for bad in [
+        "/api/service?type=spaceport",
+        "/api/service?type=police",
+        "/api/service",
+    ] {
+        let (status, answer) = server.call("GET", bad, "");
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+}
+
+/// A basemap value that is neither an XYZ template, a pmtiles:// URL nor a local .pmtiles file is refused before
+/// anything starts, in one line naming the flag; the invocation is otherwise one that serves.
+#[test]
+fn serve_basemap_without_tile_placeholders_is_refused_naming_the_flag() {
+    let dir = demo_copy();
+    for (value, why) in [
+        ("https://tile.example.org/tiles.png", "{z}"),
+        ("ftp://tile.example.org/{z}/{x}/{y}.png", "not an XYZ template"),
+        ("missing.pmtiles", "missing.pmtiles"),
+    ] {
+        let out = bmu(&["serve", ".", "--port", "0", "--basemap", value], dir.path());
+        assert_error(&out, &["--basemap", why]);
+    }
+    std::fs::write(dir.path().join("vector.pmtiles"), {
+        let mut head = vec![0u8; 127];
+        head[..7].copy_from_slice(b"PMTiles");
+        head[7] = 3;
+        head[99] = 1;
+        head
+    })
+    .unwrap();
+    let out = bmu(
+        &["serve", ".", "--port", "0", "--basemap", "vector.pmtiles"],
+        dir.path(),
+    );
+    assert_error(&out, &["--basemap", "vector.pmtiles", "raster"]);
+}
+
+/// A local tile server: answers every request with one 256 × 256 PNG (CORS open, as public tile servers are) and
+/// counts the tile requests it saw.
+fn tile_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut tile = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut tile, 256, 256);
+        encoder.set_color(png::ColorType::Rgb);
+        let mut w = encoder.write_header().unwrap();
+        w.write_image_data(&vec![200u8; 256 * 256 * 3]).unwrap();
+    }
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            if String::from_utf8_lossy(&head).contains(".png ") {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    tile.len()
+                )
+                .as_bytes(),
+            );
+            let _ = s.write_all(&tile);
+        }
+    });
+    (addr, count)
+}
+
+fn chromium_or_skip() -> Option<&'static Path> {
+    let chromium = Path::new("/usr/bin/chromium");
+    if chromium.is_file() {
+        Some(chromium)
+    } else {
+        super::skip("/usr/bin/chromium is absent");
+        None
+    }
+}
+
+#[test]
+fn serve_page_in_chromium_draws_the_basemap_from_the_given_xyz_url() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let (tiles, count) = tile_server();
+    let template = format!("http://{tiles}/{{z}}/{{x}}/{{y}}.png");
+    let server = Server::start(&["--lang", "en", "--basemap", &template]);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for(
+        "document.body && document.body.dataset.ready === '1' && map.loaded() && !!map.getLayer('basemap')",
+    );
+    b.wait_for("map.areTilesLoaded()");
+    assert!(
+        count.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the page fetched no tile from the basemap"
+    );
+    let attribution = b.eval("document.querySelector('.maplibregl-ctrl-attrib').innerText");
+    assert!(
+        attribution.as_str().unwrap_or_default().contains(&tiles),
+        "attribution {attribution} does not name {tiles}"
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// Without --basemap the page asks for nothing outside bmu: no basemap layer, no attribution.
+#[test]
+fn serve_without_basemap_the_plan_names_none() {
+    let server = Server::start(&[]);
+    assert_eq!(server.plan()["basemap"], Value::Null);
+}
+
+#[test]
+fn serve_page_in_chromium_compare_highlights_the_blocks_that_differ() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let server = Server::start(&["--lang", "en"]);
+    let block = first_block_of(&server.plan(), "U01");
+    let body = format!(r#"{{"moves": [{{"block_id": "{block}", "unit_id": "U02"}}]}}"#);
+    assert_eq!(server.call("POST", "/api/assign", &body).0, 200);
+    let mut b = Browser::start(chromium);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", server.addr)}),
+    );
+    b.wait_for("document.body && document.body.dataset.ready === '1' && map.loaded()");
+    b.eval("document.getElementById('compare-open').click(); true");
+    b.wait_for(
+        "!document.getElementById('compare').hidden && document.getElementById('compare').options.length > 1",
+    );
+    let choose = |k: &str| {
+        format!("(() => {{ const s = document.getElementById('compare'); s.value = '{k}'; s.dispatchEvent(new Event('change')); return true; }})()")
+    };
+    b.eval(&choose("0"));
+    b.wait_for("compared !== null && !!map.getSource('compare-diff')");
+    let highlighted = b.eval("compared.highlight.features.map(f => f.properties.block_id)");
+    assert_eq!(highlighted, serde_json::json!([block]));
+    b.wait_for("map.loaded() && map.queryRenderedFeatures({layers: ['compare-diff']}).length > 0");
+    let rendered = b.eval(
+        "[...new Set(map.queryRenderedFeatures({layers: ['compare-diff']}).map(f => f.properties.block_id))]",
+    );
+    assert_eq!(rendered, serde_json::json!([block]));
+    assert!(b.eval("map.queryRenderedFeatures({layers: ['compare-units']}).length > 0") == Value::Bool(true));
+    let table = b.eval("document.getElementById('compare-table').innerText");
+    assert!(table.as_str().unwrap_or_default().contains("U01"), "{table}");
+    // Adopting candidate 0 takes the block back: nothing differs, one undo brings the move back.
+    b.eval("document.getElementById('adopt').click(); true");
+    b.wait_for("compared.differing.length === 0");
+    // Off restores the normal view.
+    b.eval(&choose(""));
+    b.wait_for("compared === null && document.getElementById('compare-table').innerHTML === ''");
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// A local raster PMTiles archive is served by bmu itself, byte range by byte range, and the page is told to read
+/// it from there (nothing leaves the machine).
+#[test]
+fn serve_local_pmtiles_basemap_is_served_with_byte_ranges() {
+    use std::io::{Read, Write};
+    let dir = demo_copy();
+    let mut archive = vec![0u8; 4096];
+    archive[..7].copy_from_slice(b"PMTiles");
+    archive[7] = 3;
+    archive[99] = 2; // PNG tiles
+    for (i, b) in archive.iter_mut().enumerate().skip(127) {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(dir.path().join("base.pmtiles"), &archive).unwrap();
+    let server = Server::start_in(dir, &["--basemap", "base.pmtiles"]);
+    let basemap = &server.plan()["basemap"];
+    assert_eq!(basemap["kind"], "pmtiles", "{basemap}");
+    assert_eq!(basemap["url"], "/basemap.pmtiles");
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "GET /basemap.pmtiles HTTP/1.1\r\nHost: {}\r\nRange: bytes=1000-1999\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-range: bytes 1000-1999/4096"),
+        "{head}"
+    );
+    assert_eq!(&out[split + 4..], &archive[1000..2000]);
+}
+
+/// Started from a saved plan, serve has no propose run of its own: the first request for candidates runs one.
+#[test]
+fn serve_from_an_assignment_runs_propose_for_the_candidates_on_first_request() {
+    let first = Server::start(&[]);
+    let csv = export_csv(&first);
+    let dir = demo_copy();
+    std::fs::write(dir.path().join("plan.csv"), &csv).unwrap();
+    let server = Server::start_in(dir, &["--assignment", "plan.csv"]);
+    let (status, list) = server.call("GET", "/api/candidates", "");
+    assert_eq!(status, 200, "{list}");
+    assert!(!list["candidates"].as_array().unwrap().is_empty());
+    assert_eq!(
+        list["candidates"][0]["differing"], 0,
+        "propose's best is the saved plan: {list}"
+    );
 }

@@ -31,11 +31,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+mod basemap;
+mod compare;
+mod service;
+
 const INDEX_HTML: &str = include_str!("serve/assets/index.html");
 const APP_JS: &str = include_str!("serve/assets/app.js");
 const MAPLIBRE_JS: &str = include_str!("serve/assets/maplibre-gl.js");
 const MAPLIBRE_CSS: &str = include_str!("serve/assets/maplibre-gl.css");
 const MAPLIBRE_LICENSE: &str = include_str!("serve/assets/maplibre-gl.LICENSE.txt");
+const PMTILES_JS: &str = include_str!("serve/assets/pmtiles.js");
+const PMTILES_LICENSE: &str = include_str!("serve/assets/pmtiles.LICENSE.txt");
 
 /// Requests larger than this are refused: a plan's moves are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
@@ -60,6 +66,13 @@ pub struct ServeArgs {
     /// Open the page in the default browser.
     #[arg(long)]
     open: bool,
+    /// propose's candidates the plan can be compared with (default: bmu.toml's propose.candidates, at least 3).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
+    candidates: Option<u16>,
+    /// A raster basemap: an XYZ template (http(s)://…/{z}/{x}/{y}.png), a pmtiles://https://… archive, or a local
+    /// .pmtiles file (served by bmu: nothing leaves the machine). Without it nothing is fetched.
+    #[arg(long, value_name = "URL")]
+    basemap: Option<String>,
     /// Language of the page.
     #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
     lang: String,
@@ -78,12 +91,29 @@ struct App {
     out_dir: PathBuf,
     inputs: Vec<PathBuf>,
     lang: String,
+    /// The study area as read (propose runs over it, as `bmu propose` does).
+    study: bmu::model::StudyArea,
+    /// The proposal serve started from, until the candidates are built from it.
+    seed: Mutex<Option<bmu::propose::pipeline::Proposal>>,
+    /// propose's candidates, validated, built on first use.
+    candidates: compare::Candidates,
+    /// The network's service areas (`service_distance = "network"`), built on first use.
+    service_areas: std::sync::OnceLock<bmu::network::ServiceAreas>,
+    /// The basemap the page draws under the plan, if any.
+    basemap: Option<basemap::Basemap>,
 }
 
 /// Runs the server until Ctrl+C or SIGTERM, then saves the plan.
 pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let basemap = match &args.basemap {
+        Some(v) => Some(basemap::parse(v).map_err(|e| anyhow::anyhow!("--basemap: {e}"))?),
+        None => None,
+    };
     let id_field = args.area.id_field.take();
-    let config = args.area.config()?;
+    let mut config = args.area.config()?;
+    config.propose.candidates = args
+        .candidates
+        .map_or(config.propose.candidates.max(3), usize::from);
     let study = super::load_study(&config, quiet)?;
     let base = args
         .area
@@ -98,10 +128,16 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     // The session lives as long as the process: leaking it lets the plan borrow it from every handler.
     let session: &'static Session = Box::leak(Box::new(Session::open(&study)?));
+    let mut seed = None;
     let start = match (&args.assignment, &args.units) {
         (Some(a), _) => assignment::read(a, &session.blocks.ids)?,
         (None, Some(u)) => from_units(session, &study, u, id_field.as_deref())?,
-        (None, None) => proposed(&study)?,
+        (None, None) => {
+            let proposal = proposed(&study, session)?;
+            let start = best_of(&proposal, session);
+            seed = Some(proposal);
+            start
+        }
     };
     let plan = Plan::new(session, &start)?;
     let mut inputs = super::run_inputs(&study, &args.area, args.units.as_deref());
@@ -110,11 +146,16 @@ pub fn run(mut args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         plan: Mutex::new(plan),
         session,
         block_geometry: block_geometry(session)?,
-        layers: static_layers(&study)?,
+        layers: static_layers(&study, &args.lang)?,
         hosts: Vec::new(),
         out_dir: base.join("out"),
         inputs,
         lang: args.lang.clone(),
+        study,
+        seed: Mutex::new(seed),
+        candidates: Default::default(),
+        service_areas: Default::default(),
+        basemap,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -165,6 +206,15 @@ async fn serve(mut app: App, args: &ServeArgs) -> anyhow::Result<()> {
             "/maplibre-gl.LICENSE.txt",
             get(|| async { page(MAPLIBRE_LICENSE, "text/plain; charset=utf-8") }),
         )
+        .route(
+            "/pmtiles.js",
+            get(|| async { page(PMTILES_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/pmtiles.LICENSE.txt",
+            get(|| async { page(PMTILES_LICENSE, "text/plain; charset=utf-8") }),
+        )
+        .route("/basemap.pmtiles", get(basemap::get_archive))
         .route("/api/plan", get(get_plan))
         .route("/api/layers", get(get_layers))
         .route("/api/assign", post(post_assign))
@@ -177,6 +227,10 @@ async fn serve(mut app: App, args: &ServeArgs) -> anyhow::Result<()> {
         .route("/api/reoptimise", post(post_reoptimise))
         .route("/api/dossier", get(get_dossier))
         .route("/api/outlines", get(get_outlines))
+        .route("/api/candidates", get(compare::get_candidates))
+        .route("/api/compare", get(compare::get_compare))
+        .route("/api/adopt", post(compare::post_adopt))
+        .route("/api/service", get(service::get_service))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(app.clone(), host_check))
@@ -662,6 +716,7 @@ fn plan_json(app: &App, plan: &Plan) -> Value {
         "unassigned": plan.assignment().iter().filter(|u| u.is_none()).count(),
         "history": {"undo": undo, "redo": redo},
         "checks": checks,
+        "basemap": basemap::describe(app.basemap.as_ref()),
     })
 }
 
@@ -698,7 +753,7 @@ fn lonlat(crs: &bmu::crs::Crs, features: &[OutFeature]) -> anyhow::Result<Value>
 }
 
 /// The town, the features with their class and name, and the facilities with type and status, in lon/lat.
-fn static_layers(area: &bmu::model::StudyArea) -> anyhow::Result<Value> {
+fn static_layers(area: &bmu::model::StudyArea, lang: &str) -> anyhow::Result<Value> {
     let crs = &area.working_crs;
     let town: Vec<OutFeature> = area
         .town
@@ -740,40 +795,37 @@ fn static_layers(area: &bmu::model::StudyArea) -> anyhow::Result<Value> {
         })
         .collect();
     Ok(json!({
+        "services": service::types(area, lang),
         "town": lonlat(crs, &town)?,
         "features": lonlat(crs, &features)?,
         "facilities": lonlat(crs, &facilities)?,
     }))
 }
 
-/// Propose's best plan, as the starting assignment.
-fn proposed(study: &bmu::model::StudyArea) -> anyhow::Result<Vec<Option<String>>> {
-    let source = bmu::run::population_source(study)?;
-    let population = |p: &[geo::MultiPolygon<f64>],
-                      given: Option<&bmu::propose::pipeline::SourcePolygons>| {
-        match &source {
-            Some(s) => given
-                .and_then(|(g, crs)| s.population_in(g, crs))
-                .unwrap_or_else(|| s.population(p)),
-            None => Err(bmu::Error::input("serve", "no population source")),
-        }
-    };
-    let proposal = bmu::propose::pipeline::propose(
+/// propose's run over the session's blocks (prepared once, as `bmu propose` prepares them).
+fn proposed(
+    study: &bmu::model::StudyArea,
+    session: &Session,
+) -> anyhow::Result<bmu::propose::pipeline::Proposal> {
+    Ok(bmu::propose::pipeline::propose_over(
         study,
-        source
-            .is_some()
-            .then_some(&population as &bmu::propose::pipeline::PopulationFn),
-    )?;
-    let labels = proposal
-        .solution
-        .candidates
-        .first()
-        .map(|c| c.labels.clone())
-        .unwrap_or_else(|| vec![None; proposal.blocks.ids.len()]);
-    Ok(labels
-        .iter()
-        .map(|l| l.map(|l| format!("U{:02}", l + 1)))
-        .collect())
+        session.blocks.clone(),
+        &Default::default(),
+    )?)
+}
+
+/// The best candidate's units (as `bmu propose` writes them), as the starting assignment.
+fn best_of(proposal: &bmu::propose::pipeline::Proposal, session: &Session) -> Vec<Option<String>> {
+    let index = session.block_index();
+    let mut start = vec![None; session.blocks.ids.len()];
+    for unit in proposal.units.first().into_iter().flatten() {
+        for &b in &unit.members {
+            if let Some(&i) = proposal.blocks.ids.get(b).and_then(|id| index.get(id)) {
+                start[i] = Some(unit.id.clone());
+            }
+        }
+    }
+    start
 }
 
 /// Each block joins the drawn unit holding its interior point.
