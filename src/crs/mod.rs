@@ -638,6 +638,14 @@ pub const DENSIFY_CAP_DEG: f64 = 0.01;
 /// partition check ignores a gap (`thresholds.partition_sliver_width_m`), so densifying never makes a gap there.
 pub const DENSIFY_TOLERANCE_M: f64 = 0.001;
 
+/// True when a ring's shoelace area is nothing beside its length (collinear vertices): under 1e-10 of its
+/// perimeter squared, a band under a micrometre wide per kilometre.
+fn encloses_no_area(r: &LineString<f64>) -> bool {
+    use geo::{Area, Euclidean, Length};
+    let perimeter = Euclidean.length(r);
+    Polygon::new(r.clone(), vec![]).unsigned_area() <= 1e-10 * perimeter * perimeter
+}
+
 /// Metres per degree of latitude on the mean Earth sphere: enough to turn a millimetre into degrees.
 const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
@@ -707,15 +715,22 @@ impl<'a> Densifier<'a> {
             let mut distinct: Vec<(u64, u64)> = r.0.iter().map(|c| (c.x.to_bits(), c.y.to_bits())).collect();
             distinct.sort_unstable();
             distinct.dedup();
-            if distinct.len() < 3 {
-                let mut moved = r.clone();
-                for c in &mut moved.0 {
-                    *c = self.t.transform(*c)?;
-                }
-                Ok(moved)
+            let mut moved = if distinct.len() < 3 {
+                r.clone()
+            } else if encloses_no_area(r) {
+                // A there-and-back line drawn as a ring: cut at the fixed step, as before. Deviation cuts would put
+                // a vertex on its way out that its way back lacks, a thin but valid ring up to a millimetre wide;
+                // at the fixed step the two runs stay within nanometres, which the geometry check still refuses
+                // (no area, or a self-intersection).
+                use geo::line_measures::Densify;
+                geo::Euclidean.densify(r, self.min_step)
             } else {
-                self.line(r)
+                return self.line(r);
+            };
+            for c in &mut moved.0 {
+                *c = self.t.transform(*c)?;
             }
+            Ok(moved)
         };
         let exterior = ring(p.exterior())?;
         let interiors = p.interiors().iter().map(ring).collect::<Result<Vec<_>>>()?;
