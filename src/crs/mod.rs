@@ -770,8 +770,7 @@ impl<'a> Densifier<'a> {
         out: &mut Vec<Coord<f64>>,
     ) -> Result<()> {
         let length = (b.x - a.x).hypot(b.y - a.y);
-        // `!(x >= y)` so that a NaN length is never cut.
-        if !(length >= 2.0 * self.min_step) {
+        if length.is_nan() || length < 2.0 * self.min_step {
             return Ok(());
         }
         let m = Coord {
