@@ -344,8 +344,9 @@ impl<W: Write> Page<W> {
 }
 
 /// Vertices the district layer drops: those within 1e-7° of the line through their neighbours, the precision the
-/// GeoJSON writer rounds to. Units are densified (25 m) for their CRS transformation, so their straight edges carry
-/// hundreds of such vertices, and a national layer held them all in memory.
+/// GeoJSON writer rounds to. Units are densified for their CRS transformation (cut wherever an edge bends by more
+/// than a millimetre, and at least every kilometre), so their straight edges can carry such vertices, and a national
+/// layer held them all in memory.
 const LAYER_EPSILON_DEG: f64 = 1e-7;
 
 /// A unit's attributes in the district layer: its town, then the columns a district compares towns by (each

@@ -302,6 +302,32 @@ impl Crs {
         ))
     }
 
+    /// Metres in one unit of a projected CRS, from its PROJ string (`+to_meter`, `+units`): a grid in feet or
+    /// kilometres still gets densified to a millimetre on the ground. 1 when the string does not say.
+    fn metres_per_unit(&self) -> f64 {
+        let Some(proj) = self.proj_string() else {
+            return 1.0;
+        };
+        let param = |name: &str| proj.split_whitespace().find_map(|p| p.strip_prefix(name));
+        if let Some(m) = param("+to_meter=").and_then(|v| v.parse::<f64>().ok()) {
+            if m.is_finite() && m > 0.0 {
+                return m;
+            }
+        }
+        match param("+units=") {
+            Some("km") => 1_000.0,
+            Some("dm") => 0.1,
+            Some("cm") => 0.01,
+            Some("mm") => 0.001,
+            Some("ft") => 0.3048,
+            Some("us-ft") => 1_200.0 / 3_937.0,
+            Some("yd") => 0.9144,
+            Some("mi") => 1_609.344,
+            Some("us-mi") => 1_609.347_218_694_437,
+            _ => 1.0,
+        }
+    }
+
     /// The central meridian and scale factor of a transverse Mercator CRS (UTM, Gauss–Krüger), from its PROJ
     /// string; None for other projections, whose area of use bmu does not judge.
     fn central_meridian(&self) -> Option<(f64, f64)> {
@@ -567,17 +593,22 @@ impl Transformer {
         Ok(p)
     }
 
-    /// Transforms a geometry in place after densifying its lines and rings, so that an edge keeps its shape: a
-    /// straight edge in one CRS is a curve in another, and projecting only the vertices of a long edge moves its
-    /// middle by metres (an exact split of a square town then shows a 329 m² gap). Segments are cut to at most
-    /// [`DENSIFY_M`] metres, or [`DENSIFY_DEG`] degrees when the source is geographic, as exactextract's callers do;
-    /// an identity transform changes nothing.
+    /// Transforms a geometry in place, adding vertices where a straight edge becomes a curve: a straight edge in one
+    /// CRS is curved in another, and projecting only the vertices of a long edge moves its middle by metres (an
+    /// exact split of a square town then showed a 329 m² gap). Each segment is cut at its midpoint while the
+    /// transformed midpoint lies more than [`DENSIFY_TOLERANCE_M`] from the transformed chord (measured in the
+    /// target CRS), as deviation-based densification does (ArcGIS Densify's offset, PROJ's densified bounds), and
+    /// always while it is longer than [`DENSIFY_CAP_M`] ([`DENSIFY_CAP_DEG`] from a geographic CRS), so that a
+    /// curve crossing its chord at the midpoint is still caught. No piece is cut shorter than [`DENSIFY_M`]
+    /// ([`DENSIFY_DEG`]), the fixed step used before, so no edge gets more vertices than it did then. A segment
+    /// is cut the same way in both directions, so an edge two units share stays shared; an identity transform
+    /// changes nothing, and a degenerate ring (fewer than three distinct points) only has its vertices moved, so
+    /// that the validity check still names what is wrong with it.
     pub fn transform_geometry_densified(&self, g: &mut Geometry<f64>) -> Result<()> {
         if self.is_identity() {
             return Ok(());
         }
-        densify(g, densify_step(&self.from));
-        self.transform_geometry(g)
+        Densifier::new(self).geometry(g)
     }
 
     /// Transforms every coordinate of a geometry in place.
@@ -593,54 +624,191 @@ impl Transformer {
     }
 }
 
-/// Longest segment, in metres, of a geometry in a projected CRS before it is transformed.
+/// Shortest piece, in metres, that densifying cuts from a segment in a projected CRS: the fixed step every segment
+/// was cut to before densifying followed the curve, kept as a floor so no edge gets more vertices than then.
 pub const DENSIFY_M: f64 = 25.0;
 /// The same in degrees for a geographic CRS (about 25 m).
 pub const DENSIFY_DEG: f64 = 0.000_25;
+/// Longest segment, in metres, left uncut whatever its midpoint shows.
+pub const DENSIFY_CAP_M: f64 = 1_000.0;
+/// The same in degrees for a geographic CRS (about 1 km).
+pub const DENSIFY_CAP_DEG: f64 = 0.01;
+/// How far, in metres on the ground, a transformed edge may stray from the curve it stands for: a tenth of the
+/// ~1 cm that 7-decimal lon/lat output rounds to, and a hundredth of the 0.1 m sliver width below which the
+/// partition check ignores a gap (`thresholds.partition_sliver_width_m`), so densifying never makes a gap there.
+pub const DENSIFY_TOLERANCE_M: f64 = 0.001;
 
-/// The densification step for geometries in `crs`: [`DENSIFY_DEG`] when geographic, else [`DENSIFY_M`].
-pub fn densify_step(crs: &Crs) -> f64 {
-    if crs.is_geographic() {
-        DENSIFY_DEG
-    } else {
-        DENSIFY_M
-    }
+/// True when a ring's shoelace area is nothing beside its length (collinear vertices): under 1e-10 of its
+/// perimeter squared, a band under a micrometre wide per kilometre.
+fn encloses_no_area(r: &LineString<f64>) -> bool {
+    use geo::{Area, Euclidean, Length};
+    let perimeter = Euclidean.length(r);
+    Polygon::new(r.clone(), vec![]).unsigned_area() <= 1e-10 * perimeter * perimeter
 }
 
-/// Cuts every segment of the lines and rings of `g` to at most `step` (in the geometry's units); points are left
-/// alone.
-pub fn densify(g: &mut Geometry<f64>, step: f64) {
-    use geo::line_measures::Densify;
-    use geo::Euclidean;
-    match g {
-        Geometry::LineString(l) => *l = Euclidean.densify(&*l, step),
-        Geometry::MultiLineString(ml) => *ml = Euclidean.densify(&*ml, step),
-        Geometry::Polygon(p) => *p = densify_polygon(p, step),
-        Geometry::MultiPolygon(mp) => mp.0.iter_mut().for_each(|p| *p = densify_polygon(p, step)),
-        Geometry::Line(l) => *g = Geometry::LineString(Euclidean.densify(&*l, step)),
-        Geometry::Rect(r) => *g = Geometry::Polygon(Euclidean.densify(&r.to_polygon(), step)),
-        Geometry::Triangle(t) => *g = Geometry::Polygon(Euclidean.densify(&t.to_polygon(), step)),
-        Geometry::GeometryCollection(gc) => gc.0.iter_mut().for_each(|g| densify(g, step)),
-        Geometry::Point(_) | Geometry::MultiPoint(_) => {}
-    }
+/// Metres per degree of latitude on the mean Earth sphere: enough to turn a millimetre into degrees.
+const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+
+/// Deviation-based densification for one transformer (see [`Transformer::transform_geometry_densified`]).
+struct Densifier<'a> {
+    t: &'a Transformer,
+    /// A segment shorter than twice this (source units) is never cut: its halves would be below the old step.
+    min_step: f64,
+    /// A segment longer than this (source units) is always cut.
+    cap: f64,
+    /// Target units per metre; None for a geographic target, measured in degrees.
+    units_per_metre: Option<f64>,
 }
 
-/// A polygon with its rings densified; a degenerate ring (fewer than three distinct points) is kept as it is, so
-/// that the validity check still names what is wrong with it instead of a self-intersection densifying made.
-fn densify_polygon(p: &Polygon<f64>, step: f64) -> Polygon<f64> {
-    use geo::line_measures::Densify;
-    use geo::Euclidean;
-    let ring = |r: &LineString<f64>| -> LineString<f64> {
-        let mut distinct: Vec<(u64, u64)> = r.0.iter().map(|c| (c.x.to_bits(), c.y.to_bits())).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() < 3 {
-            r.clone()
+impl<'a> Densifier<'a> {
+    fn new(t: &'a Transformer) -> Densifier<'a> {
+        let (min_step, cap) = if t.from.is_geographic() {
+            (DENSIFY_DEG, DENSIFY_CAP_DEG)
         } else {
-            Euclidean.densify(r, step)
+            (DENSIFY_M, DENSIFY_CAP_M)
+        };
+        let units_per_metre = (!t.to.is_geographic()).then(|| 1.0 / t.to.metres_per_unit());
+        Densifier {
+            t,
+            min_step,
+            cap,
+            units_per_metre,
         }
-    };
-    Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect())
+    }
+
+    fn geometry(&self, g: &mut Geometry<f64>) -> Result<()> {
+        match g {
+            Geometry::Point(p) => p.0 = self.t.transform(p.0)?,
+            Geometry::MultiPoint(mp) => {
+                for p in &mut mp.0 {
+                    p.0 = self.t.transform(p.0)?;
+                }
+            }
+            Geometry::Line(l) => {
+                *g = Geometry::LineString(self.line(&LineString::new(vec![l.start, l.end]))?)
+            }
+            Geometry::LineString(l) => *l = self.line(l)?,
+            Geometry::MultiLineString(ml) => {
+                for l in &mut ml.0 {
+                    *l = self.line(l)?;
+                }
+            }
+            Geometry::Polygon(p) => *p = self.polygon(p)?,
+            Geometry::MultiPolygon(mp) => {
+                for p in &mut mp.0 {
+                    *p = self.polygon(p)?;
+                }
+            }
+            Geometry::Rect(r) => *g = Geometry::Polygon(self.polygon(&r.to_polygon())?),
+            Geometry::Triangle(t) => *g = Geometry::Polygon(self.polygon(&t.to_polygon())?),
+            Geometry::GeometryCollection(gc) => {
+                for g in &mut gc.0 {
+                    self.geometry(g)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn polygon(&self, p: &Polygon<f64>) -> Result<Polygon<f64>> {
+        let ring = |r: &LineString<f64>| -> Result<LineString<f64>> {
+            let mut distinct: Vec<(u64, u64)> = r.0.iter().map(|c| (c.x.to_bits(), c.y.to_bits())).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let mut moved = if distinct.len() < 3 {
+                r.clone()
+            } else if encloses_no_area(r) {
+                // A there-and-back line drawn as a ring: cut at the fixed step, as before. Deviation cuts would put
+                // a vertex on its way out that its way back lacks, a thin but valid ring up to a millimetre wide;
+                // at the fixed step the two runs stay within nanometres, which the geometry check still refuses
+                // (no area, or a self-intersection).
+                use geo::line_measures::Densify;
+                geo::Euclidean.densify(r, self.min_step)
+            } else {
+                return self.line(r);
+            };
+            for c in &mut moved.0 {
+                *c = self.t.transform(*c)?;
+            }
+            Ok(moved)
+        };
+        let exterior = ring(p.exterior())?;
+        let interiors = p.interiors().iter().map(ring).collect::<Result<Vec<_>>>()?;
+        Ok(Polygon::new(exterior, interiors))
+    }
+
+    /// A line transformed, each source vertex once (a ring's closing vertex reuses its first), with the points
+    /// its segments need in between.
+    fn line(&self, l: &LineString<f64>) -> Result<LineString<f64>> {
+        let src = &l.0;
+        let mut dst: Vec<Coord<f64>> = Vec::with_capacity(src.len());
+        for (i, c) in src.iter().enumerate() {
+            dst.push(match dst.first() {
+                Some(first) if i + 1 == src.len() && *c == src[0] => *first,
+                _ => self.t.transform(*c)?,
+            });
+        }
+        let mut out = Vec::with_capacity(src.len());
+        for i in 0..src.len() {
+            out.push(dst[i]);
+            if i + 1 < src.len() {
+                self.between(src[i], dst[i], src[i + 1], dst[i + 1], &mut out)?;
+            }
+        }
+        Ok(LineString::new(out))
+    }
+
+    /// Pushes the transformed points strictly between source points `a` and `b` (transformed: `ta`, `tb`), in
+    /// order from `a`. Every decision depends on the pair, not its order — the length and the midpoint are
+    /// computed alike both ways, the deviation from the pair sorted — so `b` to `a` gives the same points reversed.
+    fn between(
+        &self,
+        a: Coord<f64>,
+        ta: Coord<f64>,
+        b: Coord<f64>,
+        tb: Coord<f64>,
+        out: &mut Vec<Coord<f64>>,
+    ) -> Result<()> {
+        let length = (b.x - a.x).hypot(b.y - a.y);
+        if length.is_nan() || length < 2.0 * self.min_step {
+            return Ok(());
+        }
+        let m = Coord {
+            x: (a.x + b.x) / 2.0,
+            y: (a.y + b.y) / 2.0,
+        };
+        let tm = self.t.transform(m)?;
+        if length <= self.cap && self.deviation_m(ta, tm, tb) <= DENSIFY_TOLERANCE_M {
+            return Ok(());
+        }
+        self.between(a, ta, m, tm, out)?;
+        out.push(tm);
+        self.between(m, tm, b, tb, out)
+    }
+
+    /// Distance in metres from `p` to the segment `a`–`b`, all in the target CRS; the same for `a`–`b` and `b`–`a`.
+    fn deviation_m(&self, a: Coord<f64>, p: Coord<f64>, b: Coord<f64>) -> f64 {
+        let (a, b) = if (a.x, a.y).partial_cmp(&(b.x, b.y)) == Some(std::cmp::Ordering::Greater) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        // A geographic target is measured on a local plane at the midpoint's latitude: a degree of longitude
+        // shrinks with its cosine. Exact enough to compare with a millimetre.
+        let (sx, sy) = match self.units_per_metre {
+            Some(u) => (1.0 / u, 1.0 / u),
+            None => (METRES_PER_DEGREE * p.y.to_radians().cos(), METRES_PER_DEGREE),
+        };
+        let (dx, dy) = ((b.x - a.x) * sx, (b.y - a.y) * sy);
+        let (px, py) = ((p.x - a.x) * sx, (p.y - a.y) * sy);
+        let len2 = dx * dx + dy * dy;
+        let s = if len2 > 0.0 {
+            ((px * dx + py * dy) / len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        (px - s * dx).hypot(py - s * dy)
+    }
 }
 
 /// Visits every coordinate of a geometry mutably, stopping at the first error.
@@ -939,5 +1107,199 @@ mod tests {
             Crs::parse("+proj=utm +zone=51 +datum=WGS84").unwrap().to_wkt(),
             None
         );
+    }
+
+    fn ring(points: &[(f64, f64)]) -> Geometry<f64> {
+        Geometry::Polygon(Polygon::new(LineString::from(points.to_vec()), vec![]))
+    }
+
+    fn exterior(g: &Geometry<f64>) -> Vec<Coord<f64>> {
+        match g {
+            Geometry::Polygon(p) => p.exterior().0.clone(),
+            other => panic!("not a polygon: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn small_utm_square_to_lon_lat_keeps_its_five_vertices() {
+        // A 250 m block's edge bends by far less than a millimetre between UTM and lon/lat: the fixed 25 m step
+        // made 41 vertices of its 5.
+        let t = Transformer::new(&Crs::parse("EPSG:32651").unwrap(), &Crs::wgs84()).unwrap();
+        let (x, y) = (354_000.0, 3_456_000.0);
+        let mut g = ring(&[
+            (x, y),
+            (x + 250.0, y),
+            (x + 250.0, y + 250.0),
+            (x, y + 250.0),
+            (x, y),
+        ]);
+        t.transform_geometry_densified(&mut g).unwrap();
+        let c = exterior(&g);
+        assert_eq!(c.len(), 5, "{c:?}");
+        // The vertices are the transformed corners, and the ring is still closed.
+        assert_eq!(c[1], t.transform(Coord { x: x + 250.0, y }).unwrap());
+        assert_eq!(c[0], c[4]);
+    }
+
+    /// Largest distance from points sampled evenly along the transformed source segment `a`–`b` to `path` (both
+    /// mapped by `metres`, into a plane in metres).
+    fn worst_deviation(
+        t: &Transformer,
+        (a, b): (Coord<f64>, Coord<f64>),
+        samples: usize,
+        path: &[Coord<f64>],
+        metres: impl Fn(Coord<f64>) -> Coord<f64>,
+    ) -> f64 {
+        use geo::{Distance, Euclidean as E, Line, Point};
+        let lines: Vec<Line<f64>> = path
+            .windows(2)
+            .map(|w| Line::new(metres(w[0]), metres(w[1])))
+            .collect();
+        let mut worst = 0.0_f64;
+        for i in 0..=samples {
+            let r = i as f64 / samples as f64;
+            let on = metres(
+                t.transform(Coord {
+                    x: a.x + (b.x - a.x) * r,
+                    y: a.y + (b.y - a.y) * r,
+                })
+                .unwrap(),
+            );
+            let d = lines
+                .iter()
+                .map(|l| E.distance(&Point(on), l))
+                .fold(f64::INFINITY, f64::min);
+            worst = worst.max(d);
+        }
+        worst
+    }
+
+    #[test]
+    fn long_lon_lat_edge_stays_within_a_millimetre_of_the_curve_in_every_projection() {
+        // A 100 km edge running north-east across Shanghai, against the curve itself sampled every metre.
+        let a = Coord { x: 121.0, y: 30.8 };
+        let b = Coord { x: 121.75, y: 31.45 };
+        let samples = 100_000;
+        for target in ["EPSG:3857", "EPSG:32651", "ESRI:54009", "EPSG:4549"] {
+            let t = Transformer::new(&Crs::wgs84(), &Crs::parse(target).unwrap()).unwrap();
+            let mut g = Geometry::LineString(LineString::new(vec![a, b]));
+            t.transform_geometry_densified(&mut g).unwrap();
+            let Geometry::LineString(l) = g else {
+                panic!("not a line")
+            };
+            let worst = worst_deviation(&t, (a, b), samples, &l.0, |c| c);
+            assert!(
+                worst <= DENSIFY_TOLERANCE_M,
+                "{target}: {} vertices, {worst} m from the curve",
+                l.0.len()
+            );
+            // Fewer vertices than the fixed 0.00025° step gave (a 1° edge: 4,000 pieces).
+            let fixed = ((b.x - a.x).hypot(b.y - a.y) / DENSIFY_DEG).ceil() as usize + 1;
+            assert!(l.0.len() < fixed, "{target}: {} vertices", l.0.len());
+        }
+    }
+
+    #[test]
+    fn long_utm_edge_to_lon_lat_stays_within_a_millimetre_of_the_curve() {
+        // The other way round: the tolerance is measured in degrees converted to metres at the edge's latitude.
+        let utm = Crs::parse("EPSG:32651").unwrap();
+        let t = Transformer::new(&utm, &Crs::wgs84()).unwrap();
+        let a = Coord {
+            x: 300_000.0,
+            y: 3_400_000.0,
+        };
+        let b = Coord {
+            x: 370_000.0,
+            y: 3_471_000.0,
+        };
+        let mut g = Geometry::LineString(LineString::new(vec![a, b]));
+        t.transform_geometry_densified(&mut g).unwrap();
+        let Geometry::LineString(l) = g else {
+            panic!("not a line")
+        };
+        // The curve sampled every metre, in lon/lat, against the densified line, both on a plane in metres at the
+        // edge's mean latitude (the cosine varies by 0.6 % along it).
+        let cos = 31.1_f64.to_radians().cos();
+        let metres = |c: Coord<f64>| Coord {
+            x: c.x * METRES_PER_DEGREE * cos,
+            y: c.y * METRES_PER_DEGREE,
+        };
+        let worst = worst_deviation(&t, (a, b), 100_000, &l.0, metres);
+        assert!(worst <= DENSIFY_TOLERANCE_M, "{} vertices, {worst} m", l.0.len());
+    }
+
+    #[test]
+    fn shared_edge_densified_both_ways_gives_the_same_points() {
+        // Two units share a long edge, each drawing it in its own direction: the points must be the same, or the
+        // partition check finds slivers between neighbours.
+        for (from, to) in [
+            (Crs::wgs84(), Crs::parse("EPSG:32651").unwrap()),
+            (Crs::wgs84(), Crs::parse("ESRI:54009").unwrap()),
+            (Crs::parse("EPSG:32651").unwrap(), Crs::wgs84()),
+        ] {
+            let t = Transformer::new(&from, &to).unwrap();
+            let (a, b) = if from.is_geographic() {
+                (
+                    Coord { x: 121.1, y: 31.0 },
+                    Coord {
+                        x: 121.437,
+                        y: 31.283,
+                    },
+                )
+            } else {
+                (
+                    Coord {
+                        x: 330_000.0,
+                        y: 3_430_000.0,
+                    },
+                    Coord {
+                        x: 361_234.5,
+                        y: 3_462_345.6,
+                    },
+                )
+            };
+            let mut forward = Geometry::LineString(LineString::new(vec![a, b]));
+            let mut backward = Geometry::LineString(LineString::new(vec![b, a]));
+            t.transform_geometry_densified(&mut forward).unwrap();
+            t.transform_geometry_densified(&mut backward).unwrap();
+            let (Geometry::LineString(f), Geometry::LineString(mut r)) = (forward, backward) else {
+                panic!("not lines")
+            };
+            assert!(f.0.len() > 2, "{from} -> {to}: not densified");
+            r.0.reverse();
+            assert_eq!(f, r, "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn degenerate_ring_is_moved_but_not_densified() {
+        // A ring of two distinct points stays two points (the geometry check names it), only transformed.
+        let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:32651").unwrap()).unwrap();
+        let mut g = ring(&[(121.0, 31.0), (121.5, 31.0), (121.0, 31.0)]);
+        t.transform_geometry_densified(&mut g).unwrap();
+        let c = exterior(&g);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[1], t.transform(Coord { x: 121.5, y: 31.0 }).unwrap());
+    }
+
+    #[test]
+    fn densified_vertex_count_never_exceeds_the_fixed_step() {
+        // Between the old step and the cap, an edge that bends a lot (a lon/lat edge far north in Mercator) is
+        // cut down to the old step at most.
+        let t = Transformer::new(&Crs::wgs84(), &Crs::parse("EPSG:3857").unwrap()).unwrap();
+        let pairs: [((f64, f64), (f64, f64)); 3] = [
+            ((10.0, 80.0), (10.0173, 80.0)),
+            ((10.0, 84.0), (12.0, 84.0)),
+            ((121.0, 31.0), (121.0004, 31.0)),
+        ];
+        for (a, b) in pairs {
+            let mut g = Geometry::LineString(LineString::from(vec![a, b]));
+            t.transform_geometry_densified(&mut g).unwrap();
+            let Geometry::LineString(l) = g else {
+                panic!("not a line")
+            };
+            let fixed = ((b.0 - a.0).hypot(b.1 - a.1) / DENSIFY_DEG).ceil() as usize + 1;
+            assert!(l.0.len() <= fixed, "{a:?}-{b:?}: {} > {fixed}", l.0.len());
+        }
     }
 }

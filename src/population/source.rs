@@ -8,12 +8,9 @@ use super::{point_sums, zonal_sums, ZonalStats};
 use crate::crs::{Crs, Transformer};
 use crate::raster::{GridOptions, GridReader};
 use crate::{Error, Result};
-use geo::line_measures::Densify;
-use geo::{BoundingRect, Euclidean, Geometry, Intersects, MultiPolygon, Point};
+use geo::{BoundingRect, Geometry, Intersects, MultiPolygon, Point};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
-
-use crate::crs::{DENSIFY_DEG, DENSIFY_M};
 
 /// Anything that can tell the population of polygons.
 pub trait PopulationSource: Sync {
@@ -43,7 +40,6 @@ pub struct GridSource {
     /// The grid's own CRS.
     grid_crs: Crs,
     to_grid: Transformer,
-    densify: f64,
 }
 
 impl GridSource {
@@ -62,11 +58,6 @@ impl GridSource {
             reader,
             grid_crs: crs,
             to_grid,
-            densify: if polygons_crs.is_geographic() {
-                DENSIFY_DEG
-            } else {
-                DENSIFY_M
-            },
         })
     }
 
@@ -77,37 +68,30 @@ impl GridSource {
 
     /// Polygons transformed into the grid's CRS (densified first).
     pub fn to_grid_crs(&self, polygons: &[MultiPolygon<f64>]) -> Result<Vec<MultiPolygon<f64>>> {
-        into_grid(polygons, &self.to_grid, self.densify)
+        into_grid(polygons, &self.to_grid)
     }
 
     /// Exact zonal statistics of polygons given in `crs` (their own), transformed straight into the grid's CRS.
     pub fn stats_in(&self, polygons: &[MultiPolygon<f64>], crs: &Crs) -> Result<Vec<ZonalStats>> {
         let t = Transformer::new(crs, &self.grid_crs)?;
-        let step = crate::crs::densify_step(crs);
-        let in_grid = into_grid(polygons, &t, step)?;
+        let in_grid = into_grid(polygons, &t)?;
         zonal_sums(&self.reader, &in_grid)
     }
 }
 
-/// Polygons densified (by `step`, in their own units) and transformed by `t`.
-fn into_grid(polygons: &[MultiPolygon<f64>], t: &Transformer, step: f64) -> Result<Vec<MultiPolygon<f64>>> {
-    {
-        polygons
-            .par_iter()
-            .map(|p| {
-                let mut g = Geometry::MultiPolygon(if t.is_identity() {
-                    p.clone()
-                } else {
-                    Euclidean.densify(p, step)
-                });
-                t.transform_geometry(&mut g)?;
-                match g {
-                    Geometry::MultiPolygon(mp) => Ok(mp),
-                    _ => Err(Error::input("population", "transform changed the geometry type")),
-                }
-            })
-            .collect()
-    }
+/// Polygons densified and transformed by `t` ([`Transformer::transform_geometry_densified`]).
+fn into_grid(polygons: &[MultiPolygon<f64>], t: &Transformer) -> Result<Vec<MultiPolygon<f64>>> {
+    polygons
+        .par_iter()
+        .map(|p| {
+            let mut g = Geometry::MultiPolygon(p.clone());
+            t.transform_geometry_densified(&mut g)?;
+            match g {
+                Geometry::MultiPolygon(mp) => Ok(mp),
+                _ => Err(Error::input("population", "transform changed the geometry type")),
+            }
+        })
+        .collect()
 }
 
 impl GridSource {
