@@ -28,7 +28,9 @@ const UNITS_PER_TILE: usize = 16;
 /// Per-unit partition checks and the problem pieces.
 #[derive(Clone, Debug)]
 pub struct Partition {
+    /// One result per unit, in layer order.
     pub checks: Vec<CheckResult>,
+    /// The overlap pieces by pair, the gap pieces by tile, the spill pieces by unit.
     pub problems: Vec<Problem>,
 }
 
