@@ -318,7 +318,7 @@ pub(super) fn prove(units: &[Unit], town: Option<&MultiPolygon<f64>>) -> Option<
     let rings = match link(&left).filter(|r| proper(r)) {
         Some(rings) => rings,
         None => {
-            left = leftover(split_at_t_junctions(&left))?;
+            left = leftover(split_at_t_junctions(&left)?)?;
             link(&left).filter(|r| proper(r))?
         }
     };
@@ -351,7 +351,7 @@ pub(super) fn prove(units: &[Unit], town: Option<&MultiPolygon<f64>>) -> Option<
             if rest.is_empty() {
                 return Some(true);
             }
-            leftover(split_at_t_junctions(&rest)).map(|rest| rest.is_empty())
+            leftover(split_at_t_junctions(&rest)?).map(|rest| rest.is_empty())
         });
     if same == Some(true) {
         return Some(Proof { outline: None });
@@ -365,8 +365,32 @@ pub(super) fn prove(units: &[Unit], town: Option<&MultiPolygon<f64>>) -> Option<
 /// exactly collinear, strictly between its ends): a T-junction, where one unit's long edge meets two of its
 /// neighbours' edges at a vertex of theirs. P→Q and P→M→Q are the same chain when M lies on PQ, so the winding
 /// numbers — and the proof — are unchanged; the pieces can then cancel.
-fn split_at_t_junctions(segments: &[(Key, Key)]) -> Vec<Edge> {
+///
+/// None when no vertex can be such a junction: in a tessellation the two edges of the leftover that meet at one run
+/// on straight along the long edge, exactly collinear, so a layer without such a vertex (units read back from
+/// rounded lon/lat, whose junctions sit a centimetre off the edge) leaves the fast path before any index is built.
+fn split_at_t_junctions(segments: &[(Key, Key)]) -> Option<Vec<Edge>> {
     use rstar::primitives::{GeomWithData, Rectangle};
+    let mut ends: Vec<(Key, Key)> = segments.iter().map(|&(a, b)| (b, a)).collect();
+    ends.par_sort_unstable();
+    let mut vertices: Vec<Key> = segments
+        .par_iter()
+        .filter(|&&(m, p)| {
+            let lo = ends.partition_point(|e| e.0 < m);
+            ends[lo..].iter().take_while(|e| e.0 == m).any(|&(_, q)| {
+                let (q, m, p) = (coord(q), coord(m), coord(p));
+                q != p
+                    && RobustKernel::orient2d(q, m, p) == Orientation::Collinear
+                    && (p.x - m.x) * (m.x - q.x) + (p.y - m.y) * (m.y - q.y) > 0.0
+            })
+        })
+        .map(|&(m, _)| m)
+        .collect();
+    if vertices.is_empty() {
+        return None;
+    }
+    vertices.sort_unstable();
+    vertices.dedup();
     let items: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = segments
         .iter()
         .enumerate()
@@ -376,9 +400,6 @@ fn split_at_t_junctions(segments: &[(Key, Key)]) -> Vec<Edge> {
         })
         .collect();
     let tree = rstar::RTree::bulk_load(items);
-    let mut vertices: Vec<Key> = segments.iter().flat_map(|s| [s.0, s.1]).collect();
-    vertices.sort_unstable();
-    vertices.dedup();
     let mut cuts: Vec<Vec<Key>> = vec![Vec::new(); segments.len()];
     for &v in &vertices {
         let p = coord(v);
@@ -407,7 +428,7 @@ fn split_at_t_junctions(segments: &[(Key, Key)]) -> Vec<Edge> {
             out.push(if p < q { (p, q, true) } else { (q, p, false) });
         }
     }
-    out
+    Some(out)
 }
 
 /// Proper rings as polygons: each clockwise ring a hole of the smallest anticlockwise ring around it.
