@@ -36,7 +36,7 @@ pub(crate) mod min_area;
 pub(crate) mod min_population;
 pub(crate) mod output;
 pub(crate) mod overlays;
-pub(crate) mod partition;
+pub mod partition;
 pub(crate) mod partition_check;
 pub mod reason;
 pub mod service_coverage;

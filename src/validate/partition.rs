@@ -19,6 +19,8 @@ use rayon::prelude::*;
 use rstar::Envelope;
 use std::collections::BTreeMap;
 
+mod tessellation;
+
 /// A gap closer than this to a unit borders it.
 const TOUCH_M: f64 = 1.0;
 
@@ -28,7 +30,9 @@ const UNITS_PER_TILE: usize = 16;
 /// Per-unit partition checks and the problem pieces.
 #[derive(Clone, Debug)]
 pub struct Partition {
+    /// One result per unit, in layer order.
     pub checks: Vec<CheckResult>,
+    /// The overlap pieces by pair, the gap pieces by tile, the spill pieces by unit.
     pub problems: Vec<Problem>,
 }
 
@@ -43,7 +47,11 @@ struct Tally {
 pub fn partition(units: &[Unit], town: Option<&MultiPolygon<f64>>, noise: Noise) -> Partition {
     // As a fresh cache would, without keeping a copy of every unit for a next call that never comes.
     let (boxes, tree) = index(units);
-    Last::compute(units, &boxes, &tree, town, noise).assemble(units, &boxes, town)
+    let last = match tessellation::prove(units, town) {
+        Some(proof) => Last::proven(units, &boxes, &tree, town, noise, proof),
+        None => Last::compute(units, &boxes, &tree, town, noise),
+    };
+    last.assemble(units, &boxes, town)
 }
 
 /// Each unit's box, and an R-tree of them.
@@ -147,6 +155,48 @@ impl Last {
             town: town.cloned(),
             noise,
             overlaps,
+            spills,
+            tiles,
+            tile_gaps,
+        }
+    }
+
+    /// The pieces when [`tessellation::prove`] has shown that no two units overlap: no pair is intersected. When the
+    /// units' outline is the town's boundary there is no gap and no spill either; otherwise the gaps are the town
+    /// minus that outline (one overlay of the perimeter's vertices): when none of those pieces counts, neither would
+    /// the tiles' (the same region, cut by tile borders and joined again); when one does, the tiles are cut as
+    /// [`Last::compute`] cuts them, so that the pieces, their bordering units and their order are its own. Spill is
+    /// measured per unit as always (units inside the town cost a prepared relate each).
+    fn proven(
+        units: &[Unit],
+        boxes: &Boxes,
+        tree: &rstar::RTree<super::BoxItem>,
+        town: Option<&MultiPolygon<f64>>,
+        noise: Noise,
+        proof: tessellation::Proof,
+    ) -> Last {
+        let (tiles, tile_gaps, spills) = match (town, proof.outline) {
+            (Some(town), Some(outline)) => {
+                let gaps = town.difference(&outline);
+                let (tiles, tile_gaps) = if gaps.0.par_iter().any(|p| noise.counts(p)) {
+                    let tiles = tile_layout(units.len(), town);
+                    let all: Vec<usize> = (0..tiles.len()).collect();
+                    let tile_gaps = tile_pieces(units, boxes, tree, town, &tiles, &all);
+                    (tiles, tile_gaps)
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                let all: Vec<usize> = (0..units.len()).collect();
+                (tiles, tile_gaps, spill_pieces(units, town, &all, noise))
+            }
+            _ => (Vec::new(), Vec::new(), vec![Vec::new(); units.len()]),
+        };
+        Last {
+            ids: units.iter().map(|u| u.id.clone()).collect(),
+            geometry: Vec::new(),
+            town: town.cloned(),
+            noise,
+            overlaps: BTreeMap::new(),
             spills,
             tiles,
             tile_gaps,

@@ -7,6 +7,9 @@
 //! the 2× and 4× tilings from `k2/` and `k4/` when present; the step timings (`bmu validate -vv`) show where the
 //! time goes.
 //!
+//! Always: the partition check alone on a synthetic tessellation of 5,041 units (`partition_lattice_5041_units`, see
+//! [`lattice`]), the shape of a 160,000-block `propose`'s output against its town.
+//!
 //! `cargo bench --bench validate` / `BMU_VALIDATE_DIR=/tmp/bmu-bench-validate cargo bench --bench validate`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +19,8 @@ use bmu::config::{Config, FacilitiesConfig, FeatureLayerConfig, PopulationConfig
 use bmu::model::StudyArea;
 use bmu::validate::{read_units, validate, Unit};
 use criterion::{criterion_group, criterion_main, Criterion};
-use geo::{BooleanOps, BoundingRect, MultiPolygon, Rect};
+use geo::{BooleanOps, BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect};
+use rand::{Rng, SeedableRng};
 
 /// A study area with its units and population source, loaded once.
 struct Case {
@@ -108,5 +112,68 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(validate_benches, benches);
+/// Synthetic, seeded (ChaCha8, seed 16): a `side` × `side` lattice of 1 km cells whose shared corners and edge points
+/// (`per_edge` of them on each edge) are jittered, every cell a unit drawn from the very points its neighbours use,
+/// against the 4-corner square town they fill. The points on the town's edge move only along it.
+fn lattice(side: usize, per_edge: usize) -> (Vec<Unit>, MultiPolygon<f64>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+    let n = side * (per_edge + 1);
+    let last = n as f64 / (per_edge + 1) as f64 * 1000.0;
+    let step = 1000.0 / (per_edge + 1) as f64;
+    // Points of a fine grid; cells use its corners and the points along their edges.
+    let mut jitter = |i: usize| {
+        if i == 0 || i == n {
+            0.0
+        } else {
+            rng.random_range(-0.3..0.3) * step
+        }
+    };
+    let mut grid = vec![vec![Coord { x: 0.0, y: 0.0 }; n + 1]; n + 1];
+    for (r, row) in grid.iter_mut().enumerate() {
+        for (c, p) in row.iter_mut().enumerate() {
+            let (jx, jy) = (jitter(c), jitter(r));
+            *p = Coord {
+                x: (c as f64 * step + jx).clamp(0.0, last),
+                y: (r as f64 * step + jy).clamp(0.0, last),
+            };
+        }
+    }
+    let k = per_edge + 1;
+    let mut units = Vec::new();
+    for r in 0..side {
+        for c in 0..side {
+            let (r0, c0) = (r * k, c * k);
+            let mut ring: Vec<Coord> = Vec::new();
+            ring.extend((0..k).map(|i| grid[r0][c0 + i]));
+            ring.extend((0..k).map(|i| grid[r0 + i][c0 + k]));
+            ring.extend((0..k).map(|i| grid[r0 + k][c0 + k - i]));
+            ring.extend((0..k).map(|i| grid[r0 + k - i][c0]));
+            ring.push(ring[0]);
+            let g = MultiPolygon(vec![Polygon::new(LineString(ring), vec![])]);
+            units.push(Unit::new(format!("L{r:03}-{c:03}"), g));
+        }
+    }
+    let town = MultiPolygon(vec![Rect::new((0.0, 0.0), (last, last)).to_polygon()]);
+    (units, town)
+}
+
+fn partition_bench(c: &mut Criterion) {
+    let (units, town) = lattice(71, 24);
+    let noise = bmu::validate::Noise::new(100.0, 0.1);
+    let p = bmu::validate::partition::partition(&units, Some(&town), noise);
+    let vertices: usize = units.iter().map(|u| u.geometry.0[0].exterior().0.len() - 1).sum();
+    println!(
+        "partition_lattice_{}_units: {vertices} vertices, {} problems",
+        units.len(),
+        p.problems.len()
+    );
+    let mut group = c.benchmark_group("partition");
+    group.sample_size(10);
+    group.bench_function(format!("partition_lattice_{}_units", units.len()), |b| {
+        b.iter(|| bmu::validate::partition::partition(&units, Some(&town), noise))
+    });
+    group.finish();
+}
+
+criterion_group!(validate_benches, benches, partition_bench);
 criterion_main!(validate_benches);
