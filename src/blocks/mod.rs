@@ -7,13 +7,15 @@
 //!    every added piece apart as *inferred*;
 //! 2. [`derive_blocks`] cuts the town polygon along the lines and merges slivers;
 //! 3. [`adjacency`] says which blocks border which, refusing to cross expressways and railways;
-//! 4. [`dissolve`] turns a set of blocks into one clean unit polygon.
+//! 4. [`dissolve`] turns a set of blocks into one clean unit polygon, and [`node_shared_vertices`] gives the
+//!    dissolved units of one partition the same vertices along every boundary they share.
 //!
 //! Everything here is plain geometry in a projected metric CRS: lengths in metres, areas in m², no I/O.
 
 mod adjacency;
 mod clean;
 mod dissolve;
+mod node;
 mod overlap;
 mod polygonize;
 #[cfg(test)]
@@ -22,4 +24,5 @@ mod realdata_tests;
 pub use adjacency::{adjacency, Adjacency};
 pub use clean::{clean_lines, CleanSettings};
 pub use dissolve::{dissolve, dissolve_with, DissolveSettings};
+pub use node::node_shared_vertices;
 pub use polygonize::derive_blocks;

@@ -5,7 +5,9 @@
 //! and railways (沪民区划〔2018〕6号 一(一): 区域边界清晰可辨).
 
 use super::{greedy_baseline, solve_locked, Partition, Problem, Settings, Solution};
-use crate::blocks::{adjacency, clean_lines, derive_blocks, dissolve, Adjacency, CleanSettings};
+use crate::blocks::{
+    adjacency, clean_lines, derive_blocks, dissolve, node_shared_vertices, Adjacency, CleanSettings,
+};
 use crate::model::StudyArea;
 use crate::{Error, Result};
 use geo::{Area, BoundingRect, Centroid, Contains, LineString, MultiPolygon};
@@ -326,7 +328,7 @@ fn units_of(
             }
         })
         .collect();
-    members
+    let mut units: Vec<ProposedUnit> = members
         .into_par_iter()
         .zip(ids)
         .map(|(m, id)| {
@@ -339,8 +341,23 @@ fn units_of(
                 members: m,
             }
         })
-        .collect()
+        .collect();
+    // Every junction a vertex of every unit it lies on, so that the written layer, rounded, still shares its
+    // boundaries exactly (and `validate` reading it back can prove the units tile the town without an overlay).
+    let mut geometry: Vec<MultiPolygon<f64>> = units
+        .iter_mut()
+        .map(|u| std::mem::replace(&mut u.geometry, MultiPolygon::new(Vec::new())))
+        .collect();
+    node_shared_vertices(&mut geometry, NODE_EPS_M);
+    for (u, g) in units.iter_mut().zip(geometry) {
+        u.geometry = g;
+    }
+    units
 }
+
+/// How close (metres) a vertex must be to another unit's vertex or edge to be shared: well above the overlay's own
+/// rounding (micrometres over a town), far below anything drawn.
+const NODE_EPS_M: f64 = 1e-4;
 
 /// Output layers and the report of a proposal.
 pub mod output {
