@@ -270,17 +270,26 @@ impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
             features: Vec::new(),
             warnings: Vec::new(),
         });
-        let mut chunk: Vec<Value> = Vec::with_capacity(CHUNK);
+        // The text of each feature is only scanned here, on one thread (is it JSON, where does it end); building
+        // its tree, the costlier half of parsing, happens with the decoding, in parallel.
+        let mut chunk: Vec<&'de serde_json::value::RawValue> = Vec::with_capacity(CHUNK);
         let (path, repair) = (self.path, self.repair);
         // After the first error, the rest of the text is only parsed (it must still be JSON), not decoded.
-        let flush = |chunk: &mut Vec<Value>, out: &mut Result<Features>| {
+        let flush = |chunk: &mut Vec<&'de serde_json::value::RawValue>, out: &mut Result<Features>| {
             let raw = std::mem::take(chunk);
             let Ok(done) = out else { return };
             let first = done.features.len();
             let decoded: Vec<_> = raw
                 .into_par_iter()
                 .enumerate()
-                .map(|(i, v)| decode(path, first + i, v, repair))
+                .map(|(i, text)| {
+                    // What a scan lets through and a parse does not (a number beyond f64's range) is named with
+                    // its feature.
+                    let v: Value = serde_json::from_str(text.get()).map_err(|e| {
+                        Error::feature(path, &(first + i).to_string(), format!("not valid JSON: {e}"))
+                    })?;
+                    decode(path, first + i, v, repair)
+                })
                 .collect();
             for d in decoded {
                 match d {
@@ -295,7 +304,7 @@ impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
                 }
             }
         };
-        while let Some(v) = a.next_element::<Value>()? {
+        while let Some(v) = a.next_element::<&'de serde_json::value::RawValue>()? {
             chunk.push(v);
             if chunk.len() == CHUNK {
                 flush(&mut chunk, &mut out);
