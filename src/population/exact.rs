@@ -17,7 +17,7 @@ use geo::{BoundingRect, MultiPolygon};
 use rayon::prelude::*;
 
 use super::ZonalStats;
-use crate::raster::{Grid, GridReader, Window};
+use crate::raster::{Cells, Grid, GridReader, Window};
 use crate::{Error, Result};
 
 /// Cells with a covered fraction at or below this are treated as untouched: cancelling edge contributions leave
@@ -198,35 +198,19 @@ impl Scratch {
             for r in 0..block.window.height {
                 let start = (dr + r) * band.width + dc;
                 let cover = &cover[start..start + block.window.width];
-                let mut fraction = 0.0;
-                let mut covered = 0;
-                let mut missing = 0;
-                let mut negative = false;
-                for (&f, &v) in cover.iter().zip(block.row(r)) {
-                    if f <= MIN_FRACTION {
-                        continue;
-                    }
-                    let f = f.min(1.0);
-                    covered += 1;
-                    fraction += f;
-                    if v == nodata || (nan_nodata && v.is_nan()) {
-                        missing += 1;
-                    } else {
-                        negative |= v < 0.0;
-                        population += v * f;
-                    }
-                }
+                let row = RowSums::of(cover, block.row(r), nodata, nan_nodata, &mut population);
+                let (fraction, covered, missing, negative) =
+                    (row.fraction, row.covered, row.missing, row.negative);
                 if negative {
-                    let c = cover
-                        .iter()
-                        .zip(block.row(r))
-                        .position(|(&f, &v)| f > MIN_FRACTION && v < 0.0 && v != nodata)
+                    let cells = block.row(r);
+                    let c = (0..cover.len())
+                        .position(|c| cover[c] > MIN_FRACTION && cells.get(c) < 0.0 && cells.get(c) != nodata)
                         .unwrap_or(0);
                     return Err(Error::grid(
                         reader.path(),
                         format!(
                             "negative population {} in the cell at row {}, column {} (covered by polygon {index})",
-                            block.row(r)[c],
+                            cells.get(c),
                             block.window.row_off + r,
                             block.window.col_off + c
                         ),
@@ -249,6 +233,61 @@ impl Scratch {
             stats.covered_area_m2 += fraction * cell_area;
         }
         Ok(stats)
+    }
+}
+
+/// What one row of a block adds to a band's sums.
+struct RowSums {
+    fraction: f64,
+    covered: usize,
+    missing: usize,
+    negative: bool,
+}
+
+impl RowSums {
+    /// Sums of the cells of `cells` (one row of a block) by their covered fractions `cover`, adding the people to
+    /// `population` in column order. Generic over the stored cell type so that each type gets its own vectorised
+    /// loop; a cell is widened to `f64` before it is compared or multiplied, so the sums are those of `f64` cells.
+    #[inline]
+    fn of(cover: &[f64], cells: Cells<'_>, nodata: f64, nan_nodata: bool, population: &mut f64) -> RowSums {
+        match cells {
+            Cells::F32(v) => Self::typed(cover, v, nodata, nan_nodata, population),
+            Cells::F64(v) => Self::typed(cover, v, nodata, nan_nodata, population),
+        }
+    }
+
+    #[inline]
+    fn typed<T: Copy + Into<f64>>(
+        cover: &[f64],
+        cells: &[T],
+        nodata: f64,
+        nan_nodata: bool,
+        population: &mut f64,
+    ) -> RowSums {
+        let mut sums = RowSums {
+            fraction: 0.0,
+            covered: 0,
+            missing: 0,
+            negative: false,
+        };
+        let mut people = *population;
+        for (&f, &v) in cover.iter().zip(cells) {
+            if f <= MIN_FRACTION {
+                continue;
+            }
+            let v: f64 = v.into();
+            let f = f.min(1.0);
+            sums.covered += 1;
+            sums.fraction += f;
+            if v == nodata || (nan_nodata && v.is_nan()) {
+                sums.missing += 1;
+            } else {
+                sums.negative |= v < 0.0;
+                people += v * f;
+            }
+        }
+        *population = people;
+        sums
     }
 }
 

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use tiff::decoder::{ChunkType, Decoder, DecodingResult};
 use tiff::tags::{CompressionMethod, SampleFormat, Tag};
 
-use super::{is_geographic_crs, Block, GeoTransform, Grid, GridOptions, Window};
+use super::{is_geographic_crs, Block, Cells, GeoTransform, Grid, GridOptions, Window};
 use crate::{Error, Result};
 
 type TiffDecoder<'a> = Decoder<BufReader<VirtualTiff<'a>>>;
@@ -83,6 +83,16 @@ pub enum SampleType {
     F64,
 }
 
+impl SampleType {
+    /// Whether every sample of this type is exactly an `f32`, so that decoded chunks can stay single-precision.
+    fn fits_f32(self) -> bool {
+        matches!(
+            self,
+            SampleType::U8 | SampleType::U16 | SampleType::I8 | SampleType::I16 | SampleType::F32
+        )
+    }
+}
+
 /// An open GeoTIFF: its first IFD, where its offset arrays lie, and a cache of decoded chunks.
 pub struct TiffSource {
     sample_type: SampleType,
@@ -111,49 +121,126 @@ pub const MAX_GRID_CELLS: u64 = 1 << 40;
 /// opened so that a bad layout is refused up front instead of at the first read.
 const MAX_CHUNK_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Cells of decoded strips/tiles kept at most (128 MiB of f64).
+/// Cells of decoded strips/tiles kept at most (128 MiB of f64, 64 MiB of f32).
 const CACHE_CELLS: usize = 16 << 20;
+
+/// Decoded cells in the narrowest type that holds the samples exactly (see [`Cells`]).
+#[derive(Debug)]
+enum Values {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        self.cells().len()
+    }
+
+    fn cells(&self) -> Cells<'_> {
+        match self {
+            Values::F32(v) => Cells::F32(v),
+            Values::F64(v) => Cells::F64(v),
+        }
+    }
+}
 
 /// One decoded strip/tile.
 #[derive(Debug)]
 pub(crate) struct Chunk {
-    values: Vec<f64>,
+    values: Values,
     /// Whether every cell is finite, found once when decoded, so that the blocks read from it need no check.
     finite: bool,
 }
 
 impl Chunk {
-    fn new(values: Vec<f64>) -> Chunk {
+    fn new(values: Values) -> Chunk {
         // Counting (rather than `all`) lets the compiler vectorise the pass.
-        let finite = values.iter().filter(|v| !v.is_finite()).count() == 0;
+        let finite = match &values {
+            Values::F32(v) => v.iter().filter(|v| !v.is_finite()).count() == 0,
+            Values::F64(v) => v.iter().filter(|v| !v.is_finite()).count() == 0,
+        };
         Chunk { values, finite }
     }
 }
 
-/// Decoded strips/tiles, evicted oldest first once over [`CACHE_CELLS`].
-#[derive(Default)]
+/// Cells of evicted chunks' buffers kept for the next decodes at most (1/8 of the cache).
+const SPARE_CELLS: usize = CACHE_CELLS / 8;
+
+/// Decoded strips/tiles, evicted oldest first once over `limit` cells ([`CACHE_CELLS`]).
 struct ChunkCache {
+    /// Cells kept at most, and cells of spare buffers kept at most.
+    limit: usize,
+    spare_limit: usize,
     chunks: HashMap<usize, Arc<Chunk>>,
     order: VecDeque<usize>,
     cells: usize,
+    /// Buffers of evicted float32 chunks that no block was still reading, for the next decodes. A run over many
+    /// polygons decodes every tile once and evicts it later: without reuse each decode is a fresh allocation of a
+    /// tile's size, whose pages the kernel faults in and zeroes, and whose frees grow and shrink malloc's heaps.
+    spare: Vec<Vec<f32>>,
+    spare_cells: usize,
+    /// Decodes that reused a spare buffer.
+    recycled: usize,
+}
+
+impl Default for ChunkCache {
+    fn default() -> Self {
+        ChunkCache {
+            limit: CACHE_CELLS,
+            spare_limit: SPARE_CELLS,
+            chunks: HashMap::new(),
+            order: VecDeque::new(),
+            cells: 0,
+            spare: Vec::new(),
+            spare_cells: 0,
+            recycled: 0,
+        }
+    }
 }
 
 impl ChunkCache {
-    fn insert(&mut self, index: usize, chunk: Arc<Chunk>) {
+    /// Caches `chunk`; returns the evicted chunks that could not be recycled, for the caller to free once it has
+    /// released the lock (freeing a tile's buffer can return pages to the kernel: slow, and no reason to block
+    /// the other threads' lookups).
+    #[must_use]
+    fn insert(&mut self, index: usize, chunk: Arc<Chunk>) -> Vec<Chunk> {
+        let mut evicted = Vec::new();
         if self.chunks.contains_key(&index) {
-            return;
+            return evicted;
         }
         self.cells += chunk.values.len();
         self.chunks.insert(index, chunk);
         self.order.push_back(index);
-        while self.cells > CACHE_CELLS {
+        while self.cells > self.limit {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Some(c) = self.chunks.remove(&old) {
-                self.cells -= c.values.len();
+            let Some(c) = self.chunks.remove(&old) else {
+                continue;
+            };
+            self.cells -= c.values.len();
+            match Arc::try_unwrap(c) {
+                Ok(Chunk {
+                    values: Values::F32(v),
+                    ..
+                }) if self.spare_cells + v.len() <= self.spare_limit => {
+                    self.spare_cells += v.len();
+                    self.spare.push(v);
+                }
+                Ok(c) => evicted.push(c),
+                // Still read by a block elsewhere: the last reader frees it.
+                Err(_) => {}
             }
         }
+        evicted
+    }
+
+    /// A recycled float32 buffer (any length), if one is spare.
+    fn take_spare(&mut self) -> Option<Vec<f32>> {
+        let v = self.spare.pop()?;
+        self.spare_cells -= v.len();
+        self.recycled += 1;
+        Some(v)
     }
 }
 
@@ -678,7 +765,7 @@ impl TiffSource {
                 let Some(dst) = out.get_mut(dst..dst + block.window.width) else {
                     return Err(Error::grid(path, "window buffer too small"));
                 };
-                dst.copy_from_slice(block.row(r));
+                block.row(r).copy_to(dst);
             }
             Ok(())
         })
@@ -707,7 +794,7 @@ impl TiffSource {
         // batches of at most a cache's worth so that a window over a whole grid never holds more decoded cells than
         // the cache, then handed out in order. Each chunk decodes the same whatever thread takes it.
         let chunk_cells = (cw * ch).max(1);
-        let batch = (CACHE_CELLS / 2 / chunk_cells).max(1);
+        let batch = (self.lock_cache().limit / 2 / chunk_cells).max(1);
         let mut found: Vec<Option<Arc<Chunk>>> = Vec::new();
         for group in touched.chunks(batch) {
             // The cache is asked first, under one lock, so that only the chunks still missing go to the pool: a
@@ -715,10 +802,7 @@ impl TiffSource {
             // job, which would only wake the other threads and hand them work too small to pay for the stealing.
             found.clear();
             {
-                let cache = match self.cache.lock() {
-                    Ok(cache) => cache,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                let cache = self.lock_cache();
                 found.extend(
                     group
                         .iter()
@@ -752,12 +836,13 @@ impl TiffSource {
                 }
                 let start = (row_from - y0) * cw + (col_from - x0);
                 let end = (row_to - 1 - y0) * cw + (col_to - x0);
-                let Some(data) = chunk.values.get(start..end) else {
+                if end > chunk.values.len() {
                     return Err(Error::grid(
                         path,
                         format!("strip/tile {index} decoded to an unexpected size"),
                     ));
-                };
+                }
+                let data = chunk.values.cells().slice(start..end);
                 f(
                     Block {
                         window: Window {
@@ -776,12 +861,9 @@ impl TiffSource {
         Ok(())
     }
 
-    /// One strip/tile as `f64` cells, from the cache or decoded now.
+    /// One strip/tile, from the cache or decoded now.
     fn chunk(&self, path: &Path, index: usize, height: usize) -> Result<Arc<Chunk>> {
-        let cached = match self.cache.lock() {
-            Ok(cache) => cache.chunks.get(&index).cloned(),
-            Err(poisoned) => poisoned.into_inner().chunks.get(&index).cloned(),
-        };
+        let cached = self.lock_cache().chunks.get(&index).cloned();
         if let Some(chunk) = cached {
             return Ok(chunk);
         }
@@ -792,7 +874,13 @@ impl TiffSource {
             ChunkType::Tile => "tile",
         };
         if location == (0, 0) {
-            return Ok(self.cached(index, vec![self.fill; cells]));
+            let fill = if self.sample_type.fits_f32() {
+                // The nodata value was rounded to the sample type when the grid was opened: exact in f32.
+                Values::F32(vec![self.fill as f32; cells])
+            } else {
+                Values::F64(vec![self.fill; cells])
+            };
+            return Ok(self.cached(index, fill));
         }
         // The crate reads an uncompressed chunk's full size whatever its byte count says.
         let full = self
@@ -817,22 +905,32 @@ impl TiffSource {
             Error::grid(path, format!("{what} {index}: {e}{hint}"))
         };
         let virtual_file = self.virtual_file(path, &DECODING_TAGS, location, w, h)?;
+        if self.sample_type == SampleType::F32 {
+            // Straight into a recycled buffer: no allocation, no page faults, no conversion pass.
+            let mut values = self.lock_cache().take_spare().unwrap_or_default();
+            values.clear();
+            values.resize(cells, 0.0);
+            Decoder::new(BufReader::new(virtual_file))
+                .and_then(|mut d| d.read_chunk_bytes(0, bytemuck::cast_slice_mut(&mut values)))
+                .map_err(chunk_error)?;
+            return Ok(self.cached(index, Values::F32(values)));
+        }
         let decoded = Decoder::new(BufReader::new(virtual_file))
             .and_then(|mut d| d.read_chunk(0))
             .map_err(chunk_error)?;
-        fn widen<T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> Vec<f64> {
+        fn widen<T: Copy, U>(v: &[T], f: impl Fn(T) -> U) -> Vec<U> {
             v.iter().map(|&x| f(x)).collect()
         }
         let values = match decoded {
-            DecodingResult::U8(v) => widen(&v, f64::from),
-            DecodingResult::U16(v) => widen(&v, f64::from),
-            DecodingResult::U32(v) => widen(&v, f64::from),
-            DecodingResult::I8(v) => widen(&v, f64::from),
-            DecodingResult::I16(v) => widen(&v, f64::from),
-            DecodingResult::I32(v) => widen(&v, f64::from),
-            DecodingResult::F32(v) => widen(&v, f64::from),
-            DecodingResult::F64(v) => v,
-            _ => Vec::new(),
+            DecodingResult::U8(v) => Values::F32(widen(&v, f32::from)),
+            DecodingResult::U16(v) => Values::F32(widen(&v, f32::from)),
+            DecodingResult::I8(v) => Values::F32(widen(&v, f32::from)),
+            DecodingResult::I16(v) => Values::F32(widen(&v, f32::from)),
+            DecodingResult::F32(v) => Values::F32(v),
+            DecodingResult::U32(v) => Values::F64(widen(&v, f64::from)),
+            DecodingResult::I32(v) => Values::F64(widen(&v, f64::from)),
+            DecodingResult::F64(v) => Values::F64(v),
+            _ => Values::F64(Vec::new()),
         };
         if values.len() < cells {
             return Err(Error::grid(
@@ -846,13 +944,19 @@ impl TiffSource {
         Ok(self.cached(index, values))
     }
 
-    fn cached(&self, index: usize, values: Vec<f64>) -> Arc<Chunk> {
+    fn cached(&self, index: usize, values: Values) -> Arc<Chunk> {
         let chunk = Arc::new(Chunk::new(values));
-        match self.cache.lock() {
-            Ok(mut cache) => cache.insert(index, chunk.clone()),
-            Err(poisoned) => poisoned.into_inner().insert(index, chunk.clone()),
-        }
+        let evicted = self.lock_cache().insert(index, chunk.clone());
+        drop(evicted);
         chunk
+    }
+
+    /// The cache, also after a thread panicked holding it (its state is consistent between statements).
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, ChunkCache> {
+        match self.cache.lock() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 }
 
@@ -1253,6 +1357,64 @@ impl Seek for VirtualTiff<'_> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn float32_tiles_stay_f32_and_recycled_buffers_read_back_exactly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cases/grids");
+        for name in [
+            "f32_strip1_lzw_pred3.tif",
+            "f32_strip_none.tif",
+            "f32_tile256_lzw_nodata.tif",
+            "u16_tile16_packbits.tif",
+            "i8_tile16_none.tif",
+            "i32_strip_deflate_nodata.tif",
+            "f64_tile16_packbits_nodata.tif",
+        ] {
+            let path = dir.join(name);
+            let (grid, fresh) = open(&path, &GridOptions::default()).unwrap();
+            let (_, small) = open(&path, &GridOptions::default()).unwrap();
+            {
+                // Room for two chunks: reading row after row evicts all the time.
+                let mut cache = small.lock_cache();
+                let (w, h) = small.chunk_shape();
+                cache.limit = 2 * w * h;
+                cache.spare_limit = cache.limit;
+            }
+            let whole = grid.full_window();
+            let mut want = vec![f64::NAN; whole.len()];
+            fresh.read_window(&path, &grid, whole, &mut want).unwrap();
+            for _ in 0..2 {
+                for r in 0..grid.height {
+                    let window = Window {
+                        col_off: 0,
+                        row_off: r,
+                        width: grid.width,
+                        height: 1,
+                    };
+                    small
+                        .visit_window(&path, &grid, window, |block, _| {
+                            let stored_f32 = matches!(block.data, Cells::F32(_));
+                            assert_eq!(stored_f32, small.sample_type.fits_f32(), "{name}");
+                            let row = block.row(0);
+                            for c in 0..block.window.width {
+                                let at = r * grid.width + block.window.col_off + c;
+                                assert_eq!(row.get(c).to_bits(), want[at].to_bits(), "{name} row {r}");
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                }
+            }
+            if name == "f32_strip1_lzw_pred3.tif" {
+                // 30 one-row strips read twice through a cache of two: nearly every decode reuses a buffer.
+                assert!(
+                    small.lock_cache().recycled >= 50,
+                    "{name}: {}",
+                    small.lock_cache().recycled
+                );
+            }
+        }
+    }
 
     /// A classic little-endian TIFF header and IFD, entries given as (tag, type, count, value bytes); values over 4
     /// bytes are placed after the directory.

@@ -93,14 +93,66 @@ impl Window {
     }
 }
 
+/// Cells as a grid stores them: float32 grids (and 8/16-bit integer ones, which `f32` holds exactly) as `f32`, the
+/// rest as `f64`. Decoded tiles stay in their narrow type, which halves the memory a float32 grid's tile cache
+/// touches; a cell becomes `f64` where it is used, which gives the same value as widening it when decoded.
+#[derive(Debug, Clone, Copy)]
+pub enum Cells<'a> {
+    /// Single-precision cells.
+    F32(&'a [f32]),
+    /// Double-precision cells.
+    F64(&'a [f64]),
+}
+
+impl<'a> Cells<'a> {
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        match self {
+            Cells::F32(v) => v.len(),
+            Cells::F64(v) => v.len(),
+        }
+    }
+
+    /// Whether there is no cell.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cell `i` as `f64`.
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Cells::F32(v) => f64::from(v[i]),
+            Cells::F64(v) => v[i],
+        }
+    }
+
+    /// Cells `range`.
+    #[inline]
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Cells<'a> {
+        match self {
+            Cells::F32(v) => Cells::F32(&v[range]),
+            Cells::F64(v) => Cells::F64(&v[range]),
+        }
+    }
+
+    /// Writes the cells into `out` (as long as `self`) as `f64`.
+    pub fn copy_to(&self, out: &mut [f64]) {
+        match self {
+            Cells::F32(v) => out.iter_mut().zip(*v).for_each(|(o, &x)| *o = f64::from(x)),
+            Cells::F64(v) => out.copy_from_slice(v),
+        }
+    }
+}
+
 /// Cells of a window handed out in place by [`GridReader::visit_window`]: the cell at row `window.row_off + r`,
-/// column `window.col_off + c` is `data[r * stride + c]`.
+/// column `window.col_off + c` is `data.get(r * stride + c)`.
 #[derive(Debug, Clone, Copy)]
 pub struct Block<'a> {
     /// The cells this block holds, in grid coordinates.
     pub window: Window,
     /// Cells, `stride` apart from one row to the next.
-    pub data: &'a [f64],
+    pub data: Cells<'a>,
     /// Distance between the starts of two rows in `data`.
     pub stride: usize,
 }
@@ -108,8 +160,9 @@ pub struct Block<'a> {
 impl<'a> Block<'a> {
     /// Row `r` of the block (`window.width` cells).
     #[inline]
-    pub fn row(&self, r: usize) -> &'a [f64] {
-        &self.data[r * self.stride..r * self.stride + self.window.width]
+    pub fn row(&self, r: usize) -> Cells<'a> {
+        self.data
+            .slice(r * self.stride..r * self.stride + self.window.width)
     }
 }
 
@@ -312,7 +365,7 @@ impl GridReader {
     fn check_finite(&self, window: Window, cells: &[f64]) -> Result<()> {
         self.check_block(&Block {
             window,
-            data: cells,
+            data: Cells::F64(cells),
             stride: window.width,
         })
     }
@@ -321,15 +374,14 @@ impl GridReader {
     fn check_block(&self, block: &Block<'_>) -> Result<()> {
         let g = &self.grid;
         for r in 0..block.window.height {
-            let row = block.row(r);
-            // A count (it vectorises, where `any` would not) finds the rare row worth a search.
-            if row.iter().filter(|v| !v.is_finite()).count() == 0 {
-                continue;
-            }
-            let Some(c) = row.iter().position(|v| !v.is_finite() && !g.is_nodata(*v)) else {
+            let Some(c) = (match block.row(r) {
+                Cells::F32(row) => first_broken(row, g),
+                Cells::F64(row) => first_broken(row, g),
+            }) else {
                 continue;
             };
-            let hint = if row[c].is_nan() {
+            let value = block.row(r).get(c);
+            let hint = if value.is_nan() {
                 " (if NaN marks cells without data, declare it as the nodata value)"
             } else {
                 ""
@@ -340,7 +392,7 @@ impl GridReader {
                     "the cell at row {}, column {} is {}, not a population count{hint}",
                     block.window.row_off + r,
                     block.window.col_off + c,
-                    row[c]
+                    value
                 ),
             ));
         }
@@ -391,7 +443,7 @@ impl GridReader {
                 let start = window.row_off * g.width + window.col_off;
                 let block = Block {
                     window,
-                    data: &values[start..],
+                    data: Cells::F64(&values[start..]),
                     stride: g.width,
                 };
                 self.check_block(&block)?;
@@ -403,7 +455,7 @@ impl GridReader {
                 self.read_window_into(window, buffer)?;
                 f(Block {
                     window,
-                    data: buffer,
+                    data: Cells::F64(buffer),
                     stride: window.width,
                 })
             }
@@ -414,6 +466,18 @@ impl GridReader {
     pub fn read_all(&self) -> Result<Vec<f64>> {
         self.read_window(self.grid.full_window())
     }
+}
+
+/// Column of the first cell of `row` that is infinite, or NaN without being nodata.
+fn first_broken<T: Copy + Into<f64>>(row: &[T], g: &Grid) -> Option<usize> {
+    // A count (it vectorises, where `any` would not) finds the rare row worth a search.
+    if row.iter().filter(|&&v| !v.into().is_finite()).count() == 0 {
+        return None;
+    }
+    row.iter().position(|&v| {
+        let v: f64 = v.into();
+        !v.is_finite() && !g.is_nodata(v)
+    })
 }
 
 /// Reads a whole grid; shorthand for [`GridReader::open`] then [`GridReader::read_all`].
@@ -553,7 +617,7 @@ mod tests {
                     .visit_window(window, &mut Vec::new(), |block| {
                         for r in 0..block.window.height {
                             let at = (block.window.row_off - r0 + r) * w + block.window.col_off - c0;
-                            got[at..at + block.window.width].copy_from_slice(block.row(r));
+                            block.row(r).copy_to(&mut got[at..at + block.window.width]);
                         }
                         seen += block.window.len();
                         Ok(())
