@@ -4,8 +4,9 @@
 Builds, under $BMU_ZONAL_DIR (default /tmp/bmu-bench-zonal):
   polygons.geojson            the township polygons of Shanghai (shared/realdata/stockard-shanghai-covid-2022) with
                               area > 0.05 km², id `rec`, lon/lat as published
-  polygons_densified.geojson  the same with every edge cut to <= 0.00025 deg exactly as bmu cuts it before
-                              reprojecting (geo's `Euclidean.densify`: n = ceil(len / max), points start + diff * i/n)
+  polygons_densified.geojson  the same with every edge cut to <= 0.00025 deg (geo's `Euclidean.densify`: n =
+                              ceil(len / max), points start + diff * i/n): bmu cuts an edge only where its projected
+                              curve strays > 1 mm from the chord, so both integrate polygons within 1 mm of each other
   worldpop_4326.tif           WorldPop format: EPSG:4326, 3 arc-seconds, float32, nodata -99999, LZW strips (1365 x 1455 = 1.99 M cells)
   ghs_54009.tif               GHS-POP format: World Mollweide (ESRI:54009), 100 m, float32, nodata -200, Deflate tiles
                               of 256 x 256 (1918 x 1414 = 2.71 M cells)
@@ -25,8 +26,8 @@ Then, per grid:
 
 Which polygons the peer gets: on the EPSG:4326 grid the polygons are already in the grid's CRS, so bmu does not
 densify (identity transform) and both read polygons.geojson. On the Mollweide grid bmu densifies the lon/lat edges
-to 0.00025 deg (~25 m) before projecting, while geopandas' `to_crs` moves vertices only; the peer is given
-polygons_densified.geojson for the comparison of sums, so both integrate the same projected polygons (the timing
+before projecting (adaptively, to 1 mm), while geopandas' `to_crs` moves vertices only; the peer is given
+polygons_densified.geojson for the comparison of sums, so both integrate the same projected polygons to 1 mm (the timing
 is still taken on polygons.geojson). bmu always reads the original file.
 
 usage: /work/shared/tools/peers-setup      # once: /tmp/bmu-peers with exactextract, rasterio, geopandas
@@ -195,7 +196,8 @@ def read_bmu_csv(path):
     sums = {}
     with open(path) as f:
         header = f.readline().strip().split(",")
-        i = header.index("population")
+        # `population` is rounded to two decimals for people to read; the unrounded sum is `population_exact`.
+        i = header.index("population_exact") if "population_exact" in header else header.index("population")
         for line in f:
             cells = line.rstrip("\n").split(",")
             sums[cells[0]] = float(cells[i])
