@@ -20,15 +20,13 @@ type Vertex = GeomWithData<[f64; 2], usize>;
 /// inserted into that edge. `eps` is far below anything mapped (the overlay's own rounding is micrometres), so no
 /// shape changes by more than `eps`.
 pub fn node_shared_vertices(units: &mut [MultiPolygon<f64>], eps: f64) {
-    if units.len() < 2 || !(eps > 0.0) {
+    if units.len() < 2 || eps.is_nan() || eps <= 0.0 {
         return;
     }
     let tree = vertex_tree(units);
     let canonical = |c: Coord<f64>| -> Coord<f64> {
-        let near = tree.locate_in_envelope(AABB::from_corners(
-            [c.x - eps, c.y - eps],
-            [c.x + eps, c.y + eps],
-        ));
+        let near =
+            tree.locate_in_envelope(AABB::from_corners([c.x - eps, c.y - eps], [c.x + eps, c.y + eps]));
         near.map(|v| v.geom())
             .filter(|p| (p[0] - c.x).hypot(p[1] - c.y) <= eps)
             .fold([c.x, c.y], |best, p| {

@@ -286,7 +286,7 @@ impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
                     // What a scan lets through and a parse does not (a number beyond f64's range) is named with
                     // its feature.
                     let v: Value = serde_json::from_str(text.get()).map_err(|e| {
-                        Error::feature(path, &(first + i).to_string(), format!("not valid JSON: {e}"))
+                        Error::feature(path, (first + i).to_string(), format!("not valid JSON: {e}"))
                     })?;
                     decode(path, first + i, v, repair)
                 })
@@ -753,6 +753,20 @@ mod tests {
                 .to_string();
             assert!(e.contains(says), "{body}: {e}");
         }
+    }
+
+    /// Features' text is only scanned on the reading thread and parsed in parallel: a number the scan lets through
+    /// and the parse refuses (beyond f64) must still be an error naming the file and that feature.
+    #[test]
+    fn number_beyond_f64_in_a_feature_parsed_in_parallel_is_refused_naming_the_feature() {
+        let ok = "{\"type\":\"Feature\",\"properties\":{},\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,1]}}";
+        let bad = "{\"type\":\"Feature\",\"properties\":{},\"geometry\":{\"type\":\"Point\",\"coordinates\":[1e400,1]}}";
+        let text = format!("{{\"type\":\"FeatureCollection\",\"features\":[{ok},{ok},{bad}]}}");
+        let e = from_bytes(Path::new("c.geojson"), text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("c.geojson"), "{e}");
+        assert!(e.contains("feature 2") || e.contains("not valid JSON"), "{e}");
     }
 
     #[test]
