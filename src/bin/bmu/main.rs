@@ -49,29 +49,7 @@ enum Command {
         json: bool,
     },
     /// Population of polygons from a grid (exact cell fractions), points or nothing else.
-    Population {
-        /// Population grid: GeoTIFF (WorldPop, GHS-POP…) or ESRI ASCII grid; or CSV x,y,pop / GeoJSON points.
-        #[arg(long)]
-        grid: PathBuf,
-        /// Polygons (GeoJSON or Shapefile).
-        #[arg(long)]
-        polygons: PathBuf,
-        /// Id field of the polygons (default: the feature index).
-        #[arg(long)]
-        id_field: Option<String>,
-        /// Overrides the grid's CRS (e.g. ESRI:54009 for GHS-POP written with a user-defined projection).
-        #[arg(long)]
-        grid_crs: Option<String>,
-        /// Count field of point sources.
-        #[arg(long)]
-        population_field: Option<String>,
-        /// CRS of the polygons when their file declares none.
-        #[arg(long)]
-        crs: Option<String>,
-        /// Output: .csv, .json, .xlsx, or the polygons as .geojson, .kml (WGS84), .shp or .gpkg (their own CRS).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Population(population::Args),
     /// Propose candidate partitions of a town into units that meet every rule.
     Propose {
         #[command(flatten)]
@@ -534,27 +512,7 @@ impl AreaArgs {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Population {
-            grid,
-            polygons,
-            id_field,
-            grid_crs,
-            population_field,
-            crs,
-            out,
-        } => population::run(
-            population::Args {
-                grid,
-                polygons,
-                id_field,
-                grid_crs,
-                population_field,
-                crs,
-                out,
-            },
-            quiet,
-            cli.verbose,
-        ),
+        Command::Population(args) => population::run(args, quiet, cli.verbose),
         Command::Propose {
             area,
             seed,

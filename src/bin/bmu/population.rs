@@ -13,14 +13,29 @@ use bmu::progress::{Progress, Stage};
 
 use super::{to_stderr, Spinners};
 
-/// The verb's arguments, as parsed.
+/// The verb's flags.
+#[derive(clap::Args, Clone, Debug)]
 pub(crate) struct Args {
+    /// Population grid: GeoTIFF (WorldPop, GHS-POP…) or ESRI ASCII grid; or CSV x,y,pop / GeoJSON points.
+    #[arg(long)]
     pub grid: PathBuf,
+    /// Polygons (GeoJSON or Shapefile).
+    #[arg(long)]
     pub polygons: PathBuf,
+    /// Id field of the polygons (default: the feature index).
+    #[arg(long)]
     pub id_field: Option<String>,
+    /// Overrides the grid's CRS (e.g. ESRI:54009 for GHS-POP written with a user-defined projection).
+    #[arg(long)]
     pub grid_crs: Option<String>,
+    /// Count field of point sources.
+    #[arg(long)]
     pub population_field: Option<String>,
+    /// CRS of the polygons when their file declares none.
+    #[arg(long)]
     pub crs: Option<String>,
+    /// Output: .csv, .json, .xlsx, or the polygons as .geojson, .kml (WGS84), .shp or .gpkg (their own CRS).
+    #[arg(long)]
     pub out: PathBuf,
 }
 

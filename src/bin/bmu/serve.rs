@@ -550,6 +550,20 @@ fn outcome(plan: &Plan) -> anyhow::Result<bmu::run::Outcome> {
     })
 }
 
+/// Each unit of `plan` as its boundary lines (exterior and holes), with its `unit_id`: the bold borders of the map.
+fn outlines(plan: &Plan) -> impl Iterator<Item = OutFeature> {
+    plan.units().into_iter().map(|u| OutFeature {
+        geometry: Some(Geometry::MultiLineString(geo::MultiLineString(
+            u.geometry
+                .0
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+                .collect(),
+        ))),
+        properties: [("unit_id".to_string(), json!(u.id))].into_iter().collect(),
+    })
+}
+
 /// `GET /api/outlines`: the dissolved units as lines (the page draws them bold over the blocks) and the current
 /// problem geometries, in lon/lat.
 async fn get_outlines(State(app): State<Arc<App>>) -> Response {
@@ -558,22 +572,7 @@ async fn get_outlines(State(app): State<Arc<App>>) -> Response {
             Ok(p) => p,
             Err(r) => return r,
         };
-        let units: Vec<OutFeature> = plan
-            .units()
-            .into_iter()
-            .map(|u| OutFeature {
-                geometry: Some(Geometry::MultiLineString(geo::MultiLineString(
-                    u.geometry
-                        .0
-                        .iter()
-                        .flat_map(|p| {
-                            std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
-                        })
-                        .collect(),
-                ))),
-                properties: [("unit_id".to_string(), json!(u.id))].into_iter().collect(),
-            })
-            .collect();
+        let units: Vec<OutFeature> = outlines(&plan).collect();
         let problems = plan
             .validation()
             .map(bmu::validate::problem_features)

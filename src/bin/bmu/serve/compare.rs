@@ -15,7 +15,6 @@ use bmu::edit::{Move, Plan};
 use bmu::io::OutFeature;
 use bmu::propose::pipeline::{self, Proposal};
 use bmu::validate::{UnitReport, Validation};
-use geo::Geometry;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,22 +79,7 @@ fn build(app: &App) -> Result<Vec<Candidate>, String> {
             }
         }
         let plan = Plan::new(app.session, &own).map_err(|e| format!("candidate {k}: {e}"))?;
-        let features: Vec<OutFeature> = plan
-            .units()
-            .into_iter()
-            .map(|u| OutFeature {
-                geometry: Some(Geometry::MultiLineString(geo::MultiLineString(
-                    u.geometry
-                        .0
-                        .iter()
-                        .flat_map(|p| {
-                            std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
-                        })
-                        .collect(),
-                ))),
-                properties: Map::from_iter([("unit_id".to_string(), json!(u.id))]),
-            })
-            .collect();
+        let features: Vec<OutFeature> = super::outlines(&plan).collect();
         let fc = lonlat(&app.session.area.working_crs, &features).map_err(|e| format!("{e:#}"))?;
         let outlines = fc["features"]
             .as_array()
