@@ -556,6 +556,20 @@ fn serve_page_in_chromium_moves_a_block_on_click_and_undo_restores_it() {
     );
     b.wait_for("document.body && document.body.dataset.ready === '1' && map.loaded()");
     let table_before = b.eval("document.getElementById('table').innerText");
+    // Road names from the layer's `name` field are on the map as HTML labels (no glyphs are fetched): one per name.
+    let labels = b.eval("[...document.querySelectorAll('.feature-label')].map(e => e.textContent)");
+    let labels: Vec<&str> = labels
+        .as_array()
+        .expect("labels")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(labels.contains(&"曹安公路"), "{labels:?}");
+    assert_eq!(
+        labels.len(),
+        labels.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        "one label per name: {labels:?}"
+    );
     // Select U02 in the table, then find a pixel of a U01 block on the map.
     b.eval("document.querySelector('tr[data-unit=\"U02\"]').click(); true");
     let target = b.eval(
@@ -603,6 +617,16 @@ fn serve_page_in_chromium_moves_a_block_on_click_and_undo_restores_it() {
     if std::env::var("BMU_SCREENSHOTS").is_ok_and(|v| v == "1") {
         std::fs::write(super::root().join("data/screenshots/serve.png"), &bytes).unwrap();
     }
+    // Names show from zoom 12 on and hide below it.
+    let shown = "getComputedStyle(document.querySelector('.feature-label')).display !== 'none'";
+    assert_eq!(
+        b.eval(&format!("map.jumpTo({{zoom: 13}}); {shown}")),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        b.eval(&format!("map.jumpTo({{zoom: 10}}); {shown}")),
+        Value::Bool(false)
+    );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
 

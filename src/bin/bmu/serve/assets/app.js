@@ -265,6 +265,7 @@ async function layers() {
   map.addLayer({ id: "features", type: "line", source: "features",
                  paint: { "line-color": ["match", ["get", "class"], "waterway", "#3b82c4", "railway", "#555", "#c9a24a"],
                           "line-width": 1.2 } });
+  labels(l.features);
   const services = document.getElementById("services");
   services.innerHTML = t.radii + l.services.map((s) =>
     `<label><input type="checkbox" data-service="${escape(s.type)}"> ${escape(s.label)}</label> `).join("");
@@ -273,6 +274,35 @@ async function layers() {
   map.addLayer({ id: "facilities", type: "circle", source: "facilities",
                  paint: { "circle-radius": 4, "circle-stroke-width": 1, "circle-stroke-color": "#fff",
                           "circle-color": ["match", ["get", "status"], "existing", "#222", "#999"] } });
+}
+
+// Road and river names as HTML markers: MapLibre draws text only from glyph files, and none are fetched. One label
+// per name, on the middle vertex of its longest line, the 300 longest names at most; hidden below zoom 12, where
+// they would cover the units.
+function labels(features) {
+  const longest = new Map();
+  for (const f of features.features) {
+    const name = f.properties && f.properties.name;
+    if (!name || !f.geometry) continue;
+    const g = f.geometry;
+    const lines = g.type === "LineString" ? [g.coordinates] : g.type === "MultiLineString" ? g.coordinates : [];
+    for (const c of lines) {
+      let len = 0;
+      for (let i = 1; i < c.length; i++) len += Math.hypot(c[i][0] - c[i - 1][0], c[i][1] - c[i - 1][1]);
+      const best = longest.get(name);
+      if (c.length && (!best || len > best.len)) longest.set(name, { len, at: c[Math.floor((c.length - 1) / 2)] });
+    }
+  }
+  [...longest.entries()].sort((a, b) => b[1].len - a[1].len || (a[0] < b[0] ? -1 : 1)).slice(0, 300)
+    .forEach(([name, l]) => {
+      const el = document.createElement("div");
+      el.className = "feature-label";
+      el.textContent = name;
+      new maplibregl.Marker({ element: el }).setLngLat(l.at).addTo(map);
+    });
+  const show = () => document.getElementById("map").classList.toggle("labels-off", map.getZoom() < 12);
+  map.on("zoomend", show);
+  show();
 }
 
 // The user's basemap (--basemap) under the blocks, credited to its host; without one nothing is fetched. PMTiles
