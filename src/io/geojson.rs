@@ -286,7 +286,15 @@ impl<'de> serde::de::Visitor<'de> for FeaturesSeed<'_> {
                     // What a scan lets through and a parse does not (a number beyond f64's range) is named with
                     // its feature.
                     let v: Value = serde_json::from_str(text.get()).map_err(|e| {
-                        Error::feature(path, (first + i).to_string(), format!("not valid JSON: {e}"))
+                        // serde_json's position is within the feature's own text, so say so.
+                        let full = e.to_string();
+                        let what = full.split(" at line ").next().unwrap_or(&full);
+                        let at = format!("column {} of the feature's text", e.column());
+                        Error::feature(
+                            path,
+                            (first + i).to_string(),
+                            format!("not valid JSON: {what} at {at}"),
+                        )
                     })?;
                     decode(path, first + i, v, repair)
                 })
@@ -766,7 +774,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("c.geojson"), "{e}");
-        assert!(e.contains("feature 2") || e.contains("not valid JSON"), "{e}");
+        assert!(
+            e.contains("feature 2: not valid JSON: number out of range at column"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (RULES.md: overlap/gap tolerance 100 m²).
 //!
 //! Overlaps: candidate pairs from an R-tree of unit bounding boxes (rstar `GeomWithData` + bulk load, one
-//! self-join), then the exact intersection (geo `BooleanOps`). Gaps: town − units, tile by tile (see [`gaps`]): no
+//! self-join), then the exact intersection (geo `BooleanOps`). Gaps: town − units, tile by tile (see `gaps`): no
 //! overlay ever carries the whole city, which both keeps the check linear and keeps it clear of the endless loop
 //! i_overlay 4.5 fell into on the one-shot union of ~3,800 units of a 350 × 350 lattice. Spill: unit − town. Every
 //! piece is reported with its area; pieces under `partition_tolerance_m2`, or narrower on average than
