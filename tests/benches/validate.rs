@@ -7,7 +7,7 @@
 //! the 2× and 4× tilings from `k2/` and `k4/` when present; the step timings (`bmu validate -vv`) show where the
 //! time goes.
 //!
-//! Always: the partition check alone on a synthetic tessellation of 5,041 units (`partition_lattice_5041_units`, see
+//! Always: the partition check alone on a synthetic tessellation of 5,041 units (`partition_synthetic_lattice_5041_units`, see
 //! [`lattice`]), the shape of a 160,000-block `propose`'s output against its town.
 //!
 //! `cargo bench --bench validate` / `BMU_VALIDATE_DIR=/tmp/bmu-bench-validate cargo bench --bench validate`
@@ -163,15 +163,16 @@ fn partition_bench(c: &mut Criterion) {
     let p = bmu::validate::partition::partition(&units, Some(&town), noise);
     let vertices: usize = units.iter().map(|u| u.geometry.0[0].exterior().0.len() - 1).sum();
     println!(
-        "partition_lattice_{}_units: {vertices} vertices, {} problems",
+        "partition_synthetic_lattice_{}_units (seeded, synthetic): {vertices} vertices, {} problems",
         units.len(),
         p.problems.len()
     );
     let mut group = c.benchmark_group("partition");
     group.sample_size(10);
-    group.bench_function(format!("partition_lattice_{}_units", units.len()), |b| {
-        b.iter(|| bmu::validate::partition::partition(&units, Some(&town), noise))
-    });
+    group.bench_function(
+        format!("partition_synthetic_lattice_{}_units", units.len()),
+        |b| b.iter(|| bmu::validate::partition::partition(&units, Some(&town), noise)),
+    );
     group.finish();
 }
 
