@@ -465,6 +465,11 @@ impl ProposeConfig {
     }
 }
 
+/// Extensions of the layers and grids bmu reads: never a `bmu.toml`.
+const LAYER_EXTENSIONS: &[&str] = &[
+    "geojson", "json", "shp", "shx", "dbf", "gpkg", "kml", "csv", "xlsx", "tif", "tiff", "asc", "osm", "pbf",
+];
+
 impl Config {
     /// Reads `bmu.toml` from a study-area folder (or a file path), resolving layer paths against its folder.
     pub fn load(path: &Path) -> Result<Config> {
@@ -478,6 +483,21 @@ impl Config {
         };
         if !file.exists() {
             return Err(Error::config(&file, "the study-area folder has no bmu.toml"));
+        }
+        // A layer given where the folder goes (`bmu inspect town.geojson`) would otherwise be read as TOML and
+        // answered with a TOML syntax error about its first line.
+        let ext = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if let Some(ext) = ext.filter(|e| LAYER_EXTENSIONS.contains(&e.as_str())) {
+            return Err(Error::config(
+                &file,
+                format!(
+                    "a .{ext} layer, not a study-area folder or bmu.toml: give the folder, or name the layer with \
+                     its flag (--town, --units, --blocks, --polygons…)"
+                ),
+            ));
         }
         crate::io::check_input_file(&file)?;
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, "open", e))?;
@@ -921,6 +941,22 @@ mod tests {
         std::fs::write(&path, "[thresholds]\nmin_population = \"many\"\n").unwrap();
         let e = Config::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn a_layer_given_as_the_study_area_is_named_as_a_layer_not_a_toml_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("town.GeoJSON");
+        std::fs::write(&path, "{\"type\":\"FeatureCollection\",\"features\":[]}").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("town.GeoJSON") && e.contains("a .geojson layer, not a study-area folder"),
+            "{e}"
+        );
+        // A bmu.toml under another name is still read as one.
+        let toml = dir.path().join("area.toml");
+        std::fs::write(&toml, "[thresholds]\nmin_population = 15000\n").unwrap();
+        assert_eq!(Config::load(&toml).unwrap().thresholds.min_population, 15_000.0);
     }
 
     #[test]
