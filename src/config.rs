@@ -465,11 +465,6 @@ impl ProposeConfig {
     }
 }
 
-/// Extensions of the layers and grids bmu reads: never a `bmu.toml`.
-const LAYER_EXTENSIONS: &[&str] = &[
-    "geojson", "json", "shp", "shx", "dbf", "gpkg", "kml", "csv", "xlsx", "tif", "tiff", "asc", "osm", "pbf",
-];
-
 impl Config {
     /// Reads `bmu.toml` from a study-area folder (or a file path), resolving layer paths against its folder.
     pub fn load(path: &Path) -> Result<Config> {
@@ -486,11 +481,9 @@ impl Config {
         }
         // A layer given where the folder goes (`bmu inspect town.geojson`) would otherwise be read as TOML and
         // answered with a TOML syntax error about its first line.
-        let ext = file
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if let Some(ext) = ext.filter(|e| LAYER_EXTENSIONS.contains(&e.as_str())) {
+        // The vector formats by the one extension table (`io::Format`), and the grids population reads.
+        let ext = crate::io::extension(&file);
+        if crate::io::Format::of(&file).is_ok() || matches!(ext.as_str(), "tif" | "tiff" | "asc") {
             return Err(Error::config(
                 &file,
                 format!(
